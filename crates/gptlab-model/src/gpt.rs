@@ -1,0 +1,309 @@
+//! The GPT trunk (GPT-2 architecture) and its KV cache.
+//!
+//! Parameters live in a `tch::nn::VarStore` under Hugging Face's GPT-2 names
+//! (`transformer.h.0.attn.c_attn.weight`, ...), with HF's Conv1D layout (weight `[in, out]`),
+//! so export and import are plain renames-free copies.
+
+use crate::{Error, GptConfig, Result};
+use tch::{nn, Device, Kind, Tensor};
+
+/// HF GPT-2's Conv1D: `y = x @ w + b` with `w: [in, out]`.
+#[derive(Debug)]
+struct Conv1D {
+    w: Tensor,
+    b: Option<Tensor>,
+}
+
+impl Conv1D {
+    fn new(p: nn::Path, n_in: i64, n_out: i64, std: f64, bias: bool) -> Self {
+        let w = p.var("weight", &[n_in, n_out], nn::Init::Randn { mean: 0.0, stdev: std });
+        let b = bias.then(|| p.var("bias", &[n_out], nn::Init::Const(0.0)));
+        Self { w, b }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let mut shape = x.size();
+        let n_in = *shape.last().unwrap_or(&0);
+        let x2 = x.reshape([-1, n_in]);
+        let y = match &self.b {
+            Some(b) => b.addmm(&x2, &self.w),
+            None => x2.matmul(&self.w),
+        };
+        if let Some(last) = shape.last_mut() {
+            *last = self.w.size()[1];
+        }
+        y.reshape(shape)
+    }
+}
+
+#[derive(Debug)]
+struct LayerNorm {
+    w: Tensor,
+    b: Option<Tensor>,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn new(p: nn::Path, c: i64, eps: f64, bias: bool) -> Self {
+        let w = p.var("weight", &[c], nn::Init::Const(1.0));
+        let b = bias.then(|| p.var("bias", &[c], nn::Init::Const(0.0)));
+        Self { w, b, eps }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let c = self.w.size()[0];
+        x.layer_norm([c], Some(&self.w), self.b.as_ref(), self.eps, true)
+    }
+}
+
+#[derive(Debug)]
+struct Block {
+    ln_1: LayerNorm,
+    c_attn: Conv1D,
+    attn_proj: Conv1D,
+    ln_2: LayerNorm,
+    c_fc: Conv1D,
+    mlp_proj: Conv1D,
+}
+
+/// Per-layer key/value buffers for incremental decoding, preallocated to `capacity` positions.
+#[derive(Debug)]
+pub struct KvCache {
+    k: Vec<Tensor>,
+    v: Vec<Tensor>,
+    /// Number of positions already filled.
+    pub len: i64,
+    capacity: i64,
+}
+
+impl KvCache {
+    /// An empty cache for `batch` sequences of up to `capacity` positions.
+    pub fn new(cfg: &GptConfig, batch: i64, capacity: i64, device: Device, kind: Kind) -> Self {
+        let shape = [batch, cfg.n_head, capacity, cfg.head_dim()];
+        let mk = || (0..cfg.n_layer).map(|_| Tensor::zeros(shape, (kind, device))).collect();
+        Self { k: mk(), v: mk(), len: 0, capacity }
+    }
+
+    pub fn capacity(&self) -> i64 {
+        self.capacity
+    }
+}
+
+/// The GPT trunk with its tied LM head.
+#[derive(Debug)]
+pub struct Gpt {
+    pub cfg: GptConfig,
+    wte: Tensor,
+    wpe: Tensor,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+}
+
+impl Gpt {
+    /// Builds the model's variables under `root` (normally `vs.root()`), freshly initialised
+    /// as GPT-2 does: N(0, 0.02), residual projections scaled by 1/√(2·n_layer), zero biases.
+    pub fn new(root: &nn::Path, cfg: &GptConfig) -> Result<Self> {
+        cfg.validate()?;
+        let c = cfg.n_embd;
+        let std = cfg.initializer_range;
+        let proj_std = std / (2.0 * cfg.n_layer as f64).sqrt();
+        let t = root / "transformer";
+        let wte = (&t / "wte").var("weight", &[cfg.vocab_size, c], nn::Init::Randn { mean: 0.0, stdev: std });
+        let wpe = (&t / "wpe").var("weight", &[cfg.n_positions, c], nn::Init::Randn { mean: 0.0, stdev: std });
+        let blocks = (0..cfg.n_layer)
+            .map(|i| {
+                let p = &t / "h" / i;
+                Block {
+                    ln_1: LayerNorm::new(&p / "ln_1", c, cfg.layer_norm_epsilon, cfg.bias),
+                    c_attn: Conv1D::new(&p / "attn" / "c_attn", c, 3 * c, std, cfg.bias),
+                    attn_proj: Conv1D::new(&p / "attn" / "c_proj", c, c, proj_std, cfg.bias),
+                    ln_2: LayerNorm::new(&p / "ln_2", c, cfg.layer_norm_epsilon, cfg.bias),
+                    c_fc: Conv1D::new(&p / "mlp" / "c_fc", c, cfg.inner(), std, cfg.bias),
+                    mlp_proj: Conv1D::new(&p / "mlp" / "c_proj", cfg.inner(), c, proj_std, cfg.bias),
+                }
+            })
+            .collect();
+        let ln_f = LayerNorm::new(&t / "ln_f", c, cfg.layer_norm_epsilon, cfg.bias);
+        Ok(Self { cfg: cfg.clone(), wte, wpe, blocks, ln_f })
+    }
+
+    pub fn device(&self) -> Device {
+        self.wte.device()
+    }
+
+    /// Token embedding matrix `[V, C]` (also the LM head).
+    pub fn wte(&self) -> &Tensor {
+        &self.wte
+    }
+
+    /// Logits `[B, T, V]` for a batch of token ids `[B, T]` (training or full-sequence scoring).
+    pub fn forward(&self, idx: &Tensor, train: bool) -> Result<Tensor> {
+        let h = self.hidden(idx, train, None, None)?;
+        Ok(self.lm_head(&h))
+    }
+
+    /// Mean next-token cross-entropy of `idx` against `targets` (`-1` targets are ignored).
+    pub fn loss(&self, idx: &Tensor, targets: &Tensor, train: bool) -> Result<Tensor> {
+        let logits = self.forward(idx, train)?;
+        Ok(crate::ops::cross_entropy(&logits, targets))
+    }
+
+    /// Projects final hidden states `[.., C]` to logits `[.., V]` with the tied embedding.
+    pub fn lm_head(&self, h: &Tensor) -> Tensor {
+        h.matmul(&self.wte.tr())
+    }
+
+    /// Final hidden states `[B, T, C]` (after `ln_f`).
+    ///
+    /// - `cache`: when given, the `T` new tokens follow the `cache.len` cached positions, their
+    ///   keys/values are appended, and attention covers past and new positions.
+    /// - `key_mask`: `[B, past + T]` booleans, `false` at padding (left-padded batches of
+    ///   prompts). Positions are then counted over non-padding tokens only.
+    pub fn hidden(&self, idx: &Tensor, train: bool, mut cache: Option<&mut KvCache>, key_mask: Option<&Tensor>) -> Result<Tensor> {
+        let (b, t) = idx.size2()?;
+        let past = cache.as_ref().map_or(0, |c| c.len);
+        let total = past + t;
+        if total > self.cfg.n_positions {
+            return Err(Error::ContextTooLong { got: total, max: self.cfg.n_positions });
+        }
+        if let Some(c) = cache.as_ref() {
+            if total > c.capacity {
+                return Err(Error::ContextTooLong { got: total, max: c.capacity });
+            }
+        }
+        let dev = idx.device();
+        let positions = match key_mask {
+            Some(m) => {
+                let cum = m.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1;
+                cum.narrow(1, past, t).clamp_min(0)
+            }
+            None => Tensor::arange_start(past, total, (Kind::Int64, dev)).unsqueeze(0),
+        };
+        let mask = if key_mask.is_some() || (past > 0 && t > 1) {
+            Some(attention_mask(key_mask, b, past, t, dev))
+        } else {
+            None
+        };
+        let mut x = Tensor::embedding(&self.wte, idx, -1, false, false) + Tensor::embedding(&self.wpe, &positions, -1, false, false);
+        x = x.dropout(self.cfg.embd_pdrop, train);
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let kv = cache.as_deref_mut().map(|c| (&c.k[i], &c.v[i], past));
+            x = self.block(blk, &x, train, kv, mask.as_ref());
+        }
+        if let Some(c) = cache {
+            c.len = total;
+        }
+        Ok(self.ln_f.forward(&x))
+    }
+
+    fn block(&self, blk: &Block, x: &Tensor, train: bool, kv: Option<(&Tensor, &Tensor, i64)>, mask: Option<&Tensor>) -> Tensor {
+        let (b, t, c) = x.size3().unwrap_or((0, 0, 0));
+        let (nh, hd) = (self.cfg.n_head, self.cfg.head_dim());
+        let qkv = blk.c_attn.forward(&blk.ln_1.forward(x));
+        let parts = qkv.split(c, 2);
+        let heads = |z: &Tensor| z.view([b, t, nh, hd]).transpose(1, 2);
+        let (q, mut k, mut v) = (heads(&parts[0]), heads(&parts[1]), heads(&parts[2]));
+        let mut causal = mask.is_none() && t > 1;
+        if let Some((kb, vb, past)) = kv {
+            kb.narrow(2, past, t).copy_(&k);
+            vb.narrow(2, past, t).copy_(&v);
+            k = kb.narrow(2, 0, past + t);
+            v = vb.narrow(2, 0, past + t);
+            causal = causal && past == 0;
+        }
+        let p = if train { self.cfg.attn_pdrop } else { 0.0 };
+        let y = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, causal, None, false);
+        let y = y.transpose(1, 2).contiguous().view([b, t, c]);
+        let x = x + blk.attn_proj.forward(&y).dropout(self.cfg.resid_pdrop, train);
+        let hmid = blk.c_fc.forward(&blk.ln_2.forward(&x));
+        let approx = if self.cfg.activation_function == "gelu" { "none" } else { "tanh" };
+        let h = blk.mlp_proj.forward(&hmid.gelu(approx));
+        &x + h.dropout(self.cfg.resid_pdrop, train)
+    }
+}
+
+/// Boolean attention mask `[B|1, 1, T, past+T]`: causal, minus padded keys, plus the diagonal
+/// (so a padding query still attends to itself and no softmax row is empty, which would
+/// produce NaN that leaks into later layers through 0·NaN).
+fn attention_mask(key_mask: Option<&Tensor>, b: i64, past: i64, t: i64, dev: Device) -> Tensor {
+    let total = past + t;
+    let qpos = Tensor::arange_start(past, total, (Kind::Int64, dev)).unsqueeze(1);
+    let kpos = Tensor::arange(total, (Kind::Int64, dev)).unsqueeze(0);
+    let causal = kpos.le_tensor(&qpos);
+    let diag = kpos.eq_tensor(&qpos);
+    match key_mask {
+        Some(m) => {
+            let keys = m.to_kind(Kind::Bool).view([b, 1, 1, total]);
+            (causal.view([1, 1, t, total]).logical_and(&keys)).logical_or(&diag.view([1, 1, t, total]))
+        }
+        None => causal.view([1, 1, t, total]),
+    }
+}
+
+/// Whether a named parameter gets weight decay: matrices do; biases, norms and embeddings don't.
+pub fn decays(name: &str, dims: usize) -> bool {
+    dims >= 2 && !name.contains("wte") && !name.contains("wpe")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> (nn::VarStore, Gpt) {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = GptConfig::new(17, 16, 2, 2, 8);
+        let m = Gpt::new(&vs.root(), &cfg).expect("model");
+        (vs, m)
+    }
+
+    #[test]
+    fn param_count_matches_config() {
+        let (vs, m) = tiny();
+        let n: i64 = vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
+        assert_eq!(n, m.cfg.num_params());
+        assert!(vs.variables().contains_key("transformer.h.1.mlp.c_proj.weight"));
+    }
+
+    #[test]
+    fn cached_logits_equal_uncached() {
+        let (_vs, m) = tiny();
+        let idx = Tensor::from_slice(&[1i64, 5, 3, 9, 2, 7, 11, 4]).view([2, 4]);
+        let full = m.forward(&idx, false).expect("fwd");
+        let mut cache = KvCache::new(&m.cfg, 2, 8, Device::Cpu, Kind::Float);
+        let h1 = m.hidden(&idx.narrow(1, 0, 2), false, Some(&mut cache), None).expect("prefill");
+        let h2 = m.hidden(&idx.narrow(1, 2, 1), false, Some(&mut cache), None).expect("step");
+        let h3 = m.hidden(&idx.narrow(1, 3, 1), false, Some(&mut cache), None).expect("step");
+        let inc = m.lm_head(&Tensor::cat(&[h1, h2, h3], 1));
+        let diff = (full - inc).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "max diff {diff}");
+        // multi-token chunk after a prefix uses the explicit offset-causal mask
+        let mut cache = KvCache::new(&m.cfg, 2, 8, Device::Cpu, Kind::Float);
+        let a = m.hidden(&idx.narrow(1, 0, 1), false, Some(&mut cache), None).expect("a");
+        let b = m.hidden(&idx.narrow(1, 1, 3), false, Some(&mut cache), None).expect("b");
+        let inc = m.lm_head(&Tensor::cat(&[a, b], 1));
+        let diff = (m.forward(&idx, false).expect("f") - inc).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "max diff {diff}");
+    }
+
+    #[test]
+    fn left_padding_matches_unpadded() {
+        let (_vs, m) = tiny();
+        let plain = Tensor::from_slice(&[5i64, 3, 9]).view([1, 3]);
+        let padded = Tensor::from_slice(&[0i64, 0, 5, 3, 9]).view([1, 5]);
+        let mask = Tensor::from_slice(&[false, false, true, true, true]).view([1, 5]);
+        let a = m.forward(&plain, false).expect("a");
+        let h = m.hidden(&padded, false, None, Some(&mask)).expect("b");
+        let b = m.lm_head(&h).narrow(1, 2, 3);
+        assert!(b.isnan().any().int64_value(&[]) == 0);
+        let diff = (a - b).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "max diff {diff}");
+    }
+
+    #[test]
+    fn too_long_context_is_an_error() {
+        let (_vs, m) = tiny();
+        let idx = Tensor::zeros([1, 17], (Kind::Int64, Device::Cpu));
+        assert!(matches!(m.forward(&idx, false), Err(Error::ContextTooLong { got: 17, max: 16 })));
+    }
+}

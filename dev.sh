@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# gptlab's one entry point for a fresh checkout.
+#
+#   ./dev.sh demo            # build, then run `gptlab demo` (the whole toy pipeline on CPU)
+#   ./dev.sh test            # build and run the whole test suite
+#   ./dev.sh <args...>       # any other gptlab command, e.g. ./dev.sh pretrain --help
+#   ./dev.sh setup           # only create the environment (.venv with PyTorch's libtorch)
+#
+# libtorch comes from PyPI's torch wheel in a project-local virtual environment (.venv);
+# tch 0.26 pairs with torch 2.13.0. To use your own libtorch instead, export LIBTORCH
+# (and LD_LIBRARY_PATH) yourself and set GPTLAB_NO_VENV=1; or build with tch's
+# `download-libtorch` feature where the network allows it.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+TORCH_VERSION=2.13.0
+PY_PKGS=(numpy==2.4.6)
+
+setup() {
+    if [[ "${GPTLAB_NO_VENV:-}" == 1 ]]; then return; fi
+    if [[ ! -x .venv/bin/python ]]; then
+        echo "dev.sh: creating .venv (python3 -m venv)" >&2
+        python3 -m venv .venv
+    fi
+    if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+        echo "dev.sh: installing torch==$TORCH_VERSION into .venv (libtorch for tch)" >&2
+        .venv/bin/pip install --quiet "torch==$TORCH_VERSION" "${PY_PKGS[@]}"
+    fi
+    export PATH="$ROOT/.venv/bin:$PATH"
+    export LIBTORCH_USE_PYTORCH=1
+    local torch_lib
+    torch_lib=$(.venv/bin/python -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")
+    export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
+setup
+case "${1:-}" in
+    setup) exit 0 ;;
+    test)
+        shift
+        exec cargo test --workspace --release "$@"
+        ;;
+    *)
+        cargo build --release --quiet -p gptlab-cli
+        exec "$ROOT/target/release/gptlab" "$@"
+        ;;
+esac
