@@ -1,1 +1,49 @@
-fn main() {}
+//! `gptlab`: the one binary. A thin layer over the library crates: parses arguments,
+//! runs a stage, prints the whole error chain and exits non-zero on failure.
+
+mod cmd;
+mod common;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "gptlab", version, about = "Build and check a ChatGPT-like assistant, GPT-3 → Codex → InstructGPT style")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Tokenizers: train, encode, decode.
+    Tok(cmd::tok::Args),
+    /// Pretrain (or continue training) a GPT on a text corpus.
+    Pretrain(cmd::pretrain::Args),
+    /// Sample text from a checkpoint.
+    Sample(cmd::sample::Args),
+    /// Evaluate a checkpoint.
+    Eval(cmd::eval::Args),
+    /// Speed benchmarks (one JSON line each).
+    Bench(cmd::bench::Args),
+    /// Run the whole pipeline at toy scale and write a report.
+    Demo(cmd::demo::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let out = match cli.cmd {
+        Cmd::Tok(a) => cmd::tok::run(a),
+        Cmd::Pretrain(a) => cmd::pretrain::run(a).map(|_| ()),
+        Cmd::Sample(a) => cmd::sample::run(a),
+        Cmd::Eval(a) => cmd::eval::run(a),
+        Cmd::Bench(a) => cmd::bench::run(a),
+        Cmd::Demo(a) => cmd::demo::run(a),
+    };
+    if let Err(e) = out {
+        eprintln!("error: {e}");
+        for cause in e.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(1);
+    }
+}

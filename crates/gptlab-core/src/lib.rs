@@ -7,6 +7,7 @@
 pub mod config;
 pub mod fsio;
 pub mod metrics;
+pub mod rng;
 
 use std::path::PathBuf;
 

@@ -1,1 +1,278 @@
+//! gptlab-engine: generation from a [`Gpt`] with its KV cache.
+//!
+//! Prompts of different lengths are left-padded into one batch (with a key mask and
+//! positions counted over real tokens), prefilled in one forward pass, then decoded one token
+//! per step for the whole batch. Sampling: temperature (0 = greedy), top-k, top-p (nucleus),
+//! stop sequences (matched on decoded text; the stop string is cut from the output), the
+//! end token, and a seed: the draws come from gptlab's own RNG, so the same seed, prompts
+//! and model give the same text. Each sampled token's log-probability under the model
+//! (temperature 1, before top-k/top-p) is returned, as Codex's mean-log-prob ranking needs.
 
+use gptlab_core::rng::Rng;
+use gptlab_model::{Gpt, KvCache};
+use gptlab_tokenizer::Tokenizer;
+use tch::{Kind, Tensor};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Model(#[from] gptlab_model::Error),
+    #[error(transparent)]
+    Tokenizer(#[from] gptlab_tokenizer::Error),
+    #[error("invalid sampling settings: {0}")]
+    Settings(String),
+    #[error("tensor error: {0}")]
+    Torch(#[from] tch::TchError),
+}
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SampleConfig {
+    pub max_new_tokens: usize,
+    /// 0 means greedy.
+    pub temperature: f64,
+    pub top_k: Option<usize>,
+    pub top_p: Option<f64>,
+    pub stop: Vec<String>,
+    pub seed: u64,
+    /// Stop at the tokenizer's end token.
+    pub stop_at_end: bool,
+}
+
+impl Default for SampleConfig {
+    fn default() -> Self {
+        Self { max_new_tokens: 64, temperature: 1.0, top_k: None, top_p: None, stop: vec![], seed: 0, stop_at_end: true }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Finish {
+    /// A stop sequence or the end token.
+    Stop,
+    /// `max_new_tokens` or the model's context ran out.
+    Length,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Generation {
+    /// Generated token ids (up to and including a stop/end token).
+    pub tokens: Vec<u32>,
+    /// Decoded text, cut before any stop sequence; the end token is not included.
+    pub text: String,
+    /// Log-probability of each generated token under the model.
+    pub logprobs: Vec<f32>,
+    pub finish: Finish,
+}
+
+impl Generation {
+    pub fn mean_logprob(&self) -> f64 {
+        if self.logprobs.is_empty() {
+            return 0.0;
+        }
+        self.logprobs.iter().map(|&x| x as f64).sum::<f64>() / self.logprobs.len() as f64
+    }
+}
+
+fn check(cfg: &SampleConfig) -> Result<()> {
+    if !(cfg.temperature >= 0.0 && cfg.temperature.is_finite()) {
+        return Err(Error::Settings(format!("temperature must be ≥ 0, got {}", cfg.temperature)));
+    }
+    if let Some(p) = cfg.top_p {
+        if !(p > 0.0 && p <= 1.0) {
+            return Err(Error::Settings(format!("top_p must be in (0, 1], got {p}")));
+        }
+    }
+    if cfg.top_k == Some(0) {
+        return Err(Error::Settings("top_k must be ≥ 1".into()));
+    }
+    Ok(())
+}
+
+/// Chooses a token from one row of logits (f32, length V) and returns (token, logprob).
+pub fn pick(logits: &[f32], cfg: &SampleConfig, rng: &mut Rng) -> (u32, f32) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = max + logits.iter().map(|&l| (l - max).exp()).sum::<f32>().ln();
+    let lp = |i: usize| logits[i] - lse;
+    if cfg.temperature == 0.0 {
+        let best = logits.iter().enumerate().fold(0, |b, (i, &l)| if l > logits[b] { i } else { b });
+        return (best as u32, lp(best));
+    }
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].partial_cmp(&logits[a]).unwrap_or(std::cmp::Ordering::Equal));
+    if let Some(k) = cfg.top_k {
+        order.truncate(k.max(1));
+    }
+    let t = cfg.temperature as f32;
+    let mut probs: Vec<f32> = order.iter().map(|&i| ((logits[i] - max) / t).exp()).collect();
+    let z: f32 = probs.iter().sum();
+    probs.iter_mut().for_each(|p| *p /= z);
+    if let Some(top_p) = cfg.top_p {
+        let mut cum = 0.0f32;
+        let mut keep = probs.len();
+        for (j, p) in probs.iter().enumerate() {
+            if cum >= top_p as f32 {
+                keep = j;
+                break;
+            }
+            cum += p;
+        }
+        let keep = keep.max(1);
+        order.truncate(keep);
+        probs.truncate(keep);
+        let z: f32 = probs.iter().sum();
+        probs.iter_mut().for_each(|p| *p /= z);
+    }
+    let u = rng.uniform() as f32;
+    let mut cum = 0.0;
+    for (j, p) in probs.iter().enumerate() {
+        cum += p;
+        if u < cum {
+            return (order[j] as u32, lp(order[j]));
+        }
+    }
+    let last = order[order.len() - 1];
+    (last as u32, lp(last))
+}
+
+/// Generates a continuation for each prompt (token ids). Prompts may differ in length.
+/// Without a tokenizer only ids are produced (`text` stays empty), the end token is the
+/// model's `eos_token_id`, and stop sequences are not allowed.
+pub fn generate(model: &Gpt, tok: Option<&Tokenizer>, prompts: &[Vec<u32>], cfg: &SampleConfig) -> Result<Vec<Generation>> {
+    check(cfg)?;
+    if tok.is_none() && !cfg.stop.is_empty() {
+        return Err(Error::Settings("stop sequences need a tokenizer".into()));
+    }
+    let end = match tok {
+        Some(t) => t.end,
+        None => model.cfg.eos_token_id.unwrap_or(0) as u32,
+    };
+    if prompts.is_empty() {
+        return Ok(vec![]);
+    }
+    let ctx = model.cfg.n_positions;
+    let b = prompts.len() as i64;
+    let plen = prompts.iter().map(Vec::len).max().unwrap_or(0).max(1) as i64;
+    if plen > ctx {
+        return Err(gptlab_model::Error::ContextTooLong { got: plen, max: ctx }.into());
+    }
+    let steps = (cfg.max_new_tokens as i64).min(ctx - plen);
+    let dev = model.device();
+    let mut ids = vec![end as i64; (b * plen) as usize];
+    let mut mask = vec![false; (b * (plen + steps)) as usize];
+    for (i, p) in prompts.iter().enumerate() {
+        let off = plen as usize - p.len();
+        for (j, &t) in p.iter().enumerate() {
+            ids[i * plen as usize + off + j] = t as i64;
+        }
+        let row = i * (plen + steps) as usize;
+        mask[row + off..row + (plen + steps) as usize].iter_mut().for_each(|m| *m = true);
+        if p.is_empty() {
+            // an empty prompt conditions on the end token (as a document separator)
+            mask[row + plen as usize - 1] = true;
+        }
+    }
+    let key_mask = Tensor::from_slice(&mask).view([b, plen + steps]).to_device(dev);
+    let mut cache = KvCache::new(&model.cfg, b, plen + steps.max(1), dev, Kind::Float);
+    let mut rng = Rng::new(cfg.seed);
+    let mut out: Vec<Generation> = (0..b).map(|_| Generation { tokens: vec![], text: String::new(), logprobs: vec![], finish: Finish::Length }).collect();
+    let mut done = vec![false; b as usize];
+    let mut cut_at_stop = vec![false; b as usize];
+    tch::no_grad(|| -> Result<()> {
+        let input = Tensor::from_slice(&ids).view([b, plen]).to_device(dev);
+        let mut h = model.hidden(&input, false, Some(&mut cache), Some(&key_mask.narrow(1, 0, plen)))?;
+        for step in 0..steps {
+            let last = h.narrow(1, h.size()[1] - 1, 1).squeeze_dim(1);
+            let logits = model.lm_head(&last).to_kind(Kind::Float).to_device(tch::Device::Cpu);
+            let v = logits.size()[1] as usize;
+            let flat: Vec<f32> = Vec::<f32>::try_from(logits.view([-1]))?;
+            let mut next = vec![end as i64; b as usize];
+            for i in 0..b as usize {
+                if done[i] {
+                    continue;
+                }
+                let (t, lp) = pick(&flat[i * v..(i + 1) * v], cfg, &mut rng);
+                next[i] = t as i64;
+                let g = &mut out[i];
+                g.tokens.push(t);
+                g.logprobs.push(lp);
+                if cfg.stop_at_end && t == end {
+                    done[i] = true;
+                    g.finish = Finish::Stop;
+                    continue;
+                }
+                if let (Some(tok), false) = (tok, cfg.stop.is_empty()) {
+                    let text = tok.decode(&g.tokens)?;
+                    if let Some(cut) = cfg.stop.iter().filter_map(|s| text.find(s.as_str())).min() {
+                        g.text = text[..cut].to_string();
+                        g.finish = Finish::Stop;
+                        done[i] = true;
+                        cut_at_stop[i] = true;
+                    }
+                }
+            }
+            if done.iter().all(|&d| d) || step + 1 == steps {
+                break;
+            }
+            let input = Tensor::from_slice(&next).view([b, 1]).to_device(dev);
+            h = model.hidden(&input, false, Some(&mut cache), Some(&key_mask.narrow(1, 0, plen + step + 1)))?;
+        }
+        Ok(())
+    })?;
+    if let Some(tok) = tok {
+        for (g, _) in out.iter_mut().zip(&cut_at_stop).filter(|(_, &cut)| !cut) {
+            let n = g.tokens.len() - usize::from(g.tokens.last() == Some(&end) && cfg.stop_at_end);
+            g.text = tok.decode(&g.tokens[..n])?;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_and_filters() {
+        let mut rng = Rng::new(0);
+        let logits = [0.0f32, 3.0, 1.0, 2.0];
+        let g = SampleConfig { temperature: 0.0, ..Default::default() };
+        assert_eq!(pick(&logits, &g, &mut rng).0, 1);
+        let k1 = SampleConfig { top_k: Some(1), ..Default::default() };
+        for _ in 0..20 {
+            assert_eq!(pick(&logits, &k1, &mut rng).0, 1);
+        }
+        let k2 = SampleConfig { top_k: Some(2), ..Default::default() };
+        for _ in 0..50 {
+            assert!([1, 3].contains(&pick(&logits, &k2, &mut rng).0));
+        }
+        // top-p 0.5: the top token alone has p ≈ 0.64 ≥ 0.5
+        let p = SampleConfig { top_p: Some(0.5), ..Default::default() };
+        for _ in 0..20 {
+            assert_eq!(pick(&logits, &p, &mut rng).0, 1);
+        }
+        let (_, lp) = pick(&logits, &g, &mut rng);
+        let want = 3.0 - logits.iter().map(|x| x.exp()).sum::<f32>().ln();
+        assert!((lp - want).abs() < 1e-5);
+    }
+
+    #[test]
+    fn sampling_frequencies_follow_temperature() {
+        let mut rng = Rng::new(1);
+        let logits = [0.0f32, (3.0f32).ln()];
+        let c = SampleConfig::default();
+        let n = 20_000;
+        let ones = (0..n).filter(|_| pick(&logits, &c, &mut rng).0 == 1).count() as f64 / n as f64;
+        assert!((ones - 0.75).abs() < 0.02, "{ones}");
+        let hot = SampleConfig { temperature: 1e6, ..Default::default() };
+        let ones = (0..n).filter(|_| pick(&logits, &hot, &mut rng).0 == 1).count() as f64 / n as f64;
+        assert!((ones - 0.5).abs() < 0.02, "{ones}");
+    }
+
+    #[test]
+    fn rejects_bad_settings() {
+        assert!(check(&SampleConfig { temperature: -1.0, ..Default::default() }).is_err());
+        assert!(check(&SampleConfig { top_p: Some(1.5), ..Default::default() }).is_err());
+        assert!(check(&SampleConfig { top_k: Some(0), ..Default::default() }).is_err());
+    }
+}

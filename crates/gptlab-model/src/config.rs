@@ -52,6 +52,11 @@ pub struct GptConfig {
     /// Such checkpoints are exported with zero biases so HF still loads them.
     #[serde(default = "yes", rename = "gptlab_bias")]
     pub bias: bool,
+    /// HF options gptlab does not implement; loading a config that enables one is an error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scale_attn_by_inverse_layer_idx: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reorder_and_upcast_attn: bool,
     #[serde(default = "model_type")]
     pub model_type: String,
     #[serde(default = "architectures")]
@@ -85,6 +90,8 @@ impl GptConfig {
             eos_token_id: None,
             tie_word_embeddings: true,
             bias: true,
+            scale_attn_by_inverse_layer_idx: false,
+            reorder_and_upcast_attn: false,
             model_type: model_type(),
             architectures: architectures(),
         }
@@ -117,6 +124,9 @@ impl GptConfig {
         }
         if !matches!(self.activation_function.as_str(), "gelu_new" | "gelu" | "gelu_pytorch_tanh") {
             return Err(Error::Config(format!("activation_function `{}` is not supported (gelu_new, gelu)", self.activation_function)));
+        }
+        if self.scale_attn_by_inverse_layer_idx || self.reorder_and_upcast_attn {
+            return Err(Error::Config("scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported".into()));
         }
         if !self.tie_word_embeddings {
             return Err(Error::Config("tie_word_embeddings = false is not supported (GPT-2 ties them)".into()));

@@ -9,9 +9,9 @@ pub const IGNORE: i64 = -1;
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
     let v = logits.size().last().copied().unwrap_or(1);
     logits
-        .view([-1, v])
+        .reshape([-1, v])
         .to_kind(Kind::Float)
-        .cross_entropy_loss::<Tensor>(&targets.view([-1]), None, Reduction::Mean, IGNORE, 0.0)
+        .cross_entropy_loss::<Tensor>(&targets.reshape([-1]), None, Reduction::Mean, IGNORE, 0.0)
 }
 
 /// Log-probability of each given token: `log softmax(logits)[.., targets]`, shape of `targets`.

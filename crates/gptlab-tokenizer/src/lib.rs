@@ -62,6 +62,8 @@ pub struct Tokenizer {
     pub end: u32,
     pub user: Option<u32>,
     pub assistant: Option<u32>,
+    /// Cached: `tokenizers` rebuilds its vocabulary map to count it.
+    vocab_size: usize,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -84,7 +86,8 @@ impl Tokenizer {
                 })
             }
         };
-        Ok(Self { bos, end, user: id(USER), assistant: id(ASSISTANT), inner })
+        let vocab_size = inner.get_vocab_size(true);
+        Ok(Self { bos, end, user: id(USER), assistant: id(ASSISTANT), vocab_size, inner })
     }
 
     /// Loads a `tokenizer.json`, or a tiktoken rank file (`*.tiktoken`).
@@ -114,7 +117,7 @@ impl Tokenizer {
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        self.vocab_size
     }
 
     /// Encodes text. Special-token strings in the text are recognised as special tokens.
@@ -125,8 +128,9 @@ impl Tokenizer {
 
     /// Decodes ids to text (special tokens kept). Invalid UTF-8 byte sequences become U+FFFD.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        if let Some(bad) = ids.iter().find(|&&i| i as usize >= self.vocab_size()) {
-            return Err(Error::Codec(format!("token id {bad} is outside the vocabulary (size {})", self.vocab_size())));
+        let n = self.vocab_size;
+        if let Some(bad) = ids.iter().find(|&&i| i as usize >= n) {
+            return Err(Error::Codec(format!("token id {bad} is outside the vocabulary (size {n})")));
         }
         self.inner.decode(ids, false).map_err(|e| Error::Codec(e.to_string()))
     }

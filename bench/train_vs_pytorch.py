@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Training speed, side by side: PyTorch eager vs `gptlab bench train`.
+
+Same model (GPT-2 style: vocab 4096, context 256, 4 layers, 4 heads, width 256, biases,
+tanh GELU, tied embeddings, fused SDPA attention), same batch (8x256 random tokens), same step
+(forward + cross-entropy + backward + clip 1.0 + AdamW with decay/no-decay groups), 2 threads,
+fp32. Runs both ROUNDS times, alternating, each in its own process, and prints tokens/s and
+peak RSS min/median/max, and the ratio of medians.
+
+    .venv/bin/python bench/train_vs_pytorch.py [--rounds 5] [--steps 20]
+"""
+import argparse, json, os, resource, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytorch_run(steps, warmup, threads):
+    import torch, torch.nn as nn, torch.nn.functional as F
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    V, T, L, H, C, B = 4096, 256, 4, 4, 256, 8
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
+            self.c_attn, self.attn_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+            self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+        def forward(self, x):
+            b, t, c = x.shape
+            q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
+            q, k, v = (z.view(b, t, H, C // H).transpose(1, 2) for z in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.attn_proj(y.transpose(1, 2).contiguous().view(b, t, c))
+            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
+            self.h = nn.ModuleList(Block() for _ in range(L))
+            self.ln_f = nn.LayerNorm(C)
+
+        def forward(self, idx, tgt):
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            for blk in self.h:
+                x = blk(x)
+            logits = self.ln_f(x) @ self.wte.weight.t()
+            return F.cross_entropy(logits.view(-1, V), tgt.reshape(-1))
+
+    m = GPT()
+    decay = [p for n, p in m.named_parameters() if p.dim() >= 2 and "wte" not in n and "wpe" not in n]
+    other = [p for n, p in m.named_parameters() if not (p.dim() >= 2 and "wte" not in n and "wpe" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}],
+                            lr=1e-4, betas=(0.9, 0.95))
+    x = torch.randint(V, (B, T + 1))
+    inp, tgt = x[:, :T], x[:, 1:]
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = m(inp, tgt)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        opt.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"bench": "train", "impl": "pytorch", "tokens_per_s": B * T / med, "peak_rss_mib": rss,
+                      "torch": torch.__version__, "threads": torch.get_num_threads()}))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--child", action="store_true")
+    a = ap.parse_args()
+    if a.child:
+        return pytorch_run(a.steps, a.warmup, a.threads)
+    gl = os.path.join(ROOT, "target", "release", "gptlab")
+    res = {"pytorch": [], "gptlab": []}
+    rss = {"pytorch": [], "gptlab": []}
+    for r in range(a.rounds):
+        for impl in ("pytorch", "gptlab"):
+            if impl == "pytorch":
+                cmd = [sys.executable, __file__, "--child", "--steps", str(a.steps), "--warmup", str(a.warmup),
+                       "--threads", str(a.threads)]
+            else:
+                cmd = [gl, "bench", "train", "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
+            out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            res[impl].append(out["tokens_per_s"])
+            rss[impl].append(out["peak_rss_mib"])
+            print(f"round {r} {impl:8s} {out['tokens_per_s']:8.0f} tok/s  peak {out['peak_rss_mib']:.0f} MiB", flush=True)
+    for impl in res:
+        v = sorted(res[impl])
+        print(f"{impl:8s} tokens/s min {v[0]:.0f} median {statistics.median(v):.0f} max {v[-1]:.0f}; "
+              f"peak RSS median {statistics.median(rss[impl]):.0f} MiB")
+    ratios = sorted(g / p for g, p in zip(res["gptlab"], res["pytorch"]))
+    print(f"ratio gptlab/pytorch per round: min {ratios[0]:.2f} median {statistics.median(ratios):.2f} max {ratios[-1]:.2f}")
+    print(f"ratio of medians: {statistics.median(res['gptlab']) / statistics.median(res['pytorch']):.2f}x")
+
+
+if __name__ == "__main__":
+    main()

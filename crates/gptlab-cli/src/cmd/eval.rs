@@ -1,0 +1,42 @@
+//! `gptlab eval`: judge a checkpoint. `loss`: held-out next-token loss on a text file.
+
+use crate::common;
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Mean next-token cross-entropy over a text file, as the model's tokenizer.json encodes
+    /// it (no BOS added), in windows of the model's context. Prints {"loss", "tokens"}.
+    Loss {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        batch_size: usize,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+}
+
+pub fn run(a: Args) -> Result<()> {
+    match a.cmd {
+        Cmd::Loss { model, data, batch_size, device } => {
+            let device = common::setup(&device, 0)?;
+            let l = common::load_checkpoint(&model, device)?;
+            let text = gptlab_tokenizer::read_corpus(&data)?;
+            let ids = l.tok.encode(&text)?;
+            let r = gptlab_eval::loss::loss_over_tokens(&l.model, &ids, batch_size)?;
+            println!("{}", serde_json::to_string(&r)?);
+        }
+    }
+    Ok(())
+}

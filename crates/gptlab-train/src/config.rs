@@ -1,0 +1,116 @@
+//! Config sections shared by every stage (`[train]`, `[run]`, `[optim]`, `[schedule]`) and
+//! the pretraining config. Every struct rejects unknown keys; data and checkpoint paths have
+//! no defaults.
+
+use crate::optim::{OptimConfig, ScheduleConfig};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+fn one() -> usize {
+    1
+}
+fn cpu() -> String {
+    "cpu".into()
+}
+
+/// How the loop runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    /// Sequences per micro-batch.
+    pub batch_size: usize,
+    /// Micro-batches per optimizer step.
+    #[serde(default = "one")]
+    pub grad_accum: usize,
+    /// Optimizer steps.
+    pub max_iters: u64,
+    /// Evaluate (and checkpoint) every this many steps, and at the end.
+    pub eval_interval: u64,
+    /// Batches per evaluation.
+    pub eval_iters: usize,
+    #[serde(default = "one_u64")]
+    pub log_interval: u64,
+    #[serde(default)]
+    pub seed: u64,
+    /// `cpu`, `cuda`, `cuda:N` or `auto`.
+    #[serde(default = "cpu")]
+    pub device: String,
+    /// CPU threads for libtorch (0 = all cores).
+    #[serde(default)]
+    pub threads: usize,
+}
+
+fn one_u64() -> u64 {
+    1
+}
+
+/// Where artifacts go.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    pub out_dir: PathBuf,
+}
+
+/// Model shape for a fresh model, or a checkpoint to start from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub n_layer: i64,
+    pub n_head: i64,
+    pub n_embd: i64,
+    /// Context length (HF `n_positions`).
+    pub block_size: i64,
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// `gelu` (exact, nanoGPT) or `gelu_new` (tanh, GPT-2).
+    #[serde(default = "gelu_new")]
+    pub activation: String,
+    /// Start from this checkpoint directory (its shape wins; the fields above are ignored).
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn gelu_new() -> String {
+    "gelu_new".into()
+}
+
+/// Which tokenizer: train a char-level or BPE one on the corpus, or load a file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// UTF-8 text corpus.
+    pub corpus: PathBuf,
+    /// The last this fraction of the corpus is the validation split.
+    #[serde(default = "tenth")]
+    pub val_fraction: f64,
+    /// `char`, `bpe`, or a path to tokenizer.json / *.tiktoken.
+    pub tokenizer: String,
+    /// Vocabulary size when training BPE.
+    #[serde(default = "vocab")]
+    pub vocab_size: usize,
+}
+
+fn tenth() -> f64 {
+    0.1
+}
+fn vocab() -> usize {
+    4096
+}
+
+/// `gptlab pretrain` config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainConfig {
+    pub model: ModelSection,
+    pub data: DataSection,
+    #[serde(default)]
+    pub optim: OptimConfig,
+    pub schedule: ScheduleConfig,
+    pub train: TrainSection,
+    pub run: RunSection,
+}

@@ -1,0 +1,3 @@
+//! One file per stage objective. Each header says what it implements and what it leaves out.
+
+pub mod pretrain;
