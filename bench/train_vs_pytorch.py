@@ -4,8 +4,10 @@
 Same model (GPT-2 style: vocab 4096, context 256, 4 layers, 4 heads, width 256, biases,
 tanh GELU, tied embeddings, fused SDPA attention), same batch (8x256 random tokens), same step
 (forward + cross-entropy + backward + clip 1.0 + AdamW with decay/no-decay groups), 2 threads,
-fp32. Runs both ROUNDS times, alternating, each in its own process, and prints tokens/s and
-peak RSS min/median/max, and the ratio of medians.
+fp32 and bf16 (PyTorch: torch.autocast("cpu", bfloat16); gptlab: --dtype bf16, the same
+mixed precision: fp32 master weights, bf16 matmuls and attention). Runs all four ROUNDS times,
+alternating, each in its own process, and prints tokens/s and peak RSS min/median/max and
+the ratios.
 
     .venv/bin/python bench/train_vs_pytorch.py [--rounds 5] [--steps 20]
 """
@@ -14,7 +16,7 @@ import argparse, json, os, resource, statistics, subprocess, sys, time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def pytorch_run(steps, warmup, threads):
+def pytorch_run(steps, warmup, threads, dtype):
     import torch, torch.nn as nn, torch.nn.functional as F
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -57,10 +59,13 @@ def pytorch_run(steps, warmup, threads):
     x = torch.randint(V, (B, T + 1))
     inp, tgt = x[:, :T], x[:, 1:]
     times = []
+    import contextlib
+    ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if dtype == "bf16" else contextlib.nullcontext
     for i in range(warmup + steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = m(inp, tgt)
+        with ctx():
+            loss = m(inp, tgt)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
@@ -68,7 +73,7 @@ def pytorch_run(steps, warmup, threads):
             times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"bench": "train", "impl": "pytorch", "tokens_per_s": B * T / med, "peak_rss_mib": rss,
+    print(json.dumps({"bench": "train", "impl": "pytorch", "dtype": dtype, "tokens_per_s": B * T / med, "peak_rss_mib": rss,
                       "torch": torch.__version__, "threads": torch.get_num_threads()}))
 
 
@@ -78,31 +83,35 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--child", action="store_true")
+    ap.add_argument("--child", default=None, help="internal: run PyTorch with this dtype")
     a = ap.parse_args()
     if a.child:
-        return pytorch_run(a.steps, a.warmup, a.threads)
+        return pytorch_run(a.steps, a.warmup, a.threads, a.child)
     gl = os.path.join(ROOT, "target", "release", "gptlab")
-    res = {"pytorch": [], "gptlab": []}
-    rss = {"pytorch": [], "gptlab": []}
+    impls = ["pytorch-fp32", "gptlab-fp32", "pytorch-bf16", "gptlab-bf16"]
+    res = {i: [] for i in impls}
+    rss = {i: [] for i in impls}
     for r in range(a.rounds):
-        for impl in ("pytorch", "gptlab"):
-            if impl == "pytorch":
-                cmd = [sys.executable, __file__, "--child", "--steps", str(a.steps), "--warmup", str(a.warmup),
-                       "--threads", str(a.threads)]
+        for impl in impls:
+            who, dtype = impl.split("-")
+            common = ["--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
+            if who == "pytorch":
+                cmd = [sys.executable, __file__, "--child", dtype] + common
             else:
-                cmd = [gl, "bench", "train", "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
+                cmd = [gl, "bench", "train", "--dtype", dtype] + common
             out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
             res[impl].append(out["tokens_per_s"])
             rss[impl].append(out["peak_rss_mib"])
-            print(f"round {r} {impl:8s} {out['tokens_per_s']:8.0f} tok/s  peak {out['peak_rss_mib']:.0f} MiB", flush=True)
-    for impl in res:
+            print(f"round {r} {impl:13s} {out['tokens_per_s']:8.0f} tok/s  peak {out['peak_rss_mib']:.0f} MiB", flush=True)
+    med = {i: statistics.median(res[i]) for i in impls}
+    for impl in impls:
         v = sorted(res[impl])
-        print(f"{impl:8s} tokens/s min {v[0]:.0f} median {statistics.median(v):.0f} max {v[-1]:.0f}; "
+        print(f"{impl:13s} tokens/s min {v[0]:.0f} median {med[impl]:.0f} max {v[-1]:.0f}; "
               f"peak RSS median {statistics.median(rss[impl]):.0f} MiB")
-    ratios = sorted(g / p for g, p in zip(res["gptlab"], res["pytorch"]))
-    print(f"ratio gptlab/pytorch per round: min {ratios[0]:.2f} median {statistics.median(ratios):.2f} max {ratios[-1]:.2f}")
-    print(f"ratio of medians: {statistics.median(res['gptlab']) / statistics.median(res['pytorch']):.2f}x")
+    for num, den in (("gptlab-fp32", "pytorch-fp32"), ("gptlab-bf16", "pytorch-fp32"), ("gptlab-bf16", "pytorch-bf16")):
+        ratios = sorted(g / p for g, p in zip(res[num], res[den]))
+        print(f"{num} / {den}: per round min {ratios[0]:.2f} median {statistics.median(ratios):.2f} "
+              f"max {ratios[-1]:.2f}; ratio of medians {med[num] / med[den]:.2f}x")
 
 
 if __name__ == "__main__":

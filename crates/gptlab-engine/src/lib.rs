@@ -172,15 +172,17 @@ pub fn generate(model: &Gpt, tok: Option<&Tokenizer>, prompts: &[Vec<u32>], cfg:
             mask[row + plen as usize - 1] = true;
         }
     }
-    let key_mask = Tensor::from_slice(&mask).view([b, plen + steps]).to_device(dev);
-    let mut cache = KvCache::new(&model.cfg, b, plen + steps.max(1), dev, Kind::Float);
+    // without padding, positions and causality need no mask (the cheaper path per step)
+    let padded = prompts.iter().any(|p| p.len() as i64 != plen);
+    let key_mask = padded.then(|| Tensor::from_slice(&mask).view([b, plen + steps]).to_device(dev));
+    let mut cache = KvCache::new(&model.cfg, b, plen + steps.max(1), dev, model.compute);
     let mut rng = Rng::new(cfg.seed);
     let mut out: Vec<Generation> = (0..b).map(|_| Generation { tokens: vec![], text: String::new(), logprobs: vec![], finish: Finish::Length }).collect();
     let mut done = vec![false; b as usize];
     let mut cut_at_stop = vec![false; b as usize];
     tch::no_grad(|| -> Result<()> {
         let input = Tensor::from_slice(&ids).view([b, plen]).to_device(dev);
-        let mut h = model.hidden(&input, false, Some(&mut cache), Some(&key_mask.narrow(1, 0, plen)))?;
+        let mut h = model.hidden(&input, false, Some(&mut cache), key_mask.as_ref().map(|m| m.narrow(1, 0, plen)).as_ref())?;
         for step in 0..steps {
             let last = h.narrow(1, h.size()[1] - 1, 1).squeeze_dim(1);
             let logits = model.lm_head(&last).to_kind(Kind::Float).to_device(tch::Device::Cpu);
@@ -215,7 +217,7 @@ pub fn generate(model: &Gpt, tok: Option<&Tokenizer>, prompts: &[Vec<u32>], cfg:
                 break;
             }
             let input = Tensor::from_slice(&next).view([b, 1]).to_device(dev);
-            h = model.hidden(&input, false, Some(&mut cache), Some(&key_mask.narrow(1, 0, plen + step + 1)))?;
+            h = model.hidden(&input, false, Some(&mut cache), key_mask.as_ref().map(|m| m.narrow(1, 0, plen + step + 1)).as_ref())?;
         }
         Ok(())
     })?;

@@ -21,13 +21,24 @@ impl Conv1D {
         Self { w, b }
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
+    /// `kind` is the compute precision (weights are cast to it, as autocast does).
+    fn forward(&self, x: &Tensor, kind: Kind) -> Tensor {
         let mut shape = x.size();
         let n_in = *shape.last().unwrap_or(&0);
-        let x2 = x.reshape([-1, n_in]);
-        let y = match &self.b {
-            Some(b) => b.addmm(&x2, &self.w),
-            None => x2.matmul(&self.w),
+        let y = if kind == Kind::Float {
+            // fp32 fast path: no casts (each tch call costs a few µs in KV-cache decoding)
+            let x2 = x.reshape([-1, n_in]);
+            match &self.b {
+                Some(b) => b.addmm(&x2, &self.w),
+                None => x2.matmul(&self.w),
+            }
+        } else {
+            let x2 = x.to_kind(kind).reshape([-1, n_in]);
+            let w = self.w.to_kind(kind);
+            match &self.b {
+                Some(b) => b.to_kind(kind).addmm(&x2, &w),
+                None => x2.matmul(&w),
+            }
         };
         if let Some(last) = shape.last_mut() {
             *last = self.w.size()[1];
@@ -77,7 +88,8 @@ pub struct KvCache {
 }
 
 impl KvCache {
-    /// An empty cache for `batch` sequences of up to `capacity` positions.
+    /// An empty cache for `batch` sequences of up to `capacity` positions. `kind` must be the
+    /// model's compute precision (`Gpt::compute`).
     pub fn new(cfg: &GptConfig, batch: i64, capacity: i64, device: Device, kind: Kind) -> Self {
         let shape = [batch, cfg.n_head, capacity, cfg.head_dim()];
         let mk = || (0..cfg.n_layer).map(|_| Tensor::zeros(shape, (kind, device))).collect();
@@ -97,6 +109,10 @@ pub struct Gpt {
     wpe: Tensor,
     blocks: Vec<Block>,
     ln_f: LayerNorm,
+    /// Precision of matrix multiplies and attention: `Float` (default) or `BFloat16`
+    /// (mixed precision: fp32 weights, residual stream, LayerNorm, softmax-loss; bf16 matmuls,
+    /// like `torch.autocast(dtype=bfloat16)`).
+    pub compute: Kind,
 }
 
 impl Gpt {
@@ -124,7 +140,7 @@ impl Gpt {
             })
             .collect();
         let ln_f = LayerNorm::new(&t / "ln_f", c, cfg.layer_norm_epsilon, cfg.bias);
-        Ok(Self { cfg: cfg.clone(), wte, wpe, blocks, ln_f })
+        Ok(Self { cfg: cfg.clone(), wte, wpe, blocks, ln_f, compute: Kind::Float })
     }
 
     pub fn device(&self) -> Device {
@@ -150,7 +166,17 @@ impl Gpt {
 
     /// Projects final hidden states `[.., C]` to logits `[.., V]` with the tied embedding.
     pub fn lm_head(&self, h: &Tensor) -> Tensor {
-        h.matmul(&self.wte.tr())
+        h.to_kind(self.compute).matmul(&self.wte.to_kind(self.compute).tr())
+    }
+
+    /// Sets the compute precision from a config string: `fp32` or `bf16`.
+    pub fn set_precision(&mut self, dtype: &str) -> Result<()> {
+        self.compute = match dtype {
+            "fp32" | "float32" => Kind::Float,
+            "bf16" | "bfloat16" => Kind::BFloat16,
+            other => return Err(Error::Config(format!("dtype `{other}` is not supported (fp32, bf16)"))),
+        };
+        Ok(())
     }
 
     /// Final hidden states `[B, T, C]` (after `ln_f`).
@@ -185,7 +211,7 @@ impl Gpt {
             None
         };
         let mut x = Tensor::embedding(&self.wte, idx, -1, false, false) + Tensor::embedding(&self.wpe, &positions, -1, false, false);
-        x = x.dropout(self.cfg.embd_pdrop, train);
+        x = dropout(x, self.cfg.embd_pdrop, train);
         for (i, blk) in self.blocks.iter().enumerate() {
             let kv = cache.as_deref_mut().map(|c| (&c.k[i], &c.v[i], past));
             x = self.block(blk, &x, train, kv, mask.as_ref());
@@ -199,7 +225,8 @@ impl Gpt {
     fn block(&self, blk: &Block, x: &Tensor, train: bool, kv: Option<(&Tensor, &Tensor, i64)>, mask: Option<&Tensor>) -> Tensor {
         let (b, t, c) = x.size3().unwrap_or((0, 0, 0));
         let (nh, hd) = (self.cfg.n_head, self.cfg.head_dim());
-        let qkv = blk.c_attn.forward(&blk.ln_1.forward(x));
+        let kind = self.compute;
+        let qkv = blk.c_attn.forward(&blk.ln_1.forward(x), kind);
         let parts = qkv.split(c, 2);
         let heads = |z: &Tensor| z.view([b, t, nh, hd]).transpose(1, 2);
         let (q, mut k, mut v) = (heads(&parts[0]), heads(&parts[1]), heads(&parts[2]));
@@ -214,11 +241,19 @@ impl Gpt {
         let p = if train { self.cfg.attn_pdrop } else { 0.0 };
         let y = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, causal, None, false);
         let y = y.transpose(1, 2).contiguous().view([b, t, c]);
-        let x = x + blk.attn_proj.forward(&y).dropout(self.cfg.resid_pdrop, train);
-        let hmid = blk.c_fc.forward(&blk.ln_2.forward(&x));
+        let x = x + dropout(blk.attn_proj.forward(&y, kind), self.cfg.resid_pdrop, train);
+        let hmid = blk.c_fc.forward(&blk.ln_2.forward(&x), kind);
         let approx = if self.cfg.activation_function == "gelu" { "none" } else { "tanh" };
-        let h = blk.mlp_proj.forward(&hmid.gelu(approx));
-        &x + h.dropout(self.cfg.resid_pdrop, train)
+        let h = blk.mlp_proj.forward(&hmid.gelu(approx), kind);
+        &x + dropout(h, self.cfg.resid_pdrop, train)
+    }
+}
+
+fn dropout(x: Tensor, p: f64, train: bool) -> Tensor {
+    if train && p > 0.0 {
+        x.dropout(p, true)
+    } else {
+        x
     }
 }
 
@@ -298,6 +333,18 @@ mod tests {
         assert!(b.isnan().any().int64_value(&[]) == 0);
         let diff = (a - b).abs().max().double_value(&[]);
         assert!(diff < 1e-5, "max diff {diff}");
+    }
+
+    #[test]
+    fn bf16_compute_is_close_to_fp32() {
+        let (_vs, mut m) = tiny();
+        let idx = Tensor::from_slice(&[1i64, 5, 3, 9, 2, 7]).view([1, 6]);
+        let a = m.forward(&idx, false).expect("fp32");
+        m.set_precision("bf16").expect("bf16");
+        let b = m.forward(&idx, false).expect("bf16").to_kind(Kind::Float);
+        let d = (a - b).abs().max().double_value(&[]);
+        assert!(d > 0.0 && d < 0.05, "bf16 logits differ by {d}");
+        assert!(m.set_precision("fp8").is_err());
     }
 
     #[test]

@@ -38,6 +38,13 @@ pub struct TrainSection {
     /// CPU threads for libtorch (0 = all cores).
     #[serde(default)]
     pub threads: usize,
+    /// Compute precision: `fp32`, or `bf16` mixed precision (fp32 master weights).
+    #[serde(default = "fp32")]
+    pub dtype: String,
+}
+
+fn fp32() -> String {
+    "fp32".into()
 }
 
 fn one_u64() -> u64 {

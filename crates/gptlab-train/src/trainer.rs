@@ -176,7 +176,12 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer,
             rec.insert("eval_loss".into(), loss.into());
             rec.extend(extra);
             sink.log(&rec)?;
-            pb.println(format!("{} step {step}: eval loss {loss:.4}", cfg.stage));
+            let line = format!("{} step {step}/{}: eval loss {loss:.4}", cfg.stage, t.max_iters);
+            if pb.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                pb.println(line);
+            }
             if loss.is_finite() && state.best_eval_loss.is_none_or(|b| loss < b) {
                 state.best_eval_loss = Some(loss);
                 save_checkpoint(&best_dir, vs, model, tok, None, &state, &cfg.resolved_toml)?;

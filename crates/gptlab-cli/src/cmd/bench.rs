@@ -35,6 +35,9 @@ struct Shape {
     /// CPU threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Compute precision: fp32 or bf16 (mixed precision, fp32 master weights).
+    #[arg(long, default_value = "fp32")]
+    dtype: String,
 }
 
 #[derive(Subcommand)]
@@ -83,7 +86,8 @@ pub fn run(a: Args) -> Result<()> {
             tch::manual_seed(0);
             let vs = tch::nn::VarStore::new(device);
             let cfg = GptConfig::new(shape.vocab, shape.block, shape.n_layer, shape.n_head, shape.n_embd);
-            let model = Gpt::new(&vs.root(), &cfg)?;
+            let mut model = Gpt::new(&vs.root(), &cfg)?;
+            model.set_precision(&shape.dtype)?;
             let mut opt = AdamW::new(&vs, OptimConfig::default(), gptlab_model::gpt::decays);
             let x = Tensor::randint(shape.vocab, [batch, shape.block + 1], (Kind::Int64, device));
             let (inp, tgt) = (x.narrow(1, 0, shape.block), x.narrow(1, 1, shape.block));
@@ -108,14 +112,14 @@ pub fn run(a: Args) -> Result<()> {
                 serde_json::json!({"bench": "train", "tokens_per_s": toks / median, "step_ms_median": median * 1e3,
                 "step_ms_min": times[0] * 1e3, "step_ms_max": times[times.len() - 1] * 1e3, "steps": steps,
                 "peak_rss_mib": peak_rss_mib(), "params": cfg.num_params(), "batch": batch, "block": shape.block,
-                "threads": tch::get_num_threads(), "device": format!("{device:?}"), "loss": last_loss,
+                "threads": tch::get_num_threads(), "device": format!("{device:?}"), "loss": last_loss, "dtype": shape.dtype,
                 "version": env!("CARGO_PKG_VERSION")})
             );
         }
         Cmd::Generate { shape, model, batch, prompt_len, new_tokens, repeats } => {
             let device = common::setup(&shape.device, shape.threads)?;
             tch::manual_seed(0);
-            let (_vs, gpt) = match &model {
+            let (_vs, mut gpt) = match &model {
                 Some(dir) => {
                     let (mut vs, m) = gptlab_model::checkpoint::load_model(dir, device)?;
                     vs.freeze();
@@ -128,6 +132,7 @@ pub fn run(a: Args) -> Result<()> {
                     (vs, m)
                 }
             };
+            gpt.set_precision(&shape.dtype)?;
             let prompt: Vec<u32> = (0..prompt_len as u32).map(|i| (i * 7 + 3) % gpt.cfg.vocab_size as u32).collect();
             let cfg = SampleConfig { max_new_tokens: new_tokens, temperature: 0.0, stop_at_end: false, ..Default::default() };
             let mut times = Vec::new();
@@ -145,7 +150,7 @@ pub fn run(a: Args) -> Result<()> {
                 "{}",
                 serde_json::json!({"bench": "generate", "tokens_per_s": produced as f64 / median, "seconds_median": median,
                 "new_tokens": produced, "batch": batch, "prompt_len": prompt_len, "peak_rss_mib": peak_rss_mib(),
-                "threads": tch::get_num_threads(), "device": format!("{device:?}"), "version": env!("CARGO_PKG_VERSION")})
+                "threads": tch::get_num_threads(), "device": format!("{device:?}"), "dtype": shape.dtype, "version": env!("CARGO_PKG_VERSION")})
             );
         }
     }

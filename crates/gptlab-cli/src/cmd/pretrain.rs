@@ -68,6 +68,8 @@ pub fn run_config(cfg: &PretrainConfig, resolved: &str, resume: bool, progress: 
         }
     };
     vs.set_kind(tch::Kind::Float);
+    let mut model = model;
+    model.set_precision(&cfg.train.dtype).context("train.dtype")?;
     let ids = tok.encode(&corpus)?;
     let block = model.cfg.n_positions.min(cfg.model.block_size);
     let data = TokenSplit::new(&ids, cfg.data.val_fraction, block, device)
