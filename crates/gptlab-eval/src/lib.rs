@@ -1,6 +1,7 @@
 //! gptlab-eval: judging models. [`loss`]: held-out next-token loss of a checkpoint on a text
-//! file.
+//! file. [`code`]: functional correctness (pass@k) with sandboxed execution.
 
+pub mod code;
 pub mod loss;
 
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,9 @@ enum Cmd {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Functional correctness: run samples against unit tests in a sandbox, print pass@k
+    /// (human-eval compatible files); with --model, sample the completions first.
+    Code(super::eval_code::Args),
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -37,6 +40,7 @@ pub fn run(a: Args) -> Result<()> {
             let r = gptlab_eval::loss::loss_over_tokens(&l.model, &ids, batch_size)?;
             println!("{}", serde_json::to_string(&r)?);
         }
+        Cmd::Code(a) => super::eval_code::run(a)?,
     }
     Ok(())
 }

