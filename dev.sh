@@ -38,7 +38,7 @@ case "${1:-}" in
     setup) exit 0 ;;
     test)
         shift
-        exec cargo test --workspace --release "$@"
+        exec cargo test --workspace --release --lib --bins --tests "$@"
         ;;
     *)
         cargo build --release --quiet -p gptlab-cli

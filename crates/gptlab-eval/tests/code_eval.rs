@@ -202,3 +202,24 @@ fn bad_inputs() {
     let e = evaluate(&Options { python: "/nonexistent/python3".into(), ignore_incomplete: true, ..opts(&probs, &s, &[1]) }).expect_err("no python").to_string();
     assert!(e.contains("/nonexistent/python3"), "{e}");
 }
+
+#[test]
+fn mbpp_is_adapted_and_its_reference_code_passes() {
+    let mbpp = root().join("../shared/data/mbpp/mbpp.jsonl");
+    if !mbpp.exists() {
+        eprintln!("SKIPPED mbpp_is_adapted_and_its_reference_code_passes: {} is absent (shared data not beside the repo)", mbpp.display());
+        return;
+    }
+    let probs = gptlab_eval::code::problems::load_problems(&mbpp).expect("mbpp");
+    assert!(probs.len() > 900 && probs[0].task_id.starts_with("MBPP/"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut text = String::new();
+    for p in &probs {
+        text.push_str(&serde_json::json!({"task_id": p.task_id, "completion": p.canonical_solution}).to_string());
+        text.push('\n');
+    }
+    let s = dir.path().join("mbpp.jsonl");
+    std::fs::write(&s, text).expect("w");
+    let r = evaluate(&Options { calibration_factor: 0.0, ..opts(&mbpp, &s, &[1]) }).expect("mbpp");
+    assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}");
+}
