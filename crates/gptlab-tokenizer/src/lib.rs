@@ -11,6 +11,7 @@
 //! `<|end|>` closes a turn or a document. GPT-2's rank file brings its own `<|endoftext|>`
 //! (id 50256), which gptlab treats as both bos and end for that vocabulary.
 
+pub mod chat;
 pub mod tiktoken;
 
 use std::path::{Path, PathBuf};
