@@ -21,6 +21,7 @@ fn opts(problems: &Path, samples: &Path, ks: &[u64]) -> Options {
         timeout: 3.0,
         calibration_factor: 5.0,
         python: python(),
+        rustc: "rustc".into(),
         ignore_incomplete: false,
         limits: sandbox::Limits::default(),
         progress: false,
@@ -222,4 +223,46 @@ fn mbpp_is_adapted_and_its_reference_code_passes() {
     std::fs::write(&s, text).expect("w");
     let r = evaluate(&Options { calibration_factor: 0.0, ..opts(&mbpp, &s, &[1]) }).expect("mbpp");
     assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}");
+}
+
+#[test]
+fn rust_problems_compile_and_run_in_the_sandbox() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let problems = d.join("rust.jsonl");
+    let test = "\n#[cfg(test)]\nmod tests {\n    use super::*;\n    #[test]\n    fn t() {\n        assert_eq!(add(2, 3), 5);\n    }\n}\n";
+    std::fs::write(&problems, format!("{}\n", serde_json::json!({"task_id": "R/0", "prompt": "fn add(a: i32, b: i32) -> i32 {\n", "canonical_solution": "    a + b\n}\n", "test": test, "entry_point": "add"}))).expect("w");
+    let cases = [
+        ("    a + b\n}\n", "passed"),
+        ("    a - b\n}\n", "failed: exit status 101"),
+        ("    a +\n}\n", "failed: compile error"),
+        ("    loop {}\n}\n", "timed out"),
+        ("    std::process::exit(0)\n}\n", "failed: exited before the tests completed"),
+        ("    let _ = std::fs::write(\"/etc/gptlab-rust-pwned\", \"x\");\n    a + b\n}\n", "passed"),
+    ];
+    let mut text = String::new();
+    for (c, _) in &cases {
+        text.push_str(&serde_json::json!({"task_id": "R/0", "completion": c}).to_string());
+        text.push('\n');
+    }
+    let s = d.join("s.jsonl");
+    std::fs::write(&s, text).expect("w");
+    let r = evaluate(&Options { timeout: 2.0, ..opts(&problems, &s, &[1]) }).expect("evaluate");
+    let results: Vec<serde_json::Value> = std::fs::read_to_string(&r.results_path).expect("r").lines().map(|l| serde_json::from_str(l).expect("j")).collect();
+    for ((c, want), got) in cases.iter().zip(&results) {
+        let got = got["result"].as_str().expect("s");
+        assert!(got.starts_with(want), "{c:?}: want {want}, got {got}");
+    }
+    assert!(!Path::new("/etc/gptlab-rust-pwned").exists(), "the test binary runs sandboxed");
+    let e = evaluate(&Options { rustc: "/nonexistent/rustc".into(), ..opts(&problems, &s, &[1]) }).expect_err("no rustc").to_string();
+    assert!(e.contains("/nonexistent/rustc"), "{e}");
+    // the shared HumanEval-Rust example, when present
+    let ex = root().join("../shared/data/humaneval-rust");
+    if ex.join("example_rust_problem.jsonl").exists() {
+        let s = copy_samples(d, &ex.join("example_rust_samples.jsonl"));
+        let r = evaluate(&opts(&ex.join("example_rust_problem.jsonl"), &s, &[1])).expect("example");
+        assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 0.5}");
+    } else {
+        eprintln!("SKIPPED HumanEval-Rust example: {} is absent (shared data not beside the repo)", ex.display());
+    }
 }

@@ -35,6 +35,9 @@ pub struct Args {
     /// Interpreter for the sandbox (default: /usr/bin/python3 if present, else python3).
     #[arg(long)]
     python: Option<String>,
+    /// Compiler for Rust problems (HumanEval-Rust).
+    #[arg(long, default_value = "rustc")]
+    rustc: String,
     /// Evaluate only the problems that have samples.
     #[arg(long)]
     ignore_incomplete: bool,
@@ -77,6 +80,7 @@ pub fn run(a: Args) -> Result<()> {
         timeout: a.timeout,
         calibration_factor: a.calibration_factor,
         python: a.python.clone().unwrap_or_else(gptlab_eval::code::sandbox::default_python),
+        rustc: a.rustc.clone(),
         ignore_incomplete: a.ignore_incomplete || a.model.is_some(),
         limits: Limits::default(),
         progress: !a.quiet,

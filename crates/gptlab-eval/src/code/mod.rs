@@ -11,6 +11,7 @@
 pub mod passk;
 pub mod problems;
 pub mod pyjson;
+pub mod rust;
 pub mod sandbox;
 
 use crate::{Error, Result};
@@ -31,6 +32,8 @@ pub struct Options {
     /// Multiple of the canonical solution's CPU time allowed (0 disables calibration).
     pub calibration_factor: f64,
     pub python: String,
+    /// Compiler for Rust problems.
+    pub rustc: String,
     pub ignore_incomplete: bool,
     pub limits: Limits,
     pub progress: bool,
@@ -79,11 +82,8 @@ pub fn evaluate(o: &Options) -> Result<Report> {
     }
     let by_id: HashMap<&str, &Problem> = problems.iter().map(|p| (p.task_id.as_str(), p)).collect();
     for s in &samples {
-        let Some(p) = by_id.get(s.task_id.as_str()) else {
+        if !by_id.contains_key(s.task_id.as_str()) {
             return Err(Error::Input(format!("{}:{}: unknown task_id `{}` (not in {})", o.samples.display(), s.line, s.task_id, o.problems.display())));
-        };
-        if p.language != Language::Python {
-            return Err(Error::Input(format!("{}: task `{}` is a Rust problem; only Python execution is implemented so far", o.problems.display(), p.task_id)));
         }
     }
     let mut notes = vec![];
@@ -106,14 +106,8 @@ pub fn evaluate(o: &Options) -> Result<Report> {
     let mut limit: HashMap<&str, f64> = attempted.iter().map(|p| (p.task_id.as_str(), o.timeout)).collect();
     let mut iso = None;
     if o.calibration_factor > 0.0 {
-        let jobs: Vec<Job> = attempted
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Job { id: i, program: p.program(&p.canonical_solution), timeout: o.timeout.max(10.0) })
-            .collect();
-        let pb = progress(o.progress, jobs.len(), "calibrate");
-        let (outs, is) = sandbox::run_jobs(&o.python, o.jobs, o.limits, jobs, &|_| pb.inc(1))?;
-        pb.finish_and_clear();
+        let items: Vec<(&Problem, &str, f64)> = attempted.iter().map(|p| (*p, p.canonical_solution.as_str(), o.timeout.max(10.0))).collect();
+        let (outs, is) = run_programs(o, &items, "calibrate")?;
         iso = Some(is);
         let mut bad = vec![];
         for (p, out) in attempted.iter().zip(&outs) {
@@ -129,17 +123,9 @@ pub fn evaluate(o: &Options) -> Result<Report> {
         }
     }
 
-    let jobs: Vec<Job> = samples
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let p = by_id[s.task_id.as_str()];
-            Job { id: i, program: p.program(&s.completion), timeout: limit[s.task_id.as_str()] }
-        })
-        .collect();
-    let pb = progress(o.progress, jobs.len(), "execute");
-    let (outs, is) = sandbox::run_jobs(&o.python, o.jobs, o.limits, jobs, &|_| pb.inc(1))?;
-    pb.finish_and_clear();
+    let items: Vec<(&Problem, &str, f64)> =
+        samples.iter().map(|s| (by_id[s.task_id.as_str()], s.completion.as_str(), limit[s.task_id.as_str()])).collect();
+    let (outs, is) = run_programs(o, &items, "execute")?;
     let iso = iso.unwrap_or(is);
     let missing_layers = iso.missing();
     if !missing_layers.is_empty() {
@@ -151,6 +137,69 @@ pub fn evaluate(o: &Options) -> Result<Report> {
     let (pass_at_k, mut k_notes) = summarize(&attempted, &samples, &outs, &o.ks);
     notes.append(&mut k_notes);
     Ok(Report { pass_at_k, notes, isolation: iso, results_path, samples: samples.len(), problems: attempted.len(), wall_s: t0.elapsed().as_secs_f64() })
+}
+
+/// Runs (problem, completion, CPU limit) items in the sandbox, compiling Rust ones first;
+/// outcomes come back in item order.
+fn run_programs(o: &Options, items: &[(&Problem, &str, f64)], label: &str) -> Result<(Vec<Outcome>, Isolation)> {
+    let build = std::env::temp_dir().join(format!("gptlab-build-{}-{label}", std::process::id()));
+    let mut decided: HashMap<usize, String> = HashMap::new();
+    let mut argv: HashMap<usize, Vec<String>> = HashMap::new();
+    let rust: Vec<usize> = (0..items.len()).filter(|&i| items[i].0.language == Language::Rust).collect();
+    if !rust.is_empty() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&build).map_err(|e| Error::Input(format!("{}: {e}", build.display())))?;
+        let _ = std::fs::set_permissions(&build, std::fs::Permissions::from_mode(0o711));
+        let pb = progress(o.progress, rust.len(), "compile");
+        let next = std::sync::Mutex::new(rust.into_iter());
+        let done = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..o.jobs.max(1) {
+                s.spawn(|| loop {
+                    let Some(i) = next.lock().ok().and_then(|mut n| n.next()) else { break };
+                    let (p, c, _) = items[i];
+                    let r = rust::compile(&o.rustc, &p.program(c), &build.join(i.to_string()), "2021", std::time::Duration::from_secs(60));
+                    pb.inc(1);
+                    if let Ok(mut d) = done.lock() {
+                        d.push((i, r));
+                    }
+                });
+            }
+        });
+        pb.finish_and_clear();
+        for (i, r) in done.into_inner().unwrap_or_default() {
+            match r {
+                Ok(bin) => {
+                    argv.insert(i, rust::test_argv(&bin));
+                }
+                Err(v) if v.contains("is rustc installed") => {
+                    let _ = std::fs::remove_dir_all(&build);
+                    return Err(Error::Input(v.trim_start_matches("failed: ").to_string()));
+                }
+                Err(v) => {
+                    decided.insert(i, v);
+                }
+            }
+        }
+    }
+    let jobs: Vec<Job> = items
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !decided.contains_key(i))
+        .map(|(i, (p, c, t))| Job { id: i, program: if argv.contains_key(&i) { String::new() } else { p.program(c) }, argv: argv.remove(&i), timeout: *t })
+        .collect();
+    let pb = progress(o.progress, jobs.len(), label);
+    let ran = if jobs.is_empty() { None } else { Some(sandbox::run_jobs(&o.python, o.jobs, o.limits, jobs, &|_| pb.inc(1))) };
+    pb.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&build);
+    let (mut outs, iso) = match ran {
+        Some(r) => r?,
+        None => sandbox::run_jobs(&o.python, 1, o.limits, vec![Job { id: 0, program: "pass".into(), argv: None, timeout: 1.0 }], &|_| ())
+            .map(|(_, iso)| (vec![], iso))?,
+    };
+    outs.extend(decided.into_iter().map(|(id, result)| Outcome { id, result, cpu_s: None, wall_s: 0.0 }));
+    outs.sort_by_key(|o| o.id);
+    Ok((outs, iso))
 }
 
 /// Per-problem (n, c) and pass@k for each k, with notes for skipped k.

@@ -103,7 +103,7 @@ pub fn load_problems(path: &Path) -> Result<Vec<Problem>> {
             }
         } else {
             let test = field(&m, "test", path, line)?;
-            let language = if test.contains("#[test]") { Language::Rust } else { Language::Python };
+            let language = if test.contains("#[test]") || test.contains("#[cfg(test)]") { Language::Rust } else { Language::Python };
             Problem {
                 task_id: field(&m, "task_id", path, line)?,
                 prompt: field(&m, "prompt", path, line)?,

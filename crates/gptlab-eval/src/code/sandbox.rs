@@ -1,5 +1,7 @@
-//! Sandboxed execution of untrusted Python programs: a pool of pre-forked, already-isolated
-//! interpreters ("zygotes", `zygote.py`), each forking one child per sample.
+//! Sandboxed execution of untrusted programs: a pool of pre-forked, already-isolated Python
+//! interpreters ("zygotes", `zygote.py`), each forking one child per sample. A Python sample is
+//! `exec`'d in that child; a compiled one (Rust, see `rust.rs`) is `execve`'d in it after the
+//! same set-up, and its exit status is the verdict.
 //!
 //! # What is covered
 //! - **Process group and cleanup**: each sample runs in its own process group, killed whole
@@ -119,7 +121,10 @@ impl Isolation {
 #[derive(Debug, Clone, Serialize)]
 pub struct Job {
     pub id: usize,
+    /// Python source to `exec` (ignored when `argv` is set).
     pub program: String,
+    /// A compiled program to run instead (its exit status is the verdict).
+    pub argv: Option<Vec<String>>,
     /// CPU-time limit in seconds (→ "timed out").
     pub timeout: f64,
 }
@@ -150,6 +155,7 @@ struct Worker {
 struct WireJob<'a> {
     id: usize,
     program: &'a str,
+    argv: Option<&'a [String]>,
     timeout: f64,
     wall_timeout: f64,
     dir: String,
@@ -191,6 +197,7 @@ impl Worker {
         let wire = WireJob {
             id: job.id,
             program: &job.program,
+            argv: job.argv.as_deref(),
             timeout: job.timeout,
             wall_timeout: 2.0 * job.timeout + 1.0,
             dir: self.dir.join(format!("s{}", job.id)).display().to_string(),
