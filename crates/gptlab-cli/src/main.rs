@@ -19,6 +19,8 @@ enum Cmd {
     Tok(cmd::tok::Args),
     /// Pretrain (or continue training) a GPT on a text corpus.
     Pretrain(cmd::pretrain::Args),
+    /// Supervised fine-tuning on demonstrations (InstructGPT step 1).
+    Sft(cmd::sft::Args),
     /// Sample text from a checkpoint.
     Sample(cmd::sample::Args),
     /// Evaluate a checkpoint.
@@ -34,6 +36,7 @@ fn main() {
     let out = match cli.cmd {
         Cmd::Tok(a) => cmd::tok::run(a),
         Cmd::Pretrain(a) => cmd::pretrain::run(a).map(|_| ()),
+        Cmd::Sft(a) => cmd::sft::run(a).map(|_| ()),
         Cmd::Sample(a) => cmd::sample::run(a),
         Cmd::Eval(a) => cmd::eval::run(a),
         Cmd::Bench(a) => cmd::bench::run(a),

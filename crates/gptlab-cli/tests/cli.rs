@@ -289,3 +289,52 @@ fn eval_code_hides_the_environment_and_samples_from_a_model() {
     std::fs::write(&samples, "{\"task_id\": \"e/0\", \"completion\": \"x\"}\nnot json\n").expect("w");
     fails(&["eval", "code", "--problems", problems.to_str().expect("p"), "--samples", samples.to_str().expect("p")], "s.jsonl:2");
 }
+
+#[test]
+fn sft_trains_on_demonstrations_only() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let c = corpus(d);
+    let base = d.join("base");
+    ok(&sargs(&tiny_args(&c, &base, 10)));
+    // demonstrations the test makes itself: copy or reverse three words
+    let words = ["the", "cat", "dog", "sees", "a", "red", "apple", "house"];
+    let mut text = String::new();
+    for i in 0..120usize {
+        let w: Vec<&str> = (0..3).map(|j| words[(i * 7 + j * 3 + i / 5) % words.len()]).collect();
+        let rec = if i % 2 == 0 {
+            serde_json::json!({"prompt": format!("copy: {}", w.join(" ")), "completion": w.join(" ")})
+        } else {
+            let r: Vec<&str> = w.iter().rev().copied().collect();
+            serde_json::json!({"messages": [{"role": "user", "content": format!("reverse: {}", w.join(" "))}, {"role": "assistant", "content": r.join(" ")}]})
+        };
+        text.push_str(&rec.to_string());
+        text.push('\n');
+    }
+    let data = d.join("sft.jsonl");
+    std::fs::write(&data, &text).expect("w");
+    let out = d.join("sft");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["sft", "--config", "configs/tiny/sft.toml", "--quiet",
+            "--set", &format!("sft.init_from={:?}", base.join("best").display().to_string()),
+            "--set", &format!("sft.train={:?}", data.display().to_string()),
+            "--set", &format!("run.out_dir={:?}", out.display().to_string()),
+            "--set", "sft.epochs=3", "--set", "train.batch_size=8", "--set", "train.eval_interval=10", "--set", "train.threads=1", "--set", "optim.lr=2e-3"]
+            .iter().map(|s| s.to_string()).collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let s = json(&ok(&sargs(&args(&[]))));
+    // 108 training examples / 8 per batch = 14 steps per epoch, 3 epochs
+    assert_eq!(s["steps"], 42);
+    let recs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("metrics.jsonl")).expect("m").lines().map(|l| serde_json::from_str(l).expect("j")).collect();
+    let evals: Vec<f64> = recs.iter().filter_map(|r| r["eval_loss"].as_f64()).collect();
+    assert!(evals.last().expect("last") < &(evals[0] - 0.5), "SFT lowers the held-out response loss: {evals:?}");
+    assert!(recs.iter().any(|r| r["epoch"].as_f64().is_some_and(|e| e > 2.0)));
+    // chat sampling from the SFT model stops at <|end|>
+    let o = ok(&["sample", "--model", out.join("best").to_str().expect("p"), "--chat", "--prompt", "copy: the cat dog", "--temperature", "0", "--max-new-tokens", "12", "--json"]);
+    assert!(json(&o)["completion"].is_string());
+    // bad data is named by file and line; GPT-2-style tokenizers without chat tokens are refused
+    std::fs::write(&data, format!("{text}{{\"prompt\": \"only a prompt\"}}\n")).expect("w");
+    fails(&sargs(&args(&[])), "sft.jsonl:121");
+}

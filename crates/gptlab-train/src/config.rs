@@ -22,7 +22,8 @@ pub struct TrainSection {
     /// Micro-batches per optimizer step.
     #[serde(default = "one")]
     pub grad_accum: usize,
-    /// Optimizer steps.
+    /// Optimizer steps (SFT: 0 = derive from `sft.epochs`).
+    #[serde(default)]
     pub max_iters: u64,
     /// Evaluate (and checkpoint) every this many steps, and at the end.
     pub eval_interval: u64,
@@ -115,6 +116,46 @@ fn vocab() -> usize {
 pub struct PretrainConfig {
     pub model: ModelSection,
     pub data: DataSection,
+    #[serde(default)]
+    pub optim: OptimConfig,
+    pub schedule: ScheduleConfig,
+    pub train: TrainSection,
+    pub run: RunSection,
+}
+
+/// `[sft]`: InstructGPT's supervised fine-tuning recipe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftSection {
+    /// The checkpoint to fine-tune.
+    pub init_from: PathBuf,
+    /// Demonstrations (JSONL: `messages` or `prompt`/`completion`).
+    pub train: PathBuf,
+    /// Held-out demonstrations; without it the last `val_fraction` of `train` is held out.
+    #[serde(default)]
+    pub val: Option<PathBuf>,
+    #[serde(default = "tenth")]
+    pub val_fraction: f64,
+    /// Passes over the data (the paper: 16).
+    #[serde(default = "sixteen")]
+    pub epochs: u64,
+    /// Residual dropout during SFT (the paper: 0.2); attention/embedding dropout stay as loaded.
+    #[serde(default = "resid")]
+    pub resid_pdrop: f64,
+}
+
+fn sixteen() -> u64 {
+    16
+}
+fn resid() -> f64 {
+    0.2
+}
+
+/// `gptlab sft` config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftConfig {
+    pub sft: SftSection,
     #[serde(default)]
     pub optim: OptimConfig,
     pub schedule: ScheduleConfig,

@@ -32,8 +32,9 @@ pub const FORMAT_VERSION: u32 = 1;
 /// One stage's objective and data.
 pub trait Task {
     /// Loss of one micro-batch (a scalar to minimise), the number of tokens it covered, and
-    /// extra metrics to log.
-    fn train_loss(&mut self, model: &Gpt, rng: &mut Rng) -> Result<(Tensor, usize, Map<String, Value>)>;
+    /// extra metrics to log. `micro` counts micro-batches from the start of the run (resumed
+    /// runs continue the count), so epoch-based tasks know their data position.
+    fn train_loss(&mut self, model: &Gpt, rng: &mut Rng, micro: u64) -> Result<(Tensor, usize, Map<String, Value>)>;
     /// Evaluation loss (lower is better; picks `best/`) and extra metrics.
     fn evaluate(&mut self, model: &Gpt) -> Result<(f64, Map<String, Value>)>;
 }
@@ -196,8 +197,9 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer,
         let mut loss_sum = 0.0;
         let mut tokens = 0usize;
         let mut extra = Map::new();
-        for _ in 0..t.grad_accum {
-            let (loss, n, m) = task.train_loss(model, &mut state.rng)?;
+        for i in 0..t.grad_accum {
+            let micro = step * t.grad_accum as u64 + i as u64;
+            let (loss, n, m) = task.train_loss(model, &mut state.rng, micro)?;
             (&loss / t.grad_accum as f64).backward();
             loss_sum += loss.double_value(&[]);
             tokens += n;

@@ -16,7 +16,7 @@ struct Toy {
 }
 
 impl Task for Toy {
-    fn train_loss(&mut self, model: &Gpt, rng: &mut Rng) -> Result<(Tensor, usize, Map<String, Value>)> {
+    fn train_loss(&mut self, model: &Gpt, rng: &mut Rng, _micro: u64) -> Result<(Tensor, usize, Map<String, Value>)> {
         let x = Tensor::from_slice(&(0..8).map(|_| rng.below(20) as i64).collect::<Vec<_>>()).view([2, 4]);
         let mut loss = model.loss(&x, &x, true)?;
         if self.nan_at == Some(self.step) {

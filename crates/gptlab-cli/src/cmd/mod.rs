@@ -4,4 +4,5 @@ pub mod eval;
 pub mod eval_code;
 pub mod pretrain;
 pub mod sample;
+pub mod sft;
 pub mod tok;

@@ -33,6 +33,10 @@ pub struct Args {
     pub seed: u64,
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Treat the prompt as a user turn of the chat format and sample the assistant's reply
+    /// (stops at <|end|>).
+    #[arg(long)]
+    pub chat: bool,
     /// Print one JSON object per sample instead of plain text.
     #[arg(long)]
     pub json: bool,
@@ -41,7 +45,11 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let device = common::setup(&a.device, 0)?;
     let l = common::load_checkpoint(&a.model, device)?;
-    let prompt = l.tok.encode(&a.prompt)?;
+    let prompt = if a.chat {
+        l.tok.render_chat(&[gptlab_tokenizer::chat::Message::user(&a.prompt)], true)?.ids
+    } else {
+        l.tok.encode(&a.prompt)?
+    };
     let cfg = SampleConfig {
         max_new_tokens: a.max_new_tokens,
         temperature: a.temperature,

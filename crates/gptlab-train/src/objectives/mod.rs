@@ -1,3 +1,4 @@
 //! One file per stage objective. Each header says what it implements and what it leaves out.
 
 pub mod pretrain;
+pub mod sft;

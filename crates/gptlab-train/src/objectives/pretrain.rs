@@ -20,7 +20,7 @@ pub struct PretrainTask {
 }
 
 impl Task for PretrainTask {
-    fn train_loss(&mut self, model: &Gpt, rng: &mut Rng) -> Result<(Tensor, usize, Map<String, Value>)> {
+    fn train_loss(&mut self, model: &Gpt, rng: &mut Rng, _micro: u64) -> Result<(Tensor, usize, Map<String, Value>)> {
         let (x, y) = random_windows(&self.data.train, self.batch_size, self.block, rng);
         let loss = model.loss(&x, &y, true)?;
         Ok((loss, self.batch_size * self.block as usize, Map::new()))

@@ -1,0 +1,86 @@
+//! `gptlab sft`: supervised fine-tuning on demonstrations (InstructGPT step 1).
+
+use crate::common;
+use anyhow::{Context, Result};
+use clap::Parser;
+use gptlab_model::{checkpoint, Gpt};
+use gptlab_tokenizer::chat::{read_sft, Rendered};
+use gptlab_train::config::SftConfig;
+use gptlab_train::objectives::sft::SftTask;
+use gptlab_train::trainer::{self, LoopConfig, Summary};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+pub struct Args {
+    /// Stage config (TOML), e.g. configs/tiny/sft.toml.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Override a config key: --set sft.epochs=4 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Continue from <out_dir>/last.
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(a: Args) -> Result<Summary> {
+    let cfg: SftConfig = gptlab_core::config::load(&a.config, &a.overrides)?;
+    let resolved = gptlab_core::config::to_toml(&cfg);
+    run_config(&cfg, &resolved, a.resume, !a.quiet)
+}
+
+pub fn run_config(cfg: &SftConfig, resolved: &str, resume: bool, progress: bool) -> Result<Summary> {
+    let s = &cfg.sft;
+    let device = common::setup(&cfg.train.device, cfg.train.threads)?;
+    tch::manual_seed(cfg.train.seed as i64);
+    let tok = gptlab_tokenizer::Tokenizer::load(&s.init_from.join("tokenizer.json")).with_context(|| format!("sft.init_from = {}", s.init_from.display()))?;
+    let mut mcfg = checkpoint::load_config(&s.init_from)?;
+    mcfg.resid_pdrop = s.resid_pdrop;
+    let vs = tch::nn::VarStore::new(device);
+    let mut model = Gpt::new(&vs.root(), &mcfg)?;
+    checkpoint::load_weights(&vs, &s.init_from.join(checkpoint::MODEL_FILE))?;
+    model.set_precision(&cfg.train.dtype).context("train.dtype")?;
+    let render = |path: &std::path::Path| -> Result<Vec<Rendered>> {
+        read_sft(path)?
+            .iter()
+            .enumerate()
+            .map(|(i, ex)| tok.render_chat(&ex.messages, false).with_context(|| format!("{}: example {}", path.display(), i + 1)))
+            .collect()
+    };
+    let mut train = render(&s.train)?;
+    let val = match &s.val {
+        Some(v) => render(v)?,
+        None => {
+            let n_val = ((train.len() as f64) * s.val_fraction).round().max(1.0) as usize;
+            if n_val >= train.len() {
+                anyhow::bail!("{}: {} examples are too few to hold out {n_val} for validation", s.train.display(), train.len());
+            }
+            train.split_off(train.len() - n_val)
+        }
+    };
+    let block = model.cfg.n_positions as usize;
+    let mut task = SftTask { train, val, batch_size: cfg.train.batch_size, block, seed: cfg.train.seed, device };
+    let mut train_cfg = cfg.train.clone();
+    if train_cfg.max_iters == 0 {
+        train_cfg.max_iters = s.epochs * task.steps_per_epoch(train_cfg.grad_accum);
+    }
+    let mut schedule = cfg.schedule;
+    if schedule.decay_iters == 0 {
+        schedule.decay_iters = train_cfg.max_iters;
+    }
+    let lc = LoopConfig {
+        stage: "sft".into(),
+        optim: cfg.optim,
+        schedule,
+        train: train_cfg,
+        out_dir: cfg.run.out_dir.clone(),
+        resume,
+        resolved_toml: resolved.to_string(),
+        progress,
+    };
+    let summary = trainer::run(&mut task, &vs, &model, &tok, &lc)?;
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(summary)
+}
