@@ -21,6 +21,8 @@ enum Cmd {
     Pretrain(cmd::pretrain::Args),
     /// Supervised fine-tuning on demonstrations (InstructGPT step 1).
     Sft(cmd::sft::Args),
+    /// Train a reward model on ranked comparisons (InstructGPT step 2).
+    Rm(cmd::rm::Args),
     /// Sample text from a checkpoint.
     Sample(cmd::sample::Args),
     /// Evaluate a checkpoint.
@@ -37,6 +39,7 @@ fn main() {
         Cmd::Tok(a) => cmd::tok::run(a),
         Cmd::Pretrain(a) => cmd::pretrain::run(a).map(|_| ()),
         Cmd::Sft(a) => cmd::sft::run(a).map(|_| ()),
+        Cmd::Rm(a) => cmd::rm::run(a).map(|_| ()),
         Cmd::Sample(a) => cmd::sample::run(a),
         Cmd::Eval(a) => cmd::eval::run(a),
         Cmd::Bench(a) => cmd::bench::run(a),

@@ -88,7 +88,7 @@ pub fn save_model(dir: &Path, vs: &nn::VarStore, cfg: &GptConfig) -> Result<()> 
     std::fs::create_dir_all(dir).map_err(|e| gptlab_core::Error::io(dir, e))?;
     let vars = vs.variables();
     let mut tensors: Vec<(String, Tensor)> =
-        vars.iter().filter(|(n, _)| n.starts_with("transformer.")).map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
+        vars.iter().filter(|(n, _)| n.starts_with("transformer.") || n.starts_with("score.")).map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
     if !cfg.bias {
         for (name, shape) in expected_shapes(&GptConfig { bias: true, ..cfg.clone() }) {
             if name.ends_with(".bias") && !vars.contains_key(&name) {
@@ -114,6 +114,16 @@ pub fn expected_shapes(cfg: &GptConfig) -> Vec<(String, Vec<i64>)> {
 /// Copies tensors from a safetensors file into the model variables of `vs`, checking names
 /// and shapes. Accepts HF GPT-2 files with or without the `transformer.` prefix.
 pub fn load_weights(vs: &nn::VarStore, path: &Path) -> Result<()> {
+    load_weights_except(vs, path, false)
+}
+
+/// Like [`load_weights`], but a scalar head (`score.*`) missing from the file keeps its fresh
+/// initialisation: a reward model starting from an SFT checkpoint.
+pub fn load_trunk(vs: &nn::VarStore, path: &Path) -> Result<()> {
+    load_weights_except(vs, path, true)
+}
+
+fn load_weights_except(vs: &nn::VarStore, path: &Path, fresh_head: bool) -> Result<()> {
     let file = read_tensors(path)?;
     let mut vars = vs.variables();
     let mut seen = 0usize;
@@ -141,7 +151,11 @@ pub fn load_weights(vs: &nn::VarStore, path: &Path) -> Result<()> {
         });
         seen += 1;
     }
-    let mut missing: Vec<_> = vars.keys().filter(|k| k.starts_with("transformer.")).cloned().collect();
+    let mut missing: Vec<_> = vars
+        .keys()
+        .filter(|k| k.starts_with("transformer.") || (k.starts_with("score.") && !fresh_head))
+        .cloned()
+        .collect();
     if !missing.is_empty() {
         missing.sort();
         return Err(ck(path, format!("missing tensors: {}", missing.join(", "))));

@@ -57,6 +57,11 @@ pub struct GptConfig {
     pub scale_attn_by_inverse_layer_idx: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reorder_and_upcast_attn: bool,
+    /// HF's number of classifier outputs: 1 for reward/value models (sequence classification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_labels: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad_token_id: Option<i64>,
     #[serde(default = "model_type")]
     pub model_type: String,
     #[serde(default = "architectures")]
@@ -92,9 +97,26 @@ impl GptConfig {
             bias: true,
             scale_attn_by_inverse_layer_idx: false,
             reorder_and_upcast_attn: false,
+            num_labels: None,
+            pad_token_id: None,
             model_type: model_type(),
             architectures: architectures(),
         }
+    }
+
+    /// Turns an LM config into a reward/value-model config (HF sequence classification).
+    pub fn as_scalar_model(&self) -> Self {
+        Self {
+            num_labels: Some(1),
+            pad_token_id: self.pad_token_id.or(self.eos_token_id),
+            architectures: vec!["GPT2ForSequenceClassification".into()],
+            ..self.clone()
+        }
+    }
+
+    /// Whether checkpoints of this config carry a scalar head.
+    pub fn is_scalar_model(&self) -> bool {
+        self.num_labels == Some(1)
     }
 
     pub fn inner(&self) -> i64 {

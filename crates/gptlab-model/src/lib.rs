@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod gpt;
+pub mod heads;
 pub mod ops;
 
 pub use config::GptConfig;

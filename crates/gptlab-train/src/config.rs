@@ -162,3 +162,41 @@ pub struct SftConfig {
     pub train: TrainSection,
     pub run: RunSection,
 }
+
+/// `[rm]`: InstructGPT's reward model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RmSection {
+    /// The checkpoint to start from (the paper: an SFT model); its LM head is replaced by a
+    /// scalar head.
+    pub init_from: PathBuf,
+    /// Comparisons (JSONL: K-way `completions` + `ranking`, or `chosen`/`rejected`).
+    pub train: PathBuf,
+    #[serde(default)]
+    pub val: Option<PathBuf>,
+    /// Held-out share of `train` when `val` is not given.
+    #[serde(default = "fifth")]
+    pub val_fraction: f64,
+    /// Demonstrations (SFT JSONL) whose mean reward is set to 0 after training.
+    #[serde(default)]
+    pub demos: Option<PathBuf>,
+    /// Passes over the comparisons (the paper: 1, as more overfits).
+    #[serde(default = "one_u64")]
+    pub epochs: u64,
+}
+
+fn fifth() -> f64 {
+    0.2
+}
+
+/// `gptlab rm` config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RmConfig {
+    pub rm: RmSection,
+    #[serde(default)]
+    pub optim: OptimConfig,
+    pub schedule: ScheduleConfig,
+    pub train: TrainSection,
+    pub run: RunSection,
+}

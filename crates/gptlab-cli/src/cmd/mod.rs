@@ -3,6 +3,7 @@ pub mod demo;
 pub mod eval;
 pub mod eval_code;
 pub mod pretrain;
+pub mod rm;
 pub mod sample;
 pub mod sft;
 pub mod tok;
