@@ -23,6 +23,8 @@ enum Cmd {
     Sft(cmd::sft::Args),
     /// Train a reward model on ranked comparisons (InstructGPT step 2).
     Rm(cmd::rm::Args),
+    /// PPO against a reward model, with the pretraining mix (InstructGPT step 3).
+    Ppo(cmd::ppo::Args),
     /// Sample text from a checkpoint.
     Sample(cmd::sample::Args),
     /// Evaluate a checkpoint.
@@ -40,6 +42,7 @@ fn main() {
         Cmd::Pretrain(a) => cmd::pretrain::run(a).map(|_| ()),
         Cmd::Sft(a) => cmd::sft::run(a).map(|_| ()),
         Cmd::Rm(a) => cmd::rm::run(a).map(|_| ()),
+        Cmd::Ppo(a) => cmd::ppo::run(a).map(|_| ()),
         Cmd::Sample(a) => cmd::sample::run(a),
         Cmd::Eval(a) => cmd::eval::run(a),
         Cmd::Bench(a) => cmd::bench::run(a),

@@ -388,3 +388,63 @@ fn rm_learns_k_wise_rankings_and_centres_demonstrations() {
     // a reward model is not a language model: sampling from it is refused with a clear error
     fails(&["sample", "--model", out.join("best").to_str().expect("p")], "score");
 }
+
+#[test]
+fn ppo_ptx_runs_stably_with_every_option() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let c = corpus(d);
+    let base = d.join("base");
+    ok(&sargs(&tiny_args(&c, &base, 10)));
+    let (mut cmp, mut prompts) = (String::new(), String::new());
+    for i in 0..40usize {
+        let p = format!("say something about item {i}");
+        cmp.push_str(&serde_json::json!({"prompt": p, "chosen": "the cat sees a red apple.", "rejected": "dog dog dog"}).to_string());
+        cmp.push('\n');
+        prompts.push_str(&serde_json::json!({"prompt": p}).to_string());
+        prompts.push('\n');
+    }
+    let (cmp_p, prompts_p) = (d.join("cmp.jsonl"), d.join("prompts.jsonl"));
+    std::fs::write(&cmp_p, cmp).expect("w");
+    std::fs::write(&prompts_p, prompts).expect("w");
+    let rm = d.join("rm");
+    ok(&[
+        "rm", "--config", "configs/tiny/rm.toml", "--quiet",
+        "--set", &format!("rm.init_from={:?}", base.join("best").display().to_string()),
+        "--set", &format!("rm.train={:?}", cmp_p.display().to_string()),
+        "--set", &format!("run.out_dir={:?}", rm.display().to_string()), "--set", "train.threads=1",
+    ]);
+    let out = d.join("ppo");
+    let r = json(&ok(&[
+        "ppo", "--config", "configs/tiny/ppo.toml", "--quiet",
+        "--set", &format!("ppo.policy_from={:?}", base.join("best").display().to_string()),
+        "--set", &format!("ppo.reward_from={:?}", rm.join("best").display().to_string()),
+        "--set", &format!("ppo.prompts={:?}", prompts_p.display().to_string()),
+        "--set", &format!("ppo.ptx_corpus={:?}", c.display().to_string()),
+        "--set", &format!("run.out_dir={:?}", out.display().to_string()),
+        "--set", "train.max_iters=3", "--set", "ppo.rollout_batch=4", "--set", "ppo.minibatch_size=2",
+        "--set", "ppo.ppo_epochs=2", "--set", "ppo.max_new_tokens=6", "--set", "ppo.adaptive_kl=true",
+        "--set", "ppo.ema_decay=0.9", "--set", "ppo.missing_eos_penalty=1.0", "--set", "ppo.whiten_rewards=true",
+        "--set", "train.threads=1",
+    ]));
+    assert_eq!(r["steps"], 3);
+    let recs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("metrics.jsonl")).expect("m").lines().map(|l| serde_json::from_str(l).expect("j")).collect();
+    assert_eq!(recs.len(), 3);
+    for rec in &recs {
+        for key in ["objective/rlhf_reward", "objective/kl", "objective/entropy", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg", "loss/ptx_avg"] {
+            let v = rec[key].as_f64().unwrap_or_else(|| panic!("missing {key}: {rec}"));
+            assert!(v.is_finite(), "{key} is {v}");
+        }
+        assert!(rec["objective/kl"].as_f64().expect("kl") >= 0.0, "the k3 KL estimate is never negative");
+    }
+    assert_ne!(recs[2]["kl_coef"], recs[0]["kl_coef"], "the adaptive controller moves β");
+    for f in ["last/model.safetensors", "last/tokenizer.json", "ema/model.safetensors", "reward.png", "kl.png", "entropy.png"] {
+        assert!(out.join(f).exists(), "missing {f}");
+    }
+    // the PPO policy is an ordinary checkpoint
+    ok(&["sample", "--model", out.join("last").to_str().expect("p"), "--chat", "--prompt", "hi", "--max-new-tokens", "4"]);
+    // a language model is not a reward model
+    fails(&["ppo", "--config", "configs/tiny/ppo.toml", "--set", &format!("ppo.reward_from={:?}", base.join("best").display().to_string()),
+        "--set", &format!("ppo.policy_from={:?}", base.join("best").display().to_string()), "--set", &format!("ppo.prompts={:?}", prompts_p.display().to_string()),
+        "--set", &format!("run.out_dir={:?}", d.join("x").display().to_string())], "not a reward/value model");
+}

@@ -10,6 +10,7 @@ pub mod config;
 pub mod gpt;
 pub mod heads;
 pub mod ops;
+pub mod rl;
 
 pub use config::GptConfig;
 pub use gpt::{Gpt, KvCache};

@@ -200,3 +200,126 @@ pub struct RmConfig {
     pub train: TrainSection,
     pub run: RunSection,
 }
+
+/// `[ppo]`: InstructGPT's RL step, PPO with the pretraining mix (PPO-ptx).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PpoSection {
+    /// Policy initialisation and frozen KL reference (the SFT model).
+    pub policy_from: PathBuf,
+    /// Reward model (frozen).
+    pub reward_from: PathBuf,
+    /// Value model initialisation (default: the reward model, as in InstructGPT).
+    #[serde(default)]
+    pub value_from: Option<PathBuf>,
+    /// Prompts (JSONL `{"prompt"}`).
+    pub prompts: PathBuf,
+    /// Held-out prompts for the final mean reward.
+    #[serde(default)]
+    pub val_prompts: Option<PathBuf>,
+    /// Pretraining text for the ptx term; without it this is plain PPO.
+    #[serde(default)]
+    pub ptx_corpus: Option<PathBuf>,
+    /// γ: weight of the pretraining log-likelihood (InstructGPT: 27.8).
+    #[serde(default = "ptx_coef")]
+    pub ptx_coef: f64,
+    /// Pretraining windows per minibatch.
+    #[serde(default = "eight")]
+    pub ptx_batch: usize,
+    /// β: per-token KL penalty against the reference (InstructGPT: 0.02).
+    #[serde(default = "kl_coef")]
+    pub kl_coef: f64,
+    /// `k3` (never negative) or `k1` (log-ratio) per-token KL estimate in the reward.
+    #[serde(default = "k3")]
+    pub kl_estimator: String,
+    /// Adaptive KL controller (Ziegler et al. 2019) towards `target_kl` (summed per response).
+    #[serde(default)]
+    pub adaptive_kl: bool,
+    #[serde(default = "target_kl")]
+    pub target_kl: f64,
+    #[serde(default = "horizon")]
+    pub kl_horizon: f64,
+    /// Prompts per rollout.
+    #[serde(default = "sixteen_usize")]
+    pub rollout_batch: usize,
+    /// PPO epochs over each rollout.
+    #[serde(default = "four")]
+    pub ppo_epochs: usize,
+    #[serde(default = "eight")]
+    pub minibatch_size: usize,
+    #[serde(default = "new_tokens")]
+    pub max_new_tokens: usize,
+    #[serde(default = "one_f64")]
+    pub temperature: f64,
+    #[serde(default = "clip")]
+    pub cliprange: f64,
+    #[serde(default = "clip")]
+    pub cliprange_value: f64,
+    #[serde(default = "vf_coef")]
+    pub vf_coef: f64,
+    /// Discount (InstructGPT/TRL: 1) and GAE λ (0.95).
+    #[serde(default = "one_f64")]
+    pub gamma: f64,
+    #[serde(default = "lam")]
+    pub lam: f64,
+    #[serde(default)]
+    pub whiten_rewards: bool,
+    /// Subtracted from the score of a response that did not end with `<|end|>`.
+    #[serde(default)]
+    pub missing_eos_penalty: Option<f64>,
+    /// Keep an exponential moving average of the policy weights (saved as `ema/`).
+    #[serde(default)]
+    pub ema_decay: Option<f64>,
+}
+
+fn ptx_coef() -> f64 {
+    27.8
+}
+fn eight() -> usize {
+    8
+}
+fn kl_coef() -> f64 {
+    0.02
+}
+fn k3() -> String {
+    "k3".into()
+}
+fn target_kl() -> f64 {
+    6.0
+}
+fn horizon() -> f64 {
+    10_000.0
+}
+fn sixteen_usize() -> usize {
+    16
+}
+fn four() -> usize {
+    4
+}
+fn new_tokens() -> usize {
+    32
+}
+fn one_f64() -> f64 {
+    1.0
+}
+fn clip() -> f64 {
+    0.2
+}
+fn vf_coef() -> f64 {
+    0.1
+}
+fn lam() -> f64 {
+    0.95
+}
+
+/// `gptlab ppo` config. `train.max_iters` counts rollouts (PPO iterations).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PpoConfig {
+    pub ppo: PpoSection,
+    #[serde(default)]
+    pub optim: OptimConfig,
+    pub schedule: ScheduleConfig,
+    pub train: TrainSection,
+    pub run: RunSection,
+}

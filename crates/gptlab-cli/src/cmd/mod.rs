@@ -2,6 +2,7 @@ pub mod bench;
 pub mod demo;
 pub mod eval;
 pub mod eval_code;
+pub mod ppo;
 pub mod pretrain;
 pub mod rm;
 pub mod sample;
