@@ -39,3 +39,46 @@ pub fn load_checkpoint(dir: &Path, device: tch::Device) -> Result<Loaded> {
     vs.freeze();
     Ok(Loaded { _vs: vs, model, tok })
 }
+
+/// Holds out the last `fraction` of `items` (at least one) for validation.
+pub fn hold_out<T>(items: &mut Vec<T>, fraction: f64, origin: &Path) -> Result<Vec<T>> {
+    let n_val = ((items.len() as f64) * fraction).round().max(1.0) as usize;
+    if n_val >= items.len() {
+        anyhow::bail!("{}: {} records are too few to hold out {n_val} for validation", origin.display(), items.len());
+    }
+    Ok(items.split_off(items.len() - n_val))
+}
+
+/// The shared loop's settings for an epoch-based stage: `max_iters = 0` becomes
+/// `epochs × steps per epoch`, `decay_iters = 0` becomes the whole run.
+#[allow(clippy::too_many_arguments)]
+pub fn epoch_loop(
+    stage: &str,
+    optim: gptlab_train::optim::OptimConfig,
+    mut schedule: gptlab_train::optim::ScheduleConfig,
+    train: &gptlab_train::config::TrainSection,
+    run: &gptlab_train::config::RunSection,
+    epochs: u64,
+    examples: usize,
+    resume: bool,
+    resolved: &str,
+    progress: bool,
+) -> gptlab_train::trainer::LoopConfig {
+    let mut t = train.clone();
+    if t.max_iters == 0 {
+        t.max_iters = epochs * (examples.div_ceil(t.batch_size.max(1) * t.grad_accum.max(1))).max(1) as u64;
+    }
+    if schedule.decay_iters == 0 {
+        schedule.decay_iters = t.max_iters;
+    }
+    gptlab_train::trainer::LoopConfig {
+        stage: stage.into(),
+        optim,
+        schedule,
+        train: t,
+        out_dir: run.out_dir.clone(),
+        resume,
+        resolved_toml: resolved.to_string(),
+        progress,
+    }
+}

@@ -8,7 +8,7 @@ use gptlab_model::{checkpoint, Gpt};
 use gptlab_tokenizer::chat::{read_comparisons, read_sft, Rendered};
 use gptlab_train::config::RmConfig;
 use gptlab_train::objectives::rm::{RankedGroup, RmTask};
-use gptlab_train::trainer::{self, LoopConfig, Task};
+use gptlab_train::trainer::{self, Task};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -65,36 +65,13 @@ pub fn run_config(cfg: &RmConfig, resolved: &str, resume: bool, progress: bool) 
     let mut train = groups(&r.train)?;
     let val = match &r.val {
         Some(v) => groups(v)?,
-        None => {
-            let n_val = ((train.len() as f64) * r.val_fraction).round().max(1.0) as usize;
-            if n_val >= train.len() {
-                anyhow::bail!("{}: {} comparisons are too few to hold out {n_val}", r.train.display(), train.len());
-            }
-            train.split_off(train.len() - n_val)
-        }
+        None => common::hold_out(&mut train, r.val_fraction, &r.train)?,
     };
     let (n_train, n_val) = (train.len(), val.len());
     let block = model.cfg.n_positions as usize;
     let pad = tok.end;
     let mut task = RmTask { train, val, head, batch_size: cfg.train.batch_size, block, pad, device };
-    let mut train_cfg = cfg.train.clone();
-    if train_cfg.max_iters == 0 {
-        train_cfg.max_iters = r.epochs * (n_train.div_ceil(cfg.train.batch_size * cfg.train.grad_accum)).max(1) as u64;
-    }
-    let mut schedule = cfg.schedule;
-    if schedule.decay_iters == 0 {
-        schedule.decay_iters = train_cfg.max_iters;
-    }
-    let lc = LoopConfig {
-        stage: "rm".into(),
-        optim: cfg.optim,
-        schedule,
-        train: train_cfg,
-        out_dir: cfg.run.out_dir.clone(),
-        resume,
-        resolved_toml: resolved.to_string(),
-        progress,
-    };
+    let lc = common::epoch_loop("rm", cfg.optim, cfg.schedule, &cfg.train, &cfg.run, r.epochs, n_train, resume, resolved, progress);
     trainer::run(&mut task, &vs, &model, &tok, &lc)?;
 
     // best checkpoint, then the bias that centres the demonstrations' rewards on 0

@@ -7,7 +7,7 @@ use gptlab_model::{checkpoint, Gpt};
 use gptlab_tokenizer::chat::{read_sft, Rendered};
 use gptlab_train::config::SftConfig;
 use gptlab_train::objectives::sft::SftTask;
-use gptlab_train::trainer::{self, LoopConfig, Summary};
+use gptlab_train::trainer::{self, Summary};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -52,34 +52,12 @@ pub fn run_config(cfg: &SftConfig, resolved: &str, resume: bool, progress: bool)
     let mut train = render(&s.train)?;
     let val = match &s.val {
         Some(v) => render(v)?,
-        None => {
-            let n_val = ((train.len() as f64) * s.val_fraction).round().max(1.0) as usize;
-            if n_val >= train.len() {
-                anyhow::bail!("{}: {} examples are too few to hold out {n_val} for validation", s.train.display(), train.len());
-            }
-            train.split_off(train.len() - n_val)
-        }
+        None => common::hold_out(&mut train, s.val_fraction, &s.train)?,
     };
     let block = model.cfg.n_positions as usize;
+    let n_train = train.len();
     let mut task = SftTask { train, val, batch_size: cfg.train.batch_size, block, seed: cfg.train.seed, device };
-    let mut train_cfg = cfg.train.clone();
-    if train_cfg.max_iters == 0 {
-        train_cfg.max_iters = s.epochs * task.steps_per_epoch(train_cfg.grad_accum);
-    }
-    let mut schedule = cfg.schedule;
-    if schedule.decay_iters == 0 {
-        schedule.decay_iters = train_cfg.max_iters;
-    }
-    let lc = LoopConfig {
-        stage: "sft".into(),
-        optim: cfg.optim,
-        schedule,
-        train: train_cfg,
-        out_dir: cfg.run.out_dir.clone(),
-        resume,
-        resolved_toml: resolved.to_string(),
-        progress,
-    };
+    let lc = common::epoch_loop("sft", cfg.optim, cfg.schedule, &cfg.train, &cfg.run, s.epochs, n_train, resume, resolved, progress);
     let summary = trainer::run(&mut task, &vs, &model, &tok, &lc)?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(summary)
