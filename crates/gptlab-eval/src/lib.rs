@@ -3,6 +3,7 @@
 
 pub mod code;
 pub mod loss;
+pub mod world;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
