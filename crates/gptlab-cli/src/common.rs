@@ -82,3 +82,22 @@ pub fn epoch_loop(
         progress,
     }
 }
+
+/// Replies of a chat model to user prompts (batched, KV cache), texts without `<|end|>`.
+pub fn chat_replies(model: &Gpt, tok: &Tokenizer, prompts: &[String], cfg: &gptlab_engine::SampleConfig) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(prompts.len());
+    for (i, chunk) in prompts.chunks(16).enumerate() {
+        let ids: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|p| tok.render_chat(&[gptlab_tokenizer::chat::Message::user(p)], true).map(|r| r.ids))
+            .collect::<std::result::Result<_, _>>()?;
+        let c = gptlab_engine::SampleConfig { seed: cfg.seed.wrapping_add(i as u64 * 7919), ..cfg.clone() };
+        // a reply ends at the first special token the model emits (e.g. a stray <|user|>)
+        let cut = |t: String| match gptlab_tokenizer::SPECIALS.iter().filter_map(|s| t.find(s)).min() {
+            Some(i) => t[..i].to_string(),
+            None => t,
+        };
+        out.extend(gptlab_engine::generate(model, Some(tok), &ids, &c)?.into_iter().map(|g| cut(g.text)));
+    }
+    Ok(out)
+}

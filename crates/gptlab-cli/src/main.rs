@@ -29,6 +29,8 @@ enum Cmd {
     Sample(cmd::sample::Args),
     /// Evaluate a checkpoint.
     Eval(cmd::eval::Args),
+    /// The synthetic world: generate its data, have its labelers rank samples.
+    World(cmd::world::Args),
     /// Speed benchmarks (one JSON line each).
     Bench(cmd::bench::Args),
     /// Run the whole pipeline at toy scale and write a report.
@@ -45,6 +47,7 @@ fn main() {
         Cmd::Ppo(a) => cmd::ppo::run(a).map(|_| ()),
         Cmd::Sample(a) => cmd::sample::run(a),
         Cmd::Eval(a) => cmd::eval::run(a),
+        Cmd::World(a) => cmd::world::run(a),
         Cmd::Bench(a) => cmd::bench::run(a),
         Cmd::Demo(a) => cmd::demo::run(a),
     };

@@ -448,3 +448,33 @@ fn ppo_ptx_runs_stably_with_every_option() {
         "--set", &format!("ppo.policy_from={:?}", base.join("best").display().to_string()), "--set", &format!("ppo.prompts={:?}", prompts_p.display().to_string()),
         "--set", &format!("run.out_dir={:?}", d.join("x").display().to_string())], "not a reward/value model");
 }
+
+#[test]
+fn world_generate_label_and_win_rate() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let w = d.join("world");
+    let g = json(&ok(&["world", "generate", "--seed", "3", "--out", w.to_str().expect("p"), "--corpus-sentences", "3000", "--prompts", "300"]));
+    assert!(g["train_prompts"].as_u64().expect("n") > 150 && g["val_prompts"].as_u64().expect("n") > 20);
+    // users are split, not prompts: no user appears on both sides
+    let users = |f: &str| -> std::collections::HashSet<String> {
+        std::fs::read_to_string(w.join(f)).expect("r").lines().map(|l| serde_json::from_str::<serde_json::Value>(l).expect("j")["user"].as_str().expect("u").to_string()).collect()
+    };
+    assert!(users("prompts_train.jsonl").is_disjoint(&users("prompts_val.jsonl")));
+    let base = d.join("base");
+    let mut a = tiny_args(&w.join("corpus.txt"), &base, 10);
+    a.extend(["--set".to_string(), "model.block_size=96".to_string()]);
+    ok(&sargs(&a));
+    let cmp = d.join("cmp.jsonl");
+    let l = json(&ok(&["world", "label", "--world", w.to_str().expect("p"), "--model", base.join("best").to_str().expect("p"), "-k", "3", "--limit", "30", "--out", cmp.to_str().expect("p")]));
+    let agreement = l["labeler_agreement"].as_f64().expect("agreement");
+    assert!((0.0..=1.0).contains(&agreement));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&cmp).expect("r").lines().map(|x| serde_json::from_str(x).expect("j")).collect();
+    assert_eq!(lines.len(), 30);
+    assert_eq!(lines[0]["completions"].as_array().expect("a").len(), 3);
+    // a model against itself wins exactly half, and the interval covers 0.5
+    let b = base.join("best");
+    let r = json(&ok(&["eval", "world", "--world", w.to_str().expect("p"), "--model", b.to_str().expect("p"), "--baseline", b.to_str().expect("p"), "--limit", "20"]));
+    assert_eq!(r["win_rate"], 0.5);
+    assert!(r["ci95"][0].as_f64().expect("lo") <= 0.5 && r["ci95"][1].as_f64().expect("hi") >= 0.5);
+}

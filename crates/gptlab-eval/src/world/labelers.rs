@@ -32,7 +32,7 @@ impl Labeler {
         (0..n)
             .map(|i| Self {
                 id: format!("L{i}"),
-                noise: 0.8 + 0.8 * rng.uniform(),
+                noise: 0.3 + 0.5 * rng.uniform(),
                 length_bias: 0.1 * (rng.uniform() - 0.5),
                 slip: 0.05 + 0.1 * rng.uniform(),
                 held_out: i + held >= n,
