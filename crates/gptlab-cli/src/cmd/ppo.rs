@@ -115,7 +115,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
         whiten_rewards: p.whiten_rewards,
         missing_eos_penalty: p.missing_eos_penalty,
     };
-    let before = ppo::mean_score(&policy, &reward, &tok, &val_prompts, p.max_new_tokens, device)?;
+    let before = ppo::mean_score(&policy, &reward, &tok, &val_prompts, p.max_new_tokens)?;
     let mut popt = AdamW::new(&vs_p, cfg.optim, gptlab_model::gpt::decays);
     let mut vopt = AdamW::new(&vs_v, cfg.optim, gptlab_model::gpt::decays);
     let mut ema: Option<Vec<tch::Tensor>> = p.ema_decay.map(|_| vs_p.trainable_variables().iter().map(|v| v.detach().copy()).collect());
@@ -174,7 +174,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let after = ppo::mean_score(&policy, &reward, &tok, &val_prompts, p.max_new_tokens, device)?;
+    let after = ppo::mean_score(&policy, &reward, &tok, &val_prompts, p.max_new_tokens)?;
     let state = TrainerState {
         format_version: FORMAT_VERSION,
         stage: "ppo".into(),

@@ -26,7 +26,7 @@ use gptlab_model::heads::ScalarHead;
 use gptlab_model::{ops, rl, Gpt};
 use gptlab_tokenizer::Tokenizer;
 use serde_json::{Map, Value};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 /// A model with a scalar head (reward or value).
 pub struct Scalar {
@@ -268,14 +268,13 @@ pub fn ema_update(ema: &mut [Tensor], vars: &[Tensor], decay: f64) {
     });
 }
 
-/// Mean reward-model score of greedy responses to `prompts`.
-pub fn mean_score(policy: &Gpt, reward: &Scalar, tok: &Tokenizer, prompts: &[Vec<u32>], max_new: usize, dev: Device) -> Result<f64> {
-    let _ = dev;
+/// Mean reward-model score of greedy responses to `prompts` (the reward model also stands in
+/// for the value model, whose output is not used here).
+pub fn mean_score(policy: &Gpt, reward: &Scalar, tok: &Tokenizer, prompts: &[Vec<u32>], max_new: usize) -> Result<f64> {
     let s = Settings { kl_coef: 0.0, k3: true, max_new_tokens: max_new, temperature: 0.0, gamma: 1.0, lam: 1.0, whiten_rewards: false, missing_eos_penalty: None };
-    let dummy_value = reward;
     let mut sum = 0.0;
     for chunk in prompts.chunks(16) {
-        let ro = rollout(policy, policy, dummy_value, reward, tok, chunk, &s, 0)?;
+        let ro = rollout(policy, policy, reward, reward, tok, chunk, &s, 0)?;
         sum += ro.scores.sum(Kind::Float).double_value(&[]);
     }
     Ok(sum / prompts.len().max(1) as f64)
