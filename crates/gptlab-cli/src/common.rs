@@ -101,3 +101,29 @@ pub fn chat_replies(model: &Gpt, tok: &Tokenizer, prompts: &[String], cfg: &gptl
     }
     Ok(out)
 }
+
+/// The arguments every training stage takes.
+#[derive(clap::Args)]
+pub struct StageArgs {
+    /// Stage config (TOML), e.g. configs/tiny/<stage>.toml.
+    #[arg(long)]
+    pub config: std::path::PathBuf,
+    /// Override a config key: --set optim.lr=1e-4 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Continue from <out_dir>/last.
+    #[arg(long)]
+    pub resume: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl StageArgs {
+    /// The config with overrides applied, and its resolved TOML (saved beside checkpoints).
+    pub fn load<T: serde::de::DeserializeOwned + serde::Serialize>(&self) -> Result<(T, String)> {
+        let cfg: T = gptlab_core::config::load(&self.config, &self.overrides)?;
+        let resolved = gptlab_core::config::to_toml(&cfg);
+        Ok((cfg, resolved))
+    }
+}

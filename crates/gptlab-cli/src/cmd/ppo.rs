@@ -17,13 +17,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 pub struct Args {
-    /// Stage config (TOML), e.g. configs/tiny/ppo.toml.
-    #[arg(long)]
-    pub config: PathBuf,
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub stage: common::StageArgs,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -59,9 +54,11 @@ fn scalar(dir: &Path, device: tch::Device, trainable: bool) -> Result<(tch::nn::
 }
 
 pub fn run(a: Args) -> Result<PpoReport> {
-    let cfg: PpoConfig = gptlab_core::config::load(&a.config, &a.overrides)?;
-    let resolved = gptlab_core::config::to_toml(&cfg);
-    run_config(&cfg, &resolved, !a.quiet)
+    let (cfg, resolved) = a.stage.load::<PpoConfig>()?;
+    if a.stage.resume {
+        anyhow::bail!("ppo has no --resume yet: a PPO run restarts from its config");
+    }
+    run_config(&cfg, &resolved, !a.stage.quiet)
 }
 
 pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<PpoReport> {

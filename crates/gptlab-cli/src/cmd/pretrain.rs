@@ -9,28 +9,17 @@ use gptlab_train::config::PretrainConfig;
 use gptlab_train::data::TokenSplit;
 use gptlab_train::objectives::pretrain::PretrainTask;
 use gptlab_train::trainer::{self, LoopConfig, Summary};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Parser)]
 pub struct Args {
-    /// Stage config (TOML), e.g. configs/tiny/pretrain.toml.
-    #[arg(long)]
-    pub config: PathBuf,
-    /// Override a config key: --set optim.lr=1e-4 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
-    /// Continue from <out_dir>/last.
-    #[arg(long)]
-    pub resume: bool,
-    /// Hide the progress bar.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub stage: common::StageArgs,
 }
 
 pub fn run(a: Args) -> Result<Summary> {
-    let cfg: PretrainConfig = gptlab_core::config::load(&a.config, &a.overrides)?;
-    let resolved = gptlab_core::config::to_toml(&cfg);
-    run_config(&cfg, &resolved, a.resume, !a.quiet)
+    let (cfg, resolved) = a.stage.load::<PretrainConfig>()?;
+    run_config(&cfg, &resolved, a.stage.resume, !a.stage.quiet)
 }
 
 fn tokenizer_for(cfg: &PretrainConfig, corpus: &str) -> Result<Tokenizer> {

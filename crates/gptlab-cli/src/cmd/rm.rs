@@ -13,15 +13,8 @@ use std::path::PathBuf;
 
 #[derive(Parser)]
 pub struct Args {
-    /// Stage config (TOML), e.g. configs/tiny/rm.toml.
-    #[arg(long)]
-    pub config: PathBuf,
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
-    #[arg(long)]
-    pub resume: bool,
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub stage: common::StageArgs,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -36,9 +29,8 @@ pub struct RmReport {
 }
 
 pub fn run(a: Args) -> Result<RmReport> {
-    let cfg: RmConfig = gptlab_core::config::load(&a.config, &a.overrides)?;
-    let resolved = gptlab_core::config::to_toml(&cfg);
-    run_config(&cfg, &resolved, a.resume, !a.quiet)
+    let (cfg, resolved) = a.stage.load::<RmConfig>()?;
+    run_config(&cfg, &resolved, a.stage.resume, !a.stage.quiet)
 }
 
 pub fn run_config(cfg: &RmConfig, resolved: &str, resume: bool, progress: bool) -> Result<RmReport> {

@@ -8,27 +8,16 @@ use gptlab_tokenizer::chat::{read_sft, Rendered};
 use gptlab_train::config::SftConfig;
 use gptlab_train::objectives::sft::SftTask;
 use gptlab_train::trainer::{self, Summary};
-use std::path::PathBuf;
 
 #[derive(Parser)]
 pub struct Args {
-    /// Stage config (TOML), e.g. configs/tiny/sft.toml.
-    #[arg(long)]
-    pub config: PathBuf,
-    /// Override a config key: --set sft.epochs=4 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
-    /// Continue from <out_dir>/last.
-    #[arg(long)]
-    pub resume: bool,
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub stage: common::StageArgs,
 }
 
 pub fn run(a: Args) -> Result<Summary> {
-    let cfg: SftConfig = gptlab_core::config::load(&a.config, &a.overrides)?;
-    let resolved = gptlab_core::config::to_toml(&cfg);
-    run_config(&cfg, &resolved, a.resume, !a.quiet)
+    let (cfg, resolved) = a.stage.load::<SftConfig>()?;
+    run_config(&cfg, &resolved, a.stage.resume, !a.stage.quiet)
 }
 
 pub fn run_config(cfg: &SftConfig, resolved: &str, resume: bool, progress: bool) -> Result<Summary> {
