@@ -189,14 +189,11 @@ fn run_programs(o: &Options, items: &[(&Problem, &str, f64)], label: &str) -> Re
         .map(|(i, (p, c, t))| Job { id: i, program: if argv.contains_key(&i) { String::new() } else { p.program(c) }, argv: argv.remove(&i), timeout: *t })
         .collect();
     let pb = progress(o.progress, jobs.len(), label);
-    let ran = if jobs.is_empty() { None } else { Some(sandbox::run_jobs(&o.python, o.jobs, o.limits, jobs, &|_| pb.inc(1))) };
+    // with no job left (every compile failed) this still starts one worker, for the isolation report
+    let ran = sandbox::run_jobs(&o.python, o.jobs, o.limits, jobs, &|_| pb.inc(1));
     pb.finish_and_clear();
     let _ = std::fs::remove_dir_all(&build);
-    let (mut outs, iso) = match ran {
-        Some(r) => r?,
-        None => sandbox::run_jobs(&o.python, 1, o.limits, vec![Job { id: 0, program: "pass".into(), argv: None, timeout: 1.0 }], &|_| ())
-            .map(|(_, iso)| (vec![], iso))?,
-    };
+    let (mut outs, iso) = ran?;
     outs.extend(decided.into_iter().map(|(id, result)| Outcome { id, result, cpu_s: None, wall_s: 0.0 }));
     outs.sort_by_key(|o| o.id);
     Ok((outs, iso))
