@@ -102,8 +102,19 @@ fn humaneval_canonical_and_example_samples() {
     }
     let s = dir.path().join("canonical.jsonl");
     std::fs::write(&s, text).expect("w");
-    let r = evaluate(&Options { calibration_factor: 0.0, ..opts(&he.join("HumanEval.jsonl.gz"), &s, &[1]) }).expect("canonical");
-    assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}");
+    let r = evaluate(&Options { calibration_factor: 0.0, timeout: 20.0, ..opts(&he.join("HumanEval.jsonl.gz"), &s, &[1]) }).expect("canonical");
+    assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}", "{:#?}", not_passed(&r));
+}
+
+/// The results that did not pass, for assertion messages.
+fn not_passed(r: &gptlab_eval::code::Report) -> Vec<String> {
+    std::fs::read_to_string(&r.results_path)
+        .expect("results")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .filter(|v| v["passed"] != true)
+        .map(|v| format!("{} {}", v["task_id"], v["result"]))
+        .collect()
 }
 
 fn uid_processes(uids: &[u32]) -> Vec<String> {
@@ -112,7 +123,9 @@ fn uid_processes(uids: &[u32]) -> Vec<String> {
         if let Ok(status) = std::fs::read_to_string(e.path().join("status")) {
             if let Some(uid) = status.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|u| u.parse::<u32>().ok()) {
                 if uids.contains(&uid) {
-                    found.push(format!("pid {} uid {uid}", e.file_name().to_string_lossy()));
+                    let field = |k: &str| status.lines().find(|l| l.starts_with(k)).unwrap_or("").to_string();
+                    let cmd = std::fs::read(e.path().join("cmdline")).map(|b| String::from_utf8_lossy(&b).replace('\0', " ")).unwrap_or_default();
+                    found.push(format!("pid {} uid {uid} {} {} cmd {cmd:?}", e.file_name().to_string_lossy(), field("State:"), field("PPid:")));
                 }
             }
         }
@@ -221,8 +234,8 @@ fn mbpp_is_adapted_and_its_reference_code_passes() {
     }
     let s = dir.path().join("mbpp.jsonl");
     std::fs::write(&s, text).expect("w");
-    let r = evaluate(&Options { calibration_factor: 0.0, ..opts(&mbpp, &s, &[1]) }).expect("mbpp");
-    assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}");
+    let r = evaluate(&Options { calibration_factor: 0.0, timeout: 20.0, ..opts(&mbpp, &s, &[1]) }).expect("mbpp");
+    assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}", "{:#?}", not_passed(&r));
 }
 
 #[test]

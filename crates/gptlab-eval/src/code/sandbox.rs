@@ -145,7 +145,8 @@ impl Outcome {
 
 struct Worker {
     child: Child,
-    stdin: ChildStdin,
+    /// `None` once closed (the zygote's signal to sweep its uid and exit).
+    stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     uid: u32,
     dir: PathBuf,
@@ -190,7 +191,7 @@ impl Worker {
         let mut line = String::new();
         stdout.read_line(&mut line).map_err(|e| Error::Input(format!("zygote: {e}")))?;
         let iso: Isolation = serde_json::from_str(&line).map_err(|e| Error::Input(format!("`{python}` did not start the sandbox ({e}): {line:?}")))?;
-        Ok((Self { child, stdin, stdout, uid, dir }, iso))
+        Ok((Self { child, stdin: Some(stdin), stdout, uid, dir }, iso))
     }
 
     fn run(&mut self, job: &Job, limits: &Limits) -> Result<Outcome> {
@@ -213,7 +214,8 @@ impl Worker {
         };
         let mut msg = serde_json::to_string(&wire).map_err(|e| Error::Input(e.to_string()))?;
         msg.push('\n');
-        self.stdin.write_all(msg.as_bytes()).and_then(|_| self.stdin.flush()).map_err(|e| Error::Input(format!("zygote died: {e}")))?;
+        let stdin = self.stdin.as_mut().ok_or_else(|| Error::Input("zygote closed".into()))?;
+        stdin.write_all(msg.as_bytes()).and_then(|_| stdin.flush()).map_err(|e| Error::Input(format!("zygote died: {e}")))?;
         let mut line = String::new();
         let n = self.stdout.read_line(&mut line).map_err(|e| Error::Input(format!("zygote: {e}")))?;
         if n == 0 {
@@ -224,7 +226,17 @@ impl Worker {
 }
 
 impl Drop for Worker {
+    /// Closes the zygote's input, so it sweeps its uid and exits (it reaps everything first,
+    /// so nothing is left as a zombie for an init that may not reap); killed if it hangs.
     fn drop(&mut self) {
+        drop(self.stdin.take());
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(40);
+        while std::time::Instant::now() < end {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(2)),
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -239,33 +239,46 @@ def exec_verdict(pid, grace, output):
     return {"result": f"failed: killed by signal {sig}", "cpu_s": cpu}
 
 
-def finish(pid, uid):
+def finish(pid, uid, patience=30.0):
     """Kill the sample's process group, reap it, and make sure nothing it started survives.
     The zygote is a child subreaper, so every descendant that outlives its parent becomes our
-    child: when we have no children left, nothing survived and no sweep is needed."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-    for attempt in range(1000):
+    child: when we have no children left, nothing survived. There is no attempt cap: on a
+    loaded machine killed processes can take a while to be scheduled and exit, and returning
+    early would leave them as zombies of whoever inherits them. Returns False (and says so on
+    stderr) only if something ignores SIGKILL for `patience` seconds."""
+    if pid:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    elif IS_ROOT and uid:
+        sweep_uid(uid)
+    deadline = time.monotonic() + patience
+    next_kill = 0.0
+    while True:
         try:
             got, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return  # no descendants left
+            return True  # no descendants left
         if got:
-            continue  # reaped one; look again
-        if attempt % 50 == 0:
+            continue  # reaped one; look again at once
+        now = time.monotonic()
+        if now >= deadline:
+            sys.stderr.write(f"gptlab sandbox: processes of uid {uid} survive {patience:.0f} s of SIGKILL\n")
+            return False
+        if now >= next_kill:
             if IS_ROOT and uid:
                 sweep_uid(uid)
-            else:
+            elif pid:
                 try:
                     os.killpg(pid, signal.SIGKILL)
                 except OSError:
                     pass
+            next_kill = now + 0.02
         time.sleep(0.001)
 
 
@@ -357,6 +370,9 @@ def main():
         res["id"] = job["id"]
         res["wall_s"] = time.monotonic() - t0
         print(json.dumps(res), flush=True)
+    # end of input: a last sweep of this worker's uid, so nothing can outlive the pool
+    if uid_drop:
+        finish(0, int(sys.argv[1]))
 
 
 main()
