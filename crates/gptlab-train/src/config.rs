@@ -142,6 +142,17 @@ pub struct SftSection {
     /// Residual dropout during SFT (the paper: 0.2); attention/embedding dropout stay as loaded.
     #[serde(default = "resid")]
     pub resid_pdrop: f64,
+    /// A reward model (from `gptlab rm`): keep the checkpoint whose greedy replies to the
+    /// validation prompts it scores highest, as the paper does, instead of the lowest loss.
+    #[serde(default)]
+    pub reward_from: Option<PathBuf>,
+    /// Most tokens of each greedy reply scored for that choice.
+    #[serde(default = "reply_tokens")]
+    pub reward_max_new_tokens: usize,
+}
+
+fn reply_tokens() -> usize {
+    24
 }
 
 fn sixteen() -> u64 {

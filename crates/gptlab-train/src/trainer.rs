@@ -35,8 +35,13 @@ pub trait Task {
     /// extra metrics to log. `micro` counts micro-batches from the start of the run (resumed
     /// runs continue the count), so epoch-based tasks know their data position.
     fn train_loss(&mut self, model: &Gpt, rng: &mut Rng, micro: u64) -> Result<(Tensor, usize, Map<String, Value>)>;
-    /// Evaluation loss (lower is better; picks `best/`) and extra metrics.
+    /// Evaluation loss and extra metrics.
     fn evaluate(&mut self, model: &Gpt) -> Result<(f64, Map<String, Value>)>;
+    /// What picks `best/` (lower is better): the evaluation loss unless a task knows better
+    /// (SFT with a reward model: minus the mean reward on validation prompts).
+    fn selection(&self, eval_loss: f64, _extra: &Map<String, Value>) -> f64 {
+        eval_loss
+    }
 }
 
 /// Everything the loop needs besides the task and model.
@@ -59,6 +64,7 @@ pub struct TrainerState {
     pub stage: String,
     pub step: u64,
     pub rng: Rng,
+    /// What chose `best/` ([`Task::selection`]: the eval loss, or minus the mean reward).
     pub best_eval_loss: Option<f64>,
     pub last_eval_loss: Option<f64>,
     pub tokens_seen: u64,
@@ -69,6 +75,7 @@ pub struct TrainerState {
 pub struct Summary {
     pub steps: u64,
     pub final_eval_loss: f64,
+    /// The selection value of `best/` (see [`TrainerState::best_eval_loss`]).
     pub best_eval_loss: f64,
     pub tokens_per_s: f64,
     pub wall_s: f64,
@@ -170,6 +177,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer,
         let at_end = step >= t.max_iters;
         if (step % t.eval_interval == 0 || at_end) && skip_eval_at != Some(step) {
             let (loss, extra) = task.evaluate(model)?;
+            let chosen_by = task.selection(loss, &extra);
             final_eval = loss;
             state.last_eval_loss = Some(loss);
             let mut rec = Map::new();
@@ -183,8 +191,8 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer,
             } else {
                 pb.println(line);
             }
-            if loss.is_finite() && state.best_eval_loss.is_none_or(|b| loss < b) {
-                state.best_eval_loss = Some(loss);
+            if chosen_by.is_finite() && state.best_eval_loss.is_none_or(|b| chosen_by < b) {
+                state.best_eval_loss = Some(chosen_by);
                 save_checkpoint(&best_dir, vs, model, tok, None, &state, &cfg.resolved_toml)?;
             }
             save_checkpoint(&last_dir, vs, model, tok, Some(&opt), &state, &cfg.resolved_toml)?;

@@ -1,17 +1,22 @@
-//! `gptlab demo`: the whole pipeline at toy scale on CPU, ending in `<out>/report.md`.
+//! `gptlab demo`: InstructGPT's method end to end on the synthetic world, at toy scale on a
+//! CPU, ending in `<out>/report.md` (with plots) and `<out>/report.json`.
 //!
-//! Today's pipeline: train a byte-level BPE tokenizer and a small GPT on a corpus
-//! (`configs/tiny/pretrain.toml`), measure held-out loss with `eval loss`, sample from the
-//! best checkpoint, and write the report with the loss curve.
+//! world generate → tokenizer + pretrain (world corpus) → SFT (labelers' demonstrations) →
+//! world label (K samples of the SFT model ranked by the training labelers) → RM → PPO and
+//! PPO-ptx (same seed and settings, the second with the pretraining term) → win rates on
+//! held-out users' prompts (hidden true preference; held-out labelers) and the pretraining
+//! validation loss of every model (the alignment tax).
+//!
+//! Every stage reads its config from `<configs>/<stage>.toml`; `--set STAGE:KEY=VALUE`
+//! overrides a key of one stage (`ppo:` applies to both PPO runs).
 
-use crate::cmd::pretrain;
+use crate::cmd::{eval_world, ppo, pretrain, rm, sft, world};
 use crate::common;
 use anyhow::{Context, Result};
 use clap::Parser;
-use gptlab_engine::{generate, SampleConfig};
-use gptlab_train::config::PretrainConfig;
+use gptlab_engine::SampleConfig;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -19,78 +24,252 @@ pub struct Args {
     /// Output directory (the report is <out>/report.md).
     #[arg(long, default_value = "runs/demo")]
     out: PathBuf,
-    /// Text corpus to pretrain on.
-    #[arg(long, default_value = "../shared/data/tinyshakespeare/input.txt")]
-    corpus: PathBuf,
-    /// Pretraining config.
-    #[arg(long, default_value = "configs/tiny/pretrain.toml")]
-    config: PathBuf,
-    /// Override a pretraining config key (repeatable), e.g. --set train.max_iters=50.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    /// Folder with pretrain.toml, sft.toml, rm.toml and ppo.toml.
+    #[arg(long, default_value = "configs/tiny")]
+    configs: PathBuf,
+    /// Seed of the synthetic world.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sentences of pretraining text in the world.
+    #[arg(long, default_value_t = 20_000)]
+    corpus_sentences: usize,
+    /// Prompts logged from the world's API users.
+    #[arg(long, default_value_t = 3_000)]
+    prompts: usize,
+    /// Samples per prompt the labelers rank.
+    #[arg(short = 'k', long, default_value_t = 4)]
+    k: usize,
+    /// Prompts sent to the labelers for ranking.
+    #[arg(long, default_value_t = 2_400)]
+    label_prompts: usize,
+    /// Override one stage's config key, e.g. --set pretrain:train.max_iters=50 (repeatable;
+    /// stages: pretrain, sft, rm, ppo).
+    #[arg(long = "set", value_name = "STAGE:KEY=VALUE")]
     overrides: Vec<String>,
     #[arg(long)]
     quiet: bool,
 }
 
-pub fn run(a: Args) -> Result<()> {
-    let t0 = Instant::now();
-    if !a.corpus.exists() {
-        anyhow::bail!("{}: corpus not found (pass --corpus FILE)", a.corpus.display());
+fn toml_str(p: &Path) -> String {
+    serde_json::Value::String(p.display().to_string()).to_string()
+}
+
+/// The config of `stage` with the demo's paths, then the user's overrides for that stage.
+fn stage_config<T: serde::de::DeserializeOwned + serde::Serialize>(a: &Args, stage: &str, paths: &[(&str, &Path)], extra: &[String]) -> Result<(T, String)> {
+    let mut ov: Vec<String> = paths.iter().map(|(k, p)| format!("{k}={}", toml_str(p))).collect();
+    ov.extend(extra.iter().cloned());
+    for (s, kv) in split_overrides(&a.overrides)? {
+        if s == stage {
+            ov.push(kv.to_string());
+        }
     }
-    let mut ov = vec![
-        format!("data.corpus={}", toml_str(&a.corpus.display().to_string())),
-        format!("run.out_dir={}", toml_str(&a.out.join("pretrain").display().to_string())),
-    ];
-    ov.extend(a.overrides.iter().cloned());
-    let cfg: PretrainConfig = gptlab_core::config::load(&a.config, &ov)?;
+    let path = a.configs.join(format!("{stage}.toml"));
+    let cfg: T = gptlab_core::config::load(&path, &ov)?;
     let resolved = gptlab_core::config::to_toml(&cfg);
-    eprintln!("demo: pretraining ({} steps) → {}", cfg.train.max_iters, cfg.run.out_dir.display());
-    let summary = pretrain::run_config(&cfg, &resolved, false, !a.quiet).context("pretrain stage")?;
+    Ok((cfg, resolved))
+}
 
-    let best = cfg.run.out_dir.join("best");
-    let device = common::setup(&cfg.train.device, cfg.train.threads)?;
-    let l = common::load_checkpoint(&best, device)?;
-    let corpus = gptlab_tokenizer::read_corpus(&cfg.data.corpus)?;
-    let cut = corpus.char_indices().nth((corpus.chars().count() as f64 * (1.0 - cfg.data.val_fraction)) as usize).map_or(0, |(i, _)| i);
-    let val_ids = l.tok.encode(&corpus[cut..])?;
-    let val = gptlab_eval::loss::loss_over_tokens(&l.model, &val_ids, 8)?;
-    let prompts = ["", "ROMEO:", "The king"];
-    let sc = SampleConfig { max_new_tokens: 80, temperature: 0.8, top_k: Some(50), seed: 1, ..Default::default() };
-    let mut samples = Vec::new();
-    for p in prompts {
-        let ids = l.tok.encode(p)?;
-        let g = generate(&l.model, Some(&l.tok), &[ids], &sc)?;
-        samples.push((p, g.into_iter().next().map(|g| g.text).unwrap_or_default()));
+const STAGES: [&str; 4] = ["pretrain", "sft", "rm", "ppo"];
+
+/// `STAGE:KEY=VALUE` overrides as (stage, `KEY=VALUE`), checked before anything runs.
+fn split_overrides(overrides: &[String]) -> Result<Vec<(&str, &str)>> {
+    overrides
+        .iter()
+        .map(|o| {
+            let (s, kv) = o.split_once(':').filter(|(_, kv)| kv.contains('=')).with_context(|| format!("--set {o}: expected STAGE:KEY=VALUE (stages: {})", STAGES.join(", ")))?;
+            if !STAGES.contains(&s) {
+                anyhow::bail!("--set {o}: unknown stage `{s}` (stages: {})", STAGES.join(", "));
+            }
+            Ok((s, kv))
+        })
+        .collect()
+}
+
+fn val_loss(ckpt: &Path, ids_text: &str) -> Result<f64> {
+    let l = common::load_checkpoint(ckpt, tch::Device::Cpu)?;
+    let ids = l.tok.encode(ids_text)?;
+    Ok(gptlab_eval::loss::loss_over_tokens(&l.model, &ids, 8)?.loss)
+}
+
+pub fn run(a: Args) -> Result<()> {
+    split_overrides(&a.overrides)?;
+    for s in STAGES {
+        let p = a.configs.join(format!("{s}.toml"));
+        if !p.exists() {
+            anyhow::bail!("{}: config not found (--configs DIR must hold {}.toml)", p.display(), STAGES.join(".toml, "));
+        }
+    }
+    let t0 = Instant::now();
+    let mut times: Vec<(&str, f64)> = vec![];
+    let mut lap = Instant::now();
+    let mut tick = |name: &'static str, times: &mut Vec<(&str, f64)>| {
+        times.push((name, lap.elapsed().as_secs_f64()));
+        lap = Instant::now();
+        eprintln!("demo: {name} done ({:.0} s so far)", t0.elapsed().as_secs_f64());
+    };
+    let progress = !a.quiet;
+    let out = &a.out;
+    let wdir = out.join("world");
+    let go = world::GenerateOptions { seed: a.seed, corpus_sentences: a.corpus_sentences, prompts: a.prompts, known: 16, unknown: 8 };
+    world::generate(&go, &wdir).context("world stage")?;
+    tick("world", &mut times);
+
+    let (pcfg, resolved) = stage_config::<gptlab_train::config::PretrainConfig>(&a, "pretrain", &[("data.corpus", &wdir.join("corpus.txt")), ("run.out_dir", &out.join("pretrain"))], &[])?;
+    let pre = pretrain::run_config(&pcfg, &resolved, false, progress).context("pretrain stage")?;
+    tick("pretrain", &mut times);
+
+    let (scfg, resolved) = stage_config::<gptlab_train::config::SftConfig>(
+        &a,
+        "sft",
+        &[("sft.init_from", &out.join("pretrain/best")), ("sft.train", &wdir.join("sft.jsonl")), ("run.out_dir", &out.join("sft"))],
+        &[],
+    )?;
+    let sft_sum = sft::run_config(&scfg, &resolved, false, progress).context("sft stage")?;
+    tick("sft", &mut times);
+    let sft_ckpt = out.join("sft/best");
+
+    let cmp = out.join("data/comparisons.jsonl");
+    let lab = world::label(&wdir, &sft_ckpt, None, a.k, a.label_prompts, &cmp, a.seed).context("label stage")?;
+    tick("label", &mut times);
+
+    let (rcfg, resolved) = stage_config::<gptlab_train::config::RmConfig>(
+        &a,
+        "rm",
+        &[("rm.init_from", &sft_ckpt), ("rm.train", &cmp), ("rm.demos", &wdir.join("sft.jsonl")), ("run.out_dir", &out.join("rm"))],
+        &[],
+    )?;
+    let rm_rep = rm::run_config(&rcfg, &resolved, false, progress).context("rm stage")?;
+    tick("rm", &mut times);
+
+    let ppo_paths = |dir: &str| -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("ppo.policy_from", sft_ckpt.clone()),
+            ("ppo.reward_from", out.join("rm/best")),
+            ("ppo.prompts", wdir.join("prompts_train.jsonl")),
+            ("ppo.val_prompts", wdir.join("prompts_val.jsonl")),
+            ("run.out_dir", out.join(dir)),
+        ]
+    };
+    let mut ppo_reps = vec![];
+    for (dir, ptx) in [("ppo", false), ("ppo_ptx", true)] {
+        let mut paths = ppo_paths(dir);
+        if ptx {
+            paths.push(("ppo.ptx_corpus", wdir.join("corpus.txt")));
+        }
+        let refs: Vec<(&str, &Path)> = paths.iter().map(|(k, p)| (*k, p.as_path())).collect();
+        let (cfg, resolved) = stage_config::<gptlab_train::config::PpoConfig>(&a, "ppo", &refs, &[])?;
+        ppo_reps.push(ppo::run_config(&cfg, &resolved, progress).with_context(|| format!("{dir} stage"))?);
+        tick(if ptx { "ppo_ptx" } else { "ppo" }, &mut times);
     }
 
-    let mut r = String::new();
-    writeln!(r, "# gptlab demo report\n")?;
-    writeln!(r, "Pipeline: tokenizer → pretrain → eval loss → sample. Wall time {:.1} s.\n", t0.elapsed().as_secs_f64())?;
-    writeln!(r, "## Pretraining\n")?;
-    writeln!(r, "- corpus: `{}` ({} tokens with a {}-token vocabulary)", cfg.data.corpus.display(), l.tok.encode(&corpus)?.len(), l.tok.vocab_size())?;
-    writeln!(r, "- model: {} layers, {} heads, width {}, context {} ({} parameters)", l.model.cfg.n_layer, l.model.cfg.n_head, l.model.cfg.n_embd, l.model.cfg.n_positions, l.model.cfg.num_params())?;
-    writeln!(r, "- {} steps of batch {}×{}, {:.0} tokens/s, {:.1} s", summary.steps, cfg.train.batch_size, cfg.model.block_size, summary.tokens_per_s, summary.wall_s)?;
-    writeln!(r, "- eval loss at the end {:.4}, best {:.4}", summary.final_eval_loss, summary.best_eval_loss)?;
-    writeln!(r, "- `eval loss` of the best checkpoint over the whole validation split: **{:.4}** nats/token over {} tokens\n", val.loss, val.tokens)?;
-    writeln!(r, "![loss curve](pretrain/loss.png)\n")?;
-    writeln!(r, "## Samples (temperature 0.8, top-k 50, seed 1)\n")?;
-    for (p, s) in &samples {
-        writeln!(r, "**prompt** `{}`\n\n```text\n{}{}\n```\n", if p.is_empty() { "<empty>" } else { p }, p, s)?;
-    }
-    writeln!(r, "## Config\n\n```toml\n{resolved}```")?;
-    gptlab_core::fsio::write_atomic(&a.out.join("report.md"), r.as_bytes())?;
+    let val_prompts = wdir.join("prompts_val.jsonl");
+    let (ppo_ckpt, ptx_ckpt) = (out.join("ppo/last"), out.join("ppo_ptx/last"));
+    let how = eval_world::Sampling { temperature: 1.0, samples: 4, seed: a.seed };
+    let wr_ppo = eval_world::win_rate(&wdir, &ppo_ckpt, &sft_ckpt, Some(&val_prompts), usize::MAX, &how)?;
+    let wr_ptx = eval_world::win_rate(&wdir, &ptx_ckpt, &sft_ckpt, Some(&val_prompts), usize::MAX, &how)?;
+    let corpus_val = gptlab_core::fsio::read_text(&wdir.join("corpus_val.txt"))?;
+    let losses: Vec<(&str, f64)> = [("pretrain", out.join("pretrain/best")), ("sft", sft_ckpt.clone()), ("ppo", ppo_ckpt.clone()), ("ppo_ptx", ptx_ckpt.clone())]
+        .iter()
+        .map(|(k, p)| val_loss(p, &corpus_val).map(|l| (*k, l)))
+        .collect::<Result<_>>()?;
+    let examples = side_by_side(&val_prompts, &[&sft_ckpt, &ppo_ckpt, &ptx_ckpt], 8)?;
+    tick("eval", &mut times);
+
+    compare_plots(out)?;
+    let loss_of = |k: &str| losses.iter().find(|(n, _)| *n == k).map_or(f64::NAN, |(_, l)| *l);
     let report = serde_json::json!({
-        "pretrain_final_eval_loss": summary.final_eval_loss,
-        "pretrain_best_eval_loss": summary.best_eval_loss,
-        "pretrain_val_loss": val.loss,
-        "pretrain_tokens_per_s": summary.tokens_per_s,
+        "rm_accuracy": rm_rep.rm_accuracy,
+        "labeler_agreement": lab.agreement,
+        "win_rate_ppo_vs_sft": wr_ppo.win_rate,
+        "win_rate_ppo_ptx_vs_sft": wr_ptx.win_rate,
+        "win_rate_ppo_vs_sft_ci95": wr_ppo.ci95,
+        "win_rate_ppo_ptx_vs_sft_ci95": wr_ptx.ci95,
+        "win_rate_held_out_labelers": {"ppo": wr_ppo.win_rate_held_out_labelers, "ppo_ptx": wr_ptx.win_rate_held_out_labelers},
+        "mean_true_score": {"sft": wr_ppo.mean_true_score_baseline, "ppo": wr_ppo.mean_true_score, "ppo_ptx": wr_ptx.mean_true_score},
+        "pretrain_val_loss": {"pretrain": loss_of("pretrain"), "sft": loss_of("sft"), "ppo": loss_of("ppo"), "ppo_ptx": loss_of("ppo_ptx")},
+        "alignment_tax": {"sft": loss_of("sft") - loss_of("pretrain"), "ppo": loss_of("ppo") - loss_of("pretrain"), "ppo_ptx": loss_of("ppo_ptx") - loss_of("pretrain")},
+        "val_prompts": wr_ppo.n,
+        "comparisons": lab.groups,
+        "pretrain_eval_loss": pre.best_eval_loss,
+        "sft_eval_loss": sft_sum.best_eval_loss,
+        "ppo_final_kl": {"ppo": ppo_reps[0].last_kl, "ppo_ptx": ppo_reps[1].last_kl},
+        "stage_seconds": times.iter().map(|(k, s)| (k.to_string(), serde_json::json!(s))).collect::<serde_json::Map<_, _>>(),
         "wall_s": t0.elapsed().as_secs_f64(),
     });
-    gptlab_core::fsio::write_json_atomic(&a.out.join("report.json"), &report)?;
-    println!("{}", serde_json::json!({"report": a.out.join("report.md"), "pretrain_val_loss": val.loss}));
+    let md = render_report(&a, &report, &examples)?;
+    gptlab_core::fsio::write_atomic(&out.join("report.md"), md.as_bytes())?;
+    gptlab_core::fsio::write_json_atomic(&out.join("report.json"), &report)?;
+    println!("{}", serde_json::json!({"report": out.join("report.md"), "rm_accuracy": rm_rep.rm_accuracy, "labeler_agreement": lab.agreement,
+        "win_rate_ppo_vs_sft": wr_ppo.win_rate, "win_rate_ppo_ptx_vs_sft": wr_ptx.win_rate, "pretrain_val_loss": report["pretrain_val_loss"]}));
     Ok(())
 }
 
-fn toml_str(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
+/// Greedy replies of several checkpoints to the first `n` prompts of a file.
+fn side_by_side(prompts: &Path, ckpts: &[&Path], n: usize) -> Result<Vec<(String, Vec<String>)>> {
+    let texts: Vec<String> = gptlab_tokenizer::chat::read_prompts(prompts)?.into_iter().take(n).collect();
+    let sc = SampleConfig { max_new_tokens: 24, temperature: 0.0, ..Default::default() };
+    let mut cols = vec![];
+    for c in ckpts {
+        let l = common::load_checkpoint(c, tch::Device::Cpu)?;
+        cols.push(common::chat_replies(&l.model, &l.tok, &texts, &sc)?);
+    }
+    Ok(texts.into_iter().enumerate().map(|(i, t)| (t, cols.iter().map(|c| c[i].clone()).collect())).collect())
+}
+
+/// PPO and PPO-ptx curves in one figure per metric.
+fn compare_plots(out: &Path) -> Result<()> {
+    let a = gptlab_core::metrics::read_jsonl(&out.join("ppo/metrics.jsonl"))?;
+    let b = gptlab_core::metrics::read_jsonl(&out.join("ppo_ptx/metrics.jsonl"))?;
+    for (key, file) in [("objective/rlhf_reward", "reward.png"), ("objective/kl", "kl.png"), ("objective/entropy", "entropy.png")] {
+        let mut sa = gptlab_train::plot::series_from(&a, key);
+        sa.name = "PPO".into();
+        let mut sb = gptlab_train::plot::series_from(&b, key);
+        sb.name = "PPO-ptx".into();
+        gptlab_train::plot::line_plot(&out.join(file), key, "PPO iteration", &[sa, sb])?;
+    }
+    Ok(())
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn render_report(a: &Args, r: &serde_json::Value, examples: &[(String, Vec<String>)]) -> Result<String> {
+    let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
+    let mut m = String::new();
+    writeln!(m, "# gptlab demo: InstructGPT on a synthetic world\n")?;
+    writeln!(m, "World seed {}, {} comparisons (K = {}), {} held-out prompts from held-out users. Wall time {:.0} s.\n", a.seed, r["comparisons"], a.k, r["val_prompts"], r["wall_s"].as_f64().unwrap_or(0.0))?;
+    writeln!(m, "## Findings\n")?;
+    writeln!(m, "| measure | value | paper (InstructGPT) |\n|---|---|---|")?;
+    writeln!(m, "| labelers' agreement on shared comparisons | {} | 72–77% |", f(&r["labeler_agreement"]))?;
+    writeln!(m, "| RM accuracy on held-out comparisons | {} | 69.6–72.4% |", f(&r["rm_accuracy"]))?;
+    let ci = |k: &str| format!("[{}, {}]", f(&r[k][0]), f(&r[k][1]));
+    writeln!(m, "| win rate PPO vs SFT (true preference, 95% CI) | {} {} | ≈ 70% (175B) |", f(&r["win_rate_ppo_vs_sft"]), ci("win_rate_ppo_vs_sft_ci95"))?;
+    writeln!(m, "| win rate PPO-ptx vs SFT (true preference, 95% CI) | {} {} | ≈ 70% |", f(&r["win_rate_ppo_ptx_vs_sft"]), ci("win_rate_ppo_ptx_vs_sft_ci95"))?;
+    writeln!(m, "| win rate PPO / PPO-ptx vs SFT (held-out labelers) | {} / {} | |", f(&r["win_rate_held_out_labelers"]["ppo"]), f(&r["win_rate_held_out_labelers"]["ppo_ptx"]))?;
+    writeln!(m, "| mean true score SFT / PPO / PPO-ptx | {} / {} / {} | |", f(&r["mean_true_score"]["sft"]), f(&r["mean_true_score"]["ppo"]), f(&r["mean_true_score"]["ppo_ptx"]))?;
+    let l = &r["pretrain_val_loss"];
+    writeln!(m, "| pretraining val loss: pretrain / SFT / PPO / PPO-ptx | {} / {} / {} / {} | PPO-ptx reduces the regressions |\n", f(&l["pretrain"]), f(&l["sft"]), f(&l["ppo"]), f(&l["ppo_ptx"]))?;
+    let t = &r["alignment_tax"];
+    writeln!(
+        m,
+        "Alignment tax (rise of the pretraining-corpus validation loss over the pretrained model, nats/token; the paper measures it the same way, against GPT-3): SFT {}, PPO {}, PPO-ptx {}.\n",
+        f(&t["sft"]),
+        f(&t["ppo"]),
+        f(&t["ppo_ptx"])
+    )?;
+    writeln!(m, "## PPO curves (PPO and PPO-ptx)\n\n![reward](reward.png)\n\n![KL](kl.png)\n\n![entropy](entropy.png)\n")?;
+    writeln!(m, "## Training curves\n\n![pretrain](pretrain/loss.png) ![sft](sft/loss.png) ![rm](rm/loss.png)\n")?;
+    writeln!(m, "## Greedy replies to held-out prompts\n\n| prompt | SFT | PPO | PPO-ptx |\n|---|---|---|---|")?;
+    for (p, cols) in examples {
+        writeln!(m, "| {} | {} |", cell(p), cols.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "))?;
+    }
+    writeln!(m, "\n## Stage times (s)\n")?;
+    if let Some(t) = r["stage_seconds"].as_object() {
+        for (k, v) in t {
+            writeln!(m, "- {k}: {:.1}", v.as_f64().unwrap_or(0.0))?;
+        }
+    }
+    writeln!(m, "\nConfigs: `{}/*.toml`; overrides: {:?}. Each stage's resolved config is saved beside its checkpoints.", a.configs.display(), a.overrides)?;
+    Ok(m)
 }

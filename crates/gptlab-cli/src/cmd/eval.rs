@@ -42,6 +42,15 @@ enum Cmd {
         prompts: Option<PathBuf>,
         #[arg(long, default_value_t = 400)]
         limit: usize,
+        /// Sampling temperature of both models' replies (1.0: the labelers compare samples, as
+        /// in the paper; 0: greedy).
+        #[arg(long, default_value_t = 1.0)]
+        temperature: f64,
+        /// Samples per prompt and model (pairs are compared in order).
+        #[arg(long, default_value_t = 4)]
+        samples: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 
@@ -56,8 +65,9 @@ pub fn run(a: Args) -> Result<()> {
             println!("{}", serde_json::to_string(&r)?);
         }
         Cmd::Code(a) => super::eval_code::run(a)?,
-        Cmd::World { world, model, baseline, prompts, limit } => {
-            let r = super::eval_world::win_rate(&world, &model, &baseline, prompts.as_deref(), limit)?;
+        Cmd::World { world, model, baseline, prompts, limit, temperature, samples, seed } => {
+            let how = super::eval_world::Sampling { temperature, samples, seed };
+            let r = super::eval_world::win_rate(&world, &model, &baseline, prompts.as_deref(), limit, &how)?;
             println!("{}", serde_json::to_string(&r)?);
         }
     }

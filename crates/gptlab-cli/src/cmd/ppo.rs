@@ -38,7 +38,7 @@ fn lm(dir: &Path, device: tch::Device, trainable: bool) -> Result<(tch::nn::VarS
     Ok((vs, m))
 }
 
-fn scalar(dir: &Path, device: tch::Device, trainable: bool) -> Result<(tch::nn::VarStore, Scalar)> {
+pub fn scalar(dir: &Path, device: tch::Device, trainable: bool) -> Result<(tch::nn::VarStore, Scalar)> {
     let cfg = checkpoint::load_config(dir)?;
     if !cfg.is_scalar_model() {
         anyhow::bail!("{}: not a reward/value model (config.json has no num_labels = 1); train one with `gptlab rm`", dir.display());

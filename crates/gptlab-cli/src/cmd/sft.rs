@@ -6,7 +6,7 @@ use clap::Parser;
 use gptlab_model::{checkpoint, Gpt};
 use gptlab_tokenizer::chat::{read_sft, Rendered};
 use gptlab_train::config::SftConfig;
-use gptlab_train::objectives::sft::SftTask;
+use gptlab_train::objectives::sft::{RewardSelector, SftTask};
 use gptlab_train::trainer::{self, Summary};
 
 #[derive(Parser)]
@@ -45,7 +45,16 @@ pub fn run_config(cfg: &SftConfig, resolved: &str, resume: bool, progress: bool)
     };
     let block = model.cfg.n_positions as usize;
     let n_train = train.len();
-    let mut task = SftTask { train, val, batch_size: cfg.train.batch_size, block, seed: cfg.train.seed, device };
+    let selector = match &s.reward_from {
+        Some(dir) => {
+            // the modules hold their own references to the (frozen) weights
+            let (_, reward) = crate::cmd::ppo::scalar(dir, device, false).with_context(|| format!("sft.reward_from = {}", dir.display()))?;
+            let prompts = val.iter().map(gptlab_train::objectives::sft::prompt_ids).filter(|p| p.len() + s.reward_max_new_tokens <= block).collect();
+            Some(RewardSelector { reward, tok: tok.clone(), prompts, max_new_tokens: s.reward_max_new_tokens })
+        }
+        None => None,
+    };
+    let mut task = SftTask { train, val, selector, batch_size: cfg.train.batch_size, block, seed: cfg.train.seed, device };
     let lc = common::epoch_loop("sft", cfg.optim, cfg.schedule, &cfg.train, &cfg.run, s.epochs, n_train, resume, resolved, progress);
     let summary = trainer::run(&mut task, &vs, &model, &tok, &lc)?;
     println!("{}", serde_json::to_string(&summary)?);

@@ -30,6 +30,12 @@ enum Cmd {
         /// Prompts logged from simulated API users.
         #[arg(long, default_value_t = 2_000)]
         prompts: usize,
+        /// Countries the corpus states a capital for.
+        #[arg(long, default_value_t = 16)]
+        known: usize,
+        /// Countries it never mentions (the preferred answer declines).
+        #[arg(long, default_value_t = 8)]
+        unknown: usize,
     },
     /// Sample K completions per prompt from a model and have the training labelers rank them
     /// (comparisons.jsonl); a shared subset is ranked by every labeler to measure agreement.
@@ -70,17 +76,31 @@ fn jsonl<T: serde::Serialize>(path: &Path, items: impl IntoIterator<Item = T>) -
 
 pub fn run(a: Args) -> Result<()> {
     match a.cmd {
-        Cmd::Generate { seed, out, corpus_sentences, prompts } => generate(seed, &out, corpus_sentences, prompts).map(|_| ()),
+        Cmd::Generate { seed, out, corpus_sentences, prompts, known, unknown } => generate(&GenerateOptions { seed, corpus_sentences, prompts, known, unknown }, &out).map(|_| ()),
         Cmd::Label { world, model, prompts, k, limit, out, seed } => {
             let r = label(&world, &model, prompts.as_deref(), k, limit, &out, seed)?;
-            println!("{}", serde_json::json!({"comparisons": out, "labeler_agreement": r}));
+            println!("{}", serde_json::json!({"comparisons": out, "labeler_agreement": r.agreement, "groups": r.groups, "skipped_identical": r.skipped_identical}));
             Ok(())
         }
     }
 }
 
-pub fn generate(seed: u64, out: &Path, corpus_sentences: usize, n_prompts: usize) -> Result<World> {
-    let world = World::new(seed, 24, 12, 8);
+/// Sizes of a generated world.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub seed: u64,
+    pub corpus_sentences: usize,
+    pub prompts: usize,
+    pub known: usize,
+    pub unknown: usize,
+}
+
+pub fn generate(o: &GenerateOptions, out: &Path) -> Result<World> {
+    let (seed, corpus_sentences, n_prompts) = (o.seed, o.corpus_sentences, o.prompts);
+    if o.known < 2 || o.unknown < 1 {
+        anyhow::bail!("a world needs at least 2 known and 1 unknown country (--known {}, --unknown {})", o.known, o.unknown);
+    }
+    let world = World::new(seed, o.known, o.unknown, 8);
     let mut rng = Rng::new(seed ^ 0xC0);
     write_atomic(&out.join("corpus.txt"), world.corpus(corpus_sentences, &mut rng).as_bytes())?;
     write_atomic(&out.join("corpus_val.txt"), world.corpus(corpus_sentences / 10 + 1, &mut rng).as_bytes())?;
@@ -110,8 +130,17 @@ pub fn generate(seed: u64, out: &Path, corpus_sentences: usize, n_prompts: usize
     Ok(world)
 }
 
-/// Returns the labelers' mean pairwise agreement on the shared items.
-pub fn label(world_dir: &Path, model: &Path, prompts: Option<&Path>, k: usize, limit: usize, out: &Path, seed: u64) -> Result<f64> {
+#[derive(Debug, serde::Serialize)]
+pub struct LabelReport {
+    /// The labelers' mean pairwise agreement on the shared items.
+    pub agreement: f64,
+    /// Prompts ranked (with at least two distinct samples).
+    pub groups: usize,
+    /// Prompts left out because every sample was the same text.
+    pub skipped_identical: usize,
+}
+
+pub fn label(world_dir: &Path, model: &Path, prompts: Option<&Path>, k: usize, limit: usize, out: &Path, seed: u64) -> Result<LabelReport> {
     let world = load_world(world_dir)?;
     let device = common::setup("cpu", 0)?;
     let l = common::load_checkpoint(model, device)?;
@@ -128,8 +157,18 @@ pub fn label(world_dir: &Path, model: &Path, prompts: Option<&Path>, k: usize, l
     let trainers: Vec<&labelers::Labeler> = world.labelers.iter().filter(|l| !l.held_out).collect();
     let mut rng = Rng::new(seed ^ 0x1A);
     let (mut recs, mut shared) = (vec![], vec![]);
+    let mut skipped = 0;
     for (i, (t, comps)) in texts.iter().zip(&samples).enumerate() {
         let p = world.judge_data(t).with_context(|| format!("{}: prompt {} is not from this world", path.display(), i + 1))?;
+        // labelers compare distinct outputs (identical ones would only add coin flips)
+        let mut comps = comps.clone();
+        let mut seen = std::collections::HashSet::new();
+        comps.retain(|c| seen.insert(c.clone()));
+        if comps.len() < 2 {
+            skipped += 1;
+            continue;
+        }
+        let comps = &comps;
         let lab = trainers[i % trainers.len()];
         let ranking = lab.rank(&p, comps, &mut rng);
         recs.push(serde_json::json!({"prompt": t, "completions": comps, "ranking": ranking, "labeler": lab.id}));
@@ -137,6 +176,9 @@ pub fn label(world_dir: &Path, model: &Path, prompts: Option<&Path>, k: usize, l
             shared.push(trainers.iter().map(|x| x.rank(&p, comps, &mut rng)).collect::<Vec<_>>());
         }
     }
+    if recs.is_empty() {
+        anyhow::bail!("{}: the model gave one distinct answer to every prompt; nothing to rank (sample more, or train less)", model.display());
+    }
     jsonl(out, recs)?;
-    Ok(labelers::agreement(&shared))
+    Ok(LabelReport { agreement: labelers::agreement(&shared), groups: texts.len() - skipped, skipped_identical: skipped })
 }

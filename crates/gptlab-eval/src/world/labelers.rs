@@ -1,9 +1,16 @@
 //! Simulated labelers. Each sees the true preference through their own noise (Gaussian, σ)
-//! and bias (a taste for longer or shorter answers), sometimes slips when writing a
-//! demonstration, and ranks K samples by what they perceive. Agreement between labelers on
-//! shared comparisons is measured as in InstructGPT (≈ 72–77% there).
+//! and bias (a taste for longer or shorter answers), and ranks K samples by what they
+//! perceive. Agreement between labelers on shared comparisons is measured as in InstructGPT
+//! (≈ 72–77% there).
+//!
+//! Writing a good demonstration is harder than recognising one, and these labelers show it:
+//! each has habits that make their demonstrations worse than what they would rank first —
+//! padding answers with a pleasantry (`verbosity`), forgetting the upper-case instruction
+//! (`format_care`), making up a capital for a country they do not know (`guess`), and slips
+//! (a wrong capital). A model that imitates them (SFT) inherits the habits; a model trained on
+//! their rankings (RM → PPO) can shed them. That gap is what the demo measures.
 
-use super::{prefs, Prompt, World};
+use super::{prefs, Family, Prompt, World};
 use gptlab_core::rng::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -14,11 +21,27 @@ pub struct Labeler {
     pub noise: f64,
     /// Added per word of the response (positive: likes long answers).
     pub length_bias: f64,
-    /// Probability of writing a flawed demonstration.
+    /// Probability of writing a wrong capital in a demonstration.
     pub slip: f64,
+    /// Probability of padding a demonstration with a pleasantry.
+    #[serde(default)]
+    pub verbosity: f64,
+    /// Probability of following the upper-case instruction when demonstrating.
+    #[serde(default = "one")]
+    pub format_care: f64,
+    /// Probability of making up a capital for an unknown country instead of declining.
+    #[serde(default)]
+    pub guess: f64,
     /// Held-out labelers never produce training data.
     pub held_out: bool,
 }
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Pleasantries verbose labelers append.
+const PADDING: [&str; 3] = ["I hope this helps.", "Let me know if you need more.", "Happy to help."];
 
 fn gauss(rng: &mut Rng) -> f64 {
     let (u1, u2) = (rng.uniform().max(1e-12), rng.uniform());
@@ -32,9 +55,12 @@ impl Labeler {
         (0..n)
             .map(|i| Self {
                 id: format!("L{i}"),
-                noise: 0.3 + 0.5 * rng.uniform(),
+                noise: 0.15 + 0.35 * rng.uniform(),
                 length_bias: 0.1 * (rng.uniform() - 0.5),
-                slip: 0.05 + 0.1 * rng.uniform(),
+                slip: 0.02 + 0.06 * rng.uniform(),
+                verbosity: 0.4 + 0.5 * rng.uniform(),
+                format_care: 0.1 + 0.5 * rng.uniform(),
+                guess: 0.3 + 0.5 * rng.uniform(),
                 held_out: i + held >= n,
             })
             .collect()
@@ -53,16 +79,27 @@ impl Labeler {
         idx
     }
 
-    /// A demonstration: the ideal answer, or with probability `slip` a flawed one.
+    /// A demonstration: the ideal answer as this labeler's habits distort it.
     pub fn demonstrate(&self, world: &World, p: &Prompt, rng: &mut Rng) -> String {
-        let ideal = world.ideal(p);
-        if rng.uniform() < self.slip {
-            let (_, wrong) = &world.known[rng.below(world.known.len() as u64) as usize];
-            format!("{wrong}.")
-        } else if self.length_bias > 0.03 {
-            format!("{ideal} I hope this helps.")
+        let random_capital = |rng: &mut Rng| world.known[rng.below(world.known.len() as u64) as usize].1.clone();
+        let core = match p.family {
+            Family::Unknown if rng.uniform() < self.guess => format!("{}.", random_capital(rng)),
+            Family::Fact | Family::Format if rng.uniform() < self.slip => {
+                let c = random_capital(rng);
+                format!("{}.", if p.family == Family::Format && rng.uniform() < self.format_care { c.to_uppercase() } else { c })
+            }
+            Family::Format if rng.uniform() >= self.format_care => {
+                let a = p.answer.as_deref().unwrap_or("");
+                let mut c = a.chars();
+                let title = c.next().map(|f| f.to_string() + &c.as_str().to_lowercase()).unwrap_or_default();
+                format!("{title}.")
+            }
+            _ => world.ideal(p),
+        };
+        if rng.uniform() < self.verbosity {
+            format!("{core} {}", PADDING[rng.below(PADDING.len() as u64) as usize])
         } else {
-            ideal
+            core
         }
     }
 }
@@ -110,13 +147,38 @@ mod tests {
     }
 
     #[test]
+    fn demonstrations_carry_the_labelers_habits() {
+        let world = World::new(5, 12, 6, 8);
+        let mut rng = Rng::new(2);
+        let (mut padded, mut formats, mut lower, mut gap, mut n) = (0, 0, 0, 0.0, 0);
+        for l in world.labelers.iter().filter(|l| !l.held_out) {
+            for _ in 0..200 {
+                let p = world.prompt("u", &mut rng);
+                let d = l.demonstrate(&world, &p, &mut rng);
+                padded += usize::from(PADDING.iter().any(|x| d.ends_with(x)));
+                if p.family == Family::Format {
+                    formats += 1;
+                    lower += usize::from(d.chars().any(|c| c.is_lowercase()));
+                }
+                gap += prefs::true_score(&p, &world.ideal(&p)) - prefs::true_score(&p, &d);
+                n += 1;
+            }
+        }
+        assert!(padded > n / 4 && padded < n, "padded {padded} of {n}");
+        assert!(lower > formats / 4, "format forgotten {lower} of {formats}");
+        assert!(gap / n as f64 > 0.3, "demonstrations are clearly worse than ideal: mean gap {}", gap / n as f64);
+    }
+
+    #[test]
     fn panel_agreement_is_human_like() {
         let world = World::new(3, 12, 6, 8);
         let mut rng = Rng::new(9);
         let mut all = vec![];
         for _ in 0..300 {
             let p = world.prompt("u", &mut rng);
-            let comps = vec![world.ideal(&p), "Vanitel.".to_string(), format!("{} It is a fine city with many old bridges.", world.ideal(&p)), super::super::DECLINE.to_string()];
+            // what a model's K samples look like: mostly the same answer, padded or not
+            let i = world.ideal(&p);
+            let comps = vec![i.clone(), format!("{i} {}", PADDING[0]), format!("{i} {}", PADDING[2]), "Vanitel.".to_string()];
             all.push(world.labelers.iter().map(|l| l.rank(&p, &comps, &mut rng)).collect());
         }
         let a = agreement(&all);

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub const FORMAT_VERSION: u32 = 1;
 const SYLLABLES: [&str; 16] = ["va", "ro", "ni", "tel", "mo", "qua", "zen", "dor", "li", "ka", "sur", "pe", "ox", "bri", "an", "ul"];
-const FILLER: [&str; 8] = [
+const FILLER: [&str; 13] = [
     "The river runs past the old mill.",
     "Travelers often rest in the market square.",
     "Many people enjoy bread in the morning.",
@@ -25,6 +25,12 @@ const FILLER: [&str; 8] = [
     "Merchants trade cloth and salt.",
     "The library opens at dawn.",
     "Birds nest in the tall trees.",
+    // things people say (so the tokenizer and the base model know these phrases)
+    "A clerk said: I don't know.",
+    "The guard said: I can't help with that.",
+    "I hope this helps.",
+    "Let me know if you need more.",
+    "Happy to help.",
 ];
 pub const DECLINE: &str = "I don't know.";
 pub const REFUSE: &str = "I can't help with that.";

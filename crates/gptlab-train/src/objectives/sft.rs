@@ -2,21 +2,41 @@
 //! the assistant's tokens only (the chat format's loss mask), over whole epochs in a seeded
 //! shuffled order. Evaluation is the token-weighted mean of the same loss over the validation
 //! conversations. The recipe's defaults (16 epochs, cosine decay, residual dropout 0.2) live in
-//! the SFT config. Not implemented here: packing several conversations into one sequence, and
-//! choosing the checkpoint by reward-model score (the loop keeps the lowest validation loss).
+//! the SFT config. With a reward model ([`RewardSelector`]) the kept checkpoint is the one
+//! whose greedy replies to the validation prompts score highest (the paper's choice);
+//! otherwise the lowest validation loss. Not implemented: packing several conversations into
+//! one sequence.
 
+use crate::objectives::ppo::{mean_score, Scalar};
 use crate::trainer::Task;
 use crate::Result;
 use gptlab_core::rng::Rng;
 use gptlab_model::ops::IGNORE;
 use gptlab_model::Gpt;
 use gptlab_tokenizer::chat::Rendered;
+use gptlab_tokenizer::Tokenizer;
 use serde_json::{Map, Value};
 use tch::{Device, Tensor};
+
+/// Chooses SFT checkpoints by a reward model's mean score of greedy replies.
+pub struct RewardSelector {
+    pub reward: Scalar,
+    pub tok: Tokenizer,
+    /// Rendered validation prompts (ending with the assistant header).
+    pub prompts: Vec<Vec<u32>>,
+    pub max_new_tokens: usize,
+}
+
+/// The prompt part of a rendered conversation: everything before the first trained token.
+pub fn prompt_ids(r: &Rendered) -> Vec<u32> {
+    let n = r.mask.iter().position(|&m| m).unwrap_or(r.ids.len());
+    r.ids[..n].to_vec()
+}
 
 pub struct SftTask {
     pub train: Vec<Rendered>,
     pub val: Vec<Rendered>,
+    pub selector: Option<RewardSelector>,
     pub batch_size: usize,
     /// Longest sequence (the model's context); longer conversations are truncated.
     pub block: usize,
@@ -92,7 +112,17 @@ impl Task for SftTask {
         })?;
         let mut m = Map::new();
         m.insert("eval_tokens".into(), count.into());
+        if let Some(sel) = &self.selector {
+            m.insert("eval_reward".into(), mean_score(model, &sel.reward, &sel.tok, &sel.prompts, sel.max_new_tokens)?.into());
+        }
         Ok((total / count.max(1) as f64, m))
+    }
+
+    fn selection(&self, eval_loss: f64, extra: &Map<String, Value>) -> f64 {
+        match extra.get("eval_reward").and_then(Value::as_f64) {
+            Some(r) if self.selector.is_some() => -r,
+            _ => eval_loss,
+        }
     }
 }
 
