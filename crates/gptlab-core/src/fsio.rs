@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 /// The temporary sibling used while `path` is being written.
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
+    // pid + a counter: two writers of one path (processes or threads) never share a temp file
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.tmp{}-{n}", std::process::id()))
 }
 
 /// Writes `path` atomically by calling `fill` on a temporary file, then renaming it.

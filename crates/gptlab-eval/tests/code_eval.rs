@@ -274,8 +274,43 @@ fn rust_problems_compile_and_run_in_the_sandbox() {
     if ex.join("example_rust_problem.jsonl").exists() {
         let s = copy_samples(d, &ex.join("example_rust_samples.jsonl"));
         let r = evaluate(&opts(&ex.join("example_rust_problem.jsonl"), &s, &[1])).expect("example");
-        assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 0.5}");
+        assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 0.5}", "{:#?}", not_passed(&r));
     } else {
         eprintln!("SKIPPED HumanEval-Rust example: {} is absent (shared data not beside the repo)", ex.display());
     }
+}
+
+#[test]
+fn evaluations_at_once_in_one_process_keep_their_own_build_directories() {
+    // regression: every evaluation once shared /tmp/gptlab-build-<pid>-execute, and a
+    // Python-only one removed it while a Rust one was about to run its test binaries
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let rust = d.join("rust.jsonl");
+    let test = "\n#[cfg(test)]\nmod tests {\n    use super::*;\n    #[test]\n    fn t() {\n        assert_eq!(one(), 1);\n    }\n}\n";
+    std::fs::write(&rust, format!("{}\n", serde_json::json!({"task_id": "R/1", "prompt": "fn one() -> i32 {\n", "canonical_solution": "    1\n}\n", "test": test, "entry_point": "one"}))).expect("w");
+    let rs = d.join("rs.jsonl");
+    std::fs::write(&rs, "{\"task_id\": \"R/1\", \"completion\": \"    1\\n}\\n\"}\n".repeat(6)).expect("w");
+    let py = d.join("py.jsonl");
+    let check = "def check(candidate):\n    assert candidate() == 1\n";
+    std::fs::write(&py, format!("{}\n", serde_json::json!({"task_id": "P/1", "prompt": "def one():\n", "canonical_solution": "    return 1\n", "test": check, "entry_point": "one"}))).expect("w");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let mut n = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let ps = d.join(format!("ps{n}.jsonl"));
+                std::fs::write(&ps, "{\"task_id\": \"P/1\", \"completion\": \"    return 1\\n\"}\n").expect("w");
+                let r = evaluate(&Options { calibration_factor: 0.0, ..opts(&py, &ps, &[1]) }).expect("python");
+                assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}");
+                n += 1;
+            }
+            n
+        });
+        let r = evaluate(&Options { calibration_factor: 0.0, ..opts(&rust, &rs, &[1]) });
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let python_runs = h.join().expect("python thread");
+        let r = r.expect("rust");
+        assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}", "{:#?} ({python_runs} Python evaluations ran beside it)", not_passed(&r));
+    });
 }

@@ -142,14 +142,18 @@ pub fn evaluate(o: &Options) -> Result<Report> {
 /// Runs (problem, completion, CPU limit) items in the sandbox, compiling Rust ones first;
 /// outcomes come back in item order.
 fn run_programs(o: &Options, items: &[(&Problem, &str, f64)], label: &str) -> Result<(Vec<Outcome>, Isolation)> {
-    let build = std::env::temp_dir().join(format!("gptlab-build-{}-{label}", std::process::id()));
+    // one directory per call: evaluations running at once in one process must not share it
+    let build_dir = tempfile::Builder::new()
+        .prefix(&format!("gptlab-build-{label}-"))
+        .tempdir()
+        .map_err(|e| Error::Input(format!("cannot create a build directory in {}: {e}", std::env::temp_dir().display())))?;
+    let build = build_dir.path();
     let mut decided: HashMap<usize, String> = HashMap::new();
     let mut argv: HashMap<usize, Vec<String>> = HashMap::new();
     let rust: Vec<usize> = (0..items.len()).filter(|&i| items[i].0.language == Language::Rust).collect();
     if !rust.is_empty() {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::create_dir_all(&build).map_err(|e| Error::Input(format!("{}: {e}", build.display())))?;
-        let _ = std::fs::set_permissions(&build, std::fs::Permissions::from_mode(0o711));
+        let _ = std::fs::set_permissions(build, std::fs::Permissions::from_mode(0o711));
         let pb = progress(o.progress, rust.len(), "compile");
         let next = std::sync::Mutex::new(rust.into_iter());
         let done = std::sync::Mutex::new(Vec::new());
@@ -173,7 +177,6 @@ fn run_programs(o: &Options, items: &[(&Problem, &str, f64)], label: &str) -> Re
                     argv.insert(i, rust::test_argv(&bin));
                 }
                 Err(v) if v.contains("is rustc installed") => {
-                    let _ = std::fs::remove_dir_all(&build);
                     return Err(Error::Input(v.trim_start_matches("failed: ").to_string()));
                 }
                 Err(v) => {
@@ -192,7 +195,6 @@ fn run_programs(o: &Options, items: &[(&Problem, &str, f64)], label: &str) -> Re
     // with no job left (every compile failed) this still starts one worker, for the isolation report
     let ran = sandbox::run_jobs(&o.python, o.jobs, o.limits, jobs, &|_| pb.inc(1));
     pb.finish_and_clear();
-    let _ = std::fs::remove_dir_all(&build);
     let (mut outs, iso) = ran?;
     outs.extend(decided.into_iter().map(|(id, result)| Outcome { id, result, cpu_s: None, wall_s: 0.0 }));
     outs.sort_by_key(|o| o.id);

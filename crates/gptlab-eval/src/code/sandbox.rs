@@ -299,8 +299,11 @@ pub fn run_jobs(python: &str, workers: usize, limits: Limits, jobs: Vec<Job>, on
     Ok((out, iso))
 }
 
-fn unique() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+/// Distinct for every call in this process (a counter), and across processes with the pid.
+fn unique() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    format!("{t}-{}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 fn set_mode(p: &Path, mode: u32) {
