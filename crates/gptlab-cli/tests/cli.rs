@@ -261,6 +261,16 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
     for f in ["pretrain/loss.png", "sft/loss.png", "rm/loss.png", "reward.png", "kl.png", "entropy.png", "ppo/last/model.safetensors", "ppo_ptx/last/model.safetensors"] {
         assert!(out.join(f).exists(), "{f}");
     }
+    // two comparison rounds: the second ranks samples of SFT and of the round-1 PPO policy, and
+    // the final RM is trained on both rounds' comparisons
+    let rounds = j["rounds"].as_array().expect("rounds");
+    assert_eq!(rounds.len(), 2);
+    assert_eq!(rounds[1]["sampled_from"].as_array().expect("from").len(), 2);
+    assert!(rounds[1]["sampled_from"][1].as_str().expect("s").ends_with("ppo_r1/last"));
+    assert!(out.join("rm_r1/best/model.safetensors").exists() && out.join("ppo_r1/last/model.safetensors").exists());
+    let n = |f: &str| std::fs::read_to_string(out.join("data").join(f)).expect("cmp").lines().count();
+    assert_eq!(n("comparisons.jsonl"), n("comparisons_r1.jsonl") + n("comparisons_r2.jsonl"));
+    assert!(j["by_family"]["ppo"]["fact"]["prompts"].as_u64().is_some() && report.contains("By task family"));
     // a stage override must name a stage
     fails(&["demo", "--out", out.to_str().expect("p"), "--set", "train.max_iters=1"], "STAGE:KEY=VALUE");
 }
@@ -508,6 +518,30 @@ fn world_generate_label_and_win_rate() {
         r.sort_unstable();
         assert_eq!(r, (0..c.len() as u64).collect::<Vec<_>>());
     }
+    // two models: sample j comes from model j mod 2, so the first sample of every prompt is the
+    // first model's (same seed) and some later ones are the other model's
+    let other = d.join("other");
+    let mut a = tiny_args(&w.join("corpus.txt"), &other, 2);
+    a.extend(["--set".to_string(), "model.block_size=96".to_string(), "--set".to_string(), "train.seed=9".to_string()]);
+    ok(&sargs(&a));
+    let label2 = |models: &[&Path], out: &Path| -> Vec<serde_json::Value> {
+        let mut args = vec!["world".to_string(), "label".into(), "--world".into(), w.display().to_string(), "-k".into(), "2".into(), "--limit".into(), "30".into()];
+        for m in models {
+            args.extend(["--model".to_string(), m.join("best").display().to_string()]);
+        }
+        args.extend(["--out".to_string(), out.display().to_string()]);
+        ok(&sargs(&args));
+        std::fs::read_to_string(out).expect("r").lines().map(|x| serde_json::from_str(x).expect("j")).collect()
+    };
+    let single = label2(&[&base], &d.join("c1.jsonl"));
+    let mixed = label2(&[&base, &other], &d.join("c2.jsonl"));
+    let seen: std::collections::HashSet<(String, String)> =
+        single.iter().flat_map(|x| x["completions"].as_array().expect("a").iter().map(move |c| (x["prompt"].to_string(), c.to_string()))).collect();
+    let in_single: std::collections::HashSet<String> = single.iter().map(|x| x["prompt"].to_string()).collect();
+    let both: Vec<&serde_json::Value> = mixed.iter().filter(|x| in_single.contains(&x["prompt"].to_string())).collect();
+    assert!(!both.is_empty());
+    assert!(both.iter().all(|x| seen.contains(&(x["prompt"].to_string(), x["completions"][0].to_string()))), "first samples come from the first model");
+    assert!(both.iter().any(|x| !seen.contains(&(x["prompt"].to_string(), x["completions"][1].to_string()))), "second samples come from the other model");
     // a model against itself wins exactly half, and the interval covers 0.5
     let b = base.join("best");
     let r = json(&ok(&["eval", "world", "--world", w.to_str().expect("p"), "--model", b.to_str().expect("p"), "--baseline", b.to_str().expect("p"), "--limit", "20"]));

@@ -57,8 +57,16 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<
 }
 
 /// Reads a file to a string, with an error naming the file; rejects non-UTF-8 by byte offset.
+/// A gzip file (its first two bytes are gzip's magic number) is decompressed first, so every
+/// data reader takes `x.jsonl.gz` as well as `x.jsonl`.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = vec![];
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
+            .map_err(|e| Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a valid gzip file: {e}"))))?;
+        bytes = out;
+    }
     String::from_utf8(bytes).map_err(|e| {
         Error::io(
             path,
@@ -119,5 +127,18 @@ mod tests {
         std::fs::write(&p, b"ab\xffcd").expect("write");
         let e = read_text(&p).expect_err("must fail").to_string();
         assert!(e.contains("bad.txt") && e.contains("offset 2"), "{e}");
+    }
+
+    #[test]
+    fn gzip_files_read_as_their_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("x.jsonl.gz");
+        let mut z = flate2::write::GzEncoder::new(vec![], flate2::Compression::default());
+        std::io::Write::write_all(&mut z, "{\"a\": \"é\"}\n".as_bytes()).expect("gz");
+        std::fs::write(&p, z.finish().expect("gz")).expect("write");
+        assert_eq!(read_text(&p).expect("read"), "{\"a\": \"é\"}\n");
+        std::fs::write(&p, [0x1f, 0x8b, 8, 0, 1, 2]).expect("write");
+        let e = read_text(&p).expect_err("truncated gzip").to_string();
+        assert!(e.contains("x.jsonl.gz") && e.contains("gzip"), "{e}");
     }
 }

@@ -98,8 +98,16 @@ impl Tokenizer {
     /// assistant turn. Returns the rendering and the number of prompt tokens (the response
     /// starts there).
     pub fn render_pair(&self, prompt: &str, response: &str) -> Result<(Rendered, usize)> {
-        let p = self.render_chat(&[Message::user(prompt)], true)?;
-        let full = self.render_chat(&[Message::user(prompt), Message::assistant(response)], false)?;
+        self.render_reply(&[Message::user(prompt)], response)
+    }
+
+    /// Renders a conversation (ending with a user turn) and a reply to it; returns the
+    /// rendering and the number of tokens before the reply.
+    pub fn render_reply(&self, context: &[Message], response: &str) -> Result<(Rendered, usize)> {
+        let p = self.render_chat(context, true)?;
+        let mut all = context.to_vec();
+        all.push(Message::assistant(response));
+        let full = self.render_chat(&all, false)?;
         Ok((full, p.ids.len()))
     }
 }
@@ -110,10 +118,12 @@ pub struct SftExample {
     pub messages: Vec<Message>,
 }
 
-/// One comparison: K completions of a prompt, ranked best first (indices into `completions`).
+/// One comparison: K completions of a conversation, ranked best first (indices into
+/// `completions`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
-    pub prompt: String,
+    /// The conversation the completions reply to (a single user turn for `{"prompt": str}`).
+    pub context: Vec<Message>,
     pub completions: Vec<String>,
     pub ranking: Vec<usize>,
     pub labeler: Option<String>,
@@ -146,12 +156,53 @@ fn string(m: &serde_json::Map<String, serde_json::Value>, key: &str, path: &Path
         .ok_or_else(|| Error::Line { path: path.to_path_buf(), line, msg: format!("field `{key}` must be a string") })
 }
 
-/// Reads SFT data: `{"messages": [...]}` or `{"prompt", "completion"}` per line.
+/// A file that is one JSON array of objects (Alpaca's `alpaca_data.json` layout), as
+/// (record number, object) like [`lines`] gives; `None` when the file is not an array.
+fn array_records(path: &Path) -> Result<Option<Vec<(usize, serde_json::Map<String, serde_json::Value>)>>> {
+    let text = gptlab_core::fsio::read_text(path)?;
+    if !text.trim_start().starts_with('[') {
+        return Ok(None);
+    }
+    let v: Vec<serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| Error::Line { path: path.to_path_buf(), line: e.line(), msg: format!("invalid JSON array: {e}") })?;
+    let mut out = vec![];
+    for (i, r) in v.into_iter().enumerate() {
+        match r {
+            serde_json::Value::Object(m) => out.push((i + 1, m)),
+            _ => return Err(Error::Codec(format!("{}: record {}: expected a JSON object", path.display(), i + 1))),
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::EmptyCorpus(path.to_path_buf()));
+    }
+    Ok(Some(out))
+}
+
+/// Reads SFT data: JSONL with `{"messages": [...]}` or `{"prompt", "completion"}` per line, or a
+/// JSON array of such records or of Alpaca's `{"instruction", "input", "output"}` (the user
+/// turn is the instruction, then the input after a blank line when there is one). Errors name
+/// the line (JSONL) or the record number (array).
 pub fn read_sft(path: &Path) -> Result<Vec<SftExample>> {
-    lines(path)?
+    let (records, is_array) = match array_records(path)? {
+        Some(r) => (r, true),
+        None => (lines(path)?, false),
+    };
+    records
         .into_iter()
         .map(|(line, m)| {
-            let err = |msg: String| Error::Line { path: path.to_path_buf(), line, msg };
+            let err = |msg: String| {
+                if is_array {
+                    Error::Codec(format!("{}: record {line}: {msg}", path.display()))
+                } else {
+                    Error::Line { path: path.to_path_buf(), line, msg }
+                }
+            };
+            if m.contains_key("instruction") && m.contains_key("output") {
+                let field = |k: &str| m.get(k).map_or(Some(String::new()), |v| v.as_str().map(str::to_string)).ok_or_else(|| err(format!("field `{k}` must be a string")));
+                let (ins, input, out) = (field("instruction")?, field("input")?, field("output")?);
+                let user = if input.trim().is_empty() { ins } else { format!("{ins}\n\n{input}") };
+                return Ok(SftExample { messages: vec![Message::user(&user), Message::assistant(&out)] });
+            }
             if let Some(msgs) = m.get("messages") {
                 let messages: Vec<Message> = serde_json::from_value(msgs.clone()).map_err(|e| err(format!("`messages`: {e}")))?;
                 if !messages.iter().any(|x| x.role == Role::Assistant) {
@@ -162,40 +213,141 @@ pub fn read_sft(path: &Path) -> Result<Vec<SftExample>> {
                 let (p, c) = (string(&m, "prompt", path, line)?, string(&m, "completion", path, line)?);
                 Ok(SftExample { messages: vec![Message::user(&p), Message::assistant(&c)] })
             } else {
-                Err(err("expected `messages`, or `prompt` and `completion`".into()))
+                Err(err("expected `messages`, `prompt` and `completion`, or `instruction` and `output`".into()))
             }
         })
         .collect()
 }
 
-/// Reads comparisons: K-way (`completions` + `ranking`) or pairwise (`chosen`/`rejected`).
+/// A conversation from a JSON value: a list of `{"role", "content"}` messages, or an
+/// Anthropic HH-RLHF transcript (`"\n\nHuman: …\n\nAssistant: …"`). Consecutive turns of one
+/// role are joined with a blank line.
+fn transcript(v: &serde_json::Value) -> std::result::Result<Vec<Message>, String> {
+    let mut msgs: Vec<Message> = match v {
+        serde_json::Value::String(t) => {
+            let mut out: Vec<Message> = vec![];
+            let mut rest = t.as_str();
+            let marker = |s: &str| -> Option<(usize, Role, usize)> {
+                let h = s.find("\n\nHuman:").map(|i| (i, Role::User, "\n\nHuman:".len()));
+                let a = s.find("\n\nAssistant:").map(|i| (i, Role::Assistant, "\n\nAssistant:".len()));
+                match (h, a) {
+                    (Some(x), Some(y)) => Some(if x.0 < y.0 { x } else { y }),
+                    (x, y) => x.or(y),
+                }
+            };
+            match marker(rest) {
+                Some((0, _, _)) => {}
+                _ => return Err("a transcript string must start with \"\\n\\nHuman:\" (Anthropic HH-RLHF layout)".into()),
+            }
+            while let Some((_, role, len)) = marker(rest) {
+                rest = &rest[len..];
+                let end = marker(rest).map_or(rest.len(), |m| m.0);
+                let content = rest[..end].strip_prefix(' ').unwrap_or(&rest[..end]);
+                out.push(Message { role, content: content.to_string() });
+                rest = &rest[end..];
+            }
+            out
+        }
+        v => serde_json::from_value(v.clone()).map_err(|e| format!("expected a transcript string or a list of messages: {e}"))?,
+    };
+    let mut merged: Vec<Message> = vec![];
+    for m in msgs.drain(..) {
+        match merged.last_mut() {
+            Some(last) if last.role == m.role => last.content = format!("{}\n\n{}", last.content, m.content),
+            _ => merged.push(m),
+        }
+    }
+    Ok(merged)
+}
+
+/// The conversation a completion replies to: a string is one user turn; a list of messages
+/// (or an HH transcript) must end with a user turn.
+fn context(v: &serde_json::Value) -> std::result::Result<Vec<Message>, String> {
+    if let serde_json::Value::String(s) = v {
+        if !s.starts_with("\n\nHuman:") {
+            return Ok(vec![Message::user(s)]);
+        }
+    }
+    let c = transcript(v)?;
+    match c.last() {
+        Some(m) if m.role == Role::User => Ok(c),
+        _ => Err("`prompt` must end with a user turn".into()),
+    }
+}
+
+/// A completion: a string, or a list of messages whose last one is the assistant's reply.
+fn reply(v: &serde_json::Value) -> std::result::Result<(Vec<Message>, String), String> {
+    if let serde_json::Value::String(s) = v {
+        if !s.starts_with("\n\nHuman:") {
+            return Ok((vec![], s.clone()));
+        }
+    }
+    let mut c = transcript(v)?;
+    match c.pop() {
+        Some(m) if m.role == Role::Assistant => Ok((c, m.content)),
+        _ => Err("the last turn must be the assistant's reply".into()),
+    }
+}
+
+/// Comparisons and notes on records left out (see [`read_comparisons`]).
+pub struct ComparisonFile {
+    pub comparisons: Vec<Comparison>,
+    /// Records left out, with why (e.g. HH pairs whose transcripts differ before the last reply).
+    pub skipped: Vec<String>,
+}
+
+/// Reads comparisons: K-way (`completions` + `ranking`) or pairwise (`chosen`/`rejected`,
+/// TRL's names). `prompt` is a string or a list of messages; pairwise records without a
+/// `prompt` hold whole conversations in `chosen`/`rejected` (Anthropic HH-RLHF transcripts or
+/// message lists), which must agree up to the last assistant reply — the few that do not
+/// (5 of 2,312 in HH's harmless-base test split) are left out and listed in `skipped`.
+pub fn read_comparisons_file(path: &Path) -> Result<ComparisonFile> {
+    let mut comparisons = vec![];
+    let mut skipped = vec![];
+    for (line, m) in lines(path)? {
+        let err = |msg: String| Error::Line { path: path.to_path_buf(), line, msg };
+        let labeler = m.get("labeler").and_then(|v| v.as_str()).map(str::to_string);
+        let prompt = m.get("prompt").map(|p| context(p).map_err(|e| err(format!("`prompt`: {e}")))).transpose()?;
+        if m.contains_key("chosen") || m.contains_key("rejected") {
+            let get = |k: &str| m.get(k).ok_or_else(|| err(format!("field `{k}` is missing"))).and_then(|v| reply(v).map_err(|e| err(format!("`{k}`: {e}"))));
+            let ((cc, c), (rc, r)) = (get("chosen")?, get("rejected")?);
+            let ctx = match prompt {
+                Some(p) => p,
+                None if cc.is_empty() => return Err(err("pairwise record without `prompt`: `chosen`/`rejected` must be whole conversations".into())),
+                None if cc != rc => {
+                    skipped.push(format!("{}:{line}: chosen and rejected differ before the last reply", path.display()));
+                    continue;
+                }
+                None => cc,
+            };
+            comparisons.push(Comparison { context: ctx, completions: vec![c, r], ranking: vec![0, 1], labeler });
+            continue;
+        }
+        let context = prompt.ok_or_else(|| err("field `prompt` is missing".into()))?;
+        let completions: Vec<String> = m
+            .get("completions")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .ok_or_else(|| err("expected `completions` (a list of strings) and `ranking`, or `chosen`/`rejected`".into()))?;
+        let ranking: Vec<usize> = m
+            .get("ranking")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .ok_or_else(|| err("`ranking` must be a list of indices into `completions`, best first".into()))?;
+        let k = completions.len();
+        let mut seen = vec![false; k];
+        if k < 2 || ranking.len() != k || ranking.iter().any(|&r| r >= k || std::mem::replace(&mut seen[r], true)) {
+            return Err(err(format!("`ranking` must be a permutation of 0..{k} (K ≥ 2)")));
+        }
+        comparisons.push(Comparison { context, completions, ranking, labeler });
+    }
+    if comparisons.is_empty() {
+        return Err(Error::Codec(format!("{}: no usable comparison ({} left out: {})", path.display(), skipped.len(), skipped.first().map_or("", String::as_str))));
+    }
+    Ok(ComparisonFile { comparisons, skipped })
+}
+
+/// [`read_comparisons_file`] without the notes.
 pub fn read_comparisons(path: &Path) -> Result<Vec<Comparison>> {
-    lines(path)?
-        .into_iter()
-        .map(|(line, m)| {
-            let err = |msg: String| Error::Line { path: path.to_path_buf(), line, msg };
-            let prompt = string(&m, "prompt", path, line)?;
-            let labeler = m.get("labeler").and_then(|v| v.as_str()).map(str::to_string);
-            if m.contains_key("chosen") {
-                let (c, r) = (string(&m, "chosen", path, line)?, string(&m, "rejected", path, line)?);
-                return Ok(Comparison { prompt, completions: vec![c, r], ranking: vec![0, 1], labeler });
-            }
-            let completions: Vec<String> = m
-                .get("completions")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .ok_or_else(|| err("expected `completions` (a list of strings) and `ranking`, or `chosen`/`rejected`".into()))?;
-            let ranking: Vec<usize> = m
-                .get("ranking")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .ok_or_else(|| err("`ranking` must be a list of indices into `completions`, best first".into()))?;
-            let k = completions.len();
-            let mut seen = vec![false; k];
-            if k < 2 || ranking.len() != k || ranking.iter().any(|&r| r >= k || std::mem::replace(&mut seen[r], true)) {
-                return Err(err(format!("`ranking` must be a permutation of 0..{k} (K ≥ 2)")));
-            }
-            Ok(Comparison { prompt, completions, ranking, labeler })
-        })
-        .collect()
+    Ok(read_comparisons_file(path)?.comparisons)
 }
 
 /// Reads RL prompts: `{"prompt"}` per line.
@@ -263,6 +415,35 @@ mod tests {
         assert_eq!(cs[1].completions, vec!["x".to_string(), "y".to_string()]);
         std::fs::write(&c, "{\"prompt\": \"p\", \"completions\": [\"a\", \"b\"], \"ranking\": [0, 0]}\n").expect("w");
         assert!(read_comparisons(&c).expect_err("perm").to_string().contains("cmp.jsonl:1"));
+        // whole conversations (Anthropic HH-RLHF transcripts; TRL's conversational lists)
+        let hh = |c: &str, r: &str| serde_json::json!({"chosen": c, "rejected": r}).to_string();
+        let conv = serde_json::json!({"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]});
+        let text = [
+            hh("\n\nHuman: hi\n\nAssistant: hello\n\nHuman: bye\n\nAssistant: see you", "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: bye\n\nAssistant: go away"),
+            hh("\n\nHuman: x\n\nAssistant: a", "\n\nHuman: y\n\nAssistant: b"),
+            conv.to_string(),
+        ]
+        .join("\n");
+        std::fs::write(&c, text).expect("w");
+        let f = read_comparisons_file(&c).expect("hh");
+        assert_eq!(f.comparisons.len(), 2);
+        assert_eq!(f.comparisons[0].context, vec![Message::user("hi"), Message::assistant("hello"), Message::user("bye")]);
+        assert_eq!(f.comparisons[0].completions, vec!["see you".to_string(), "go away".to_string()]);
+        assert_eq!(f.comparisons[1].context, vec![Message::user("q")]);
+        assert!(f.skipped.len() == 1 && f.skipped[0].contains("cmp.jsonl:2"), "{:?}", f.skipped);
+        std::fs::write(&c, hh("Human: no leading blank line", "x")).expect("w");
+        assert!(read_comparisons(&c).expect_err("layout").to_string().contains("cmp.jsonl:1"));
+        std::fs::write(&c, hh("\n\nHuman: only a question", "\n\nHuman: only a question")).expect("w");
+        assert!(read_comparisons(&c).expect_err("no reply").to_string().contains("assistant's reply"));
+        // Alpaca's JSON array
+        let a = dir.path().join("alpaca.json");
+        std::fs::write(&a, r#"[{"instruction": "Add", "input": "2, 3", "output": "5"}, {"instruction": "Greet", "input": "", "output": "Hi"}]"#).expect("w");
+        let ex = read_sft(&a).expect("alpaca");
+        assert_eq!(ex[0].messages, vec![Message::user("Add\n\n2, 3"), Message::assistant("5")]);
+        assert_eq!(ex[1].messages, vec![Message::user("Greet"), Message::assistant("Hi")]);
+        std::fs::write(&a, r#"[{"instruction": "Add", "output": 5}]"#).expect("w");
+        let e = read_sft(&a).expect_err("number").to_string();
+        assert!(e.contains("alpaca.json: record 1") && e.contains("output"), "{e}");
         let r = dir.path().join("prompts.jsonl");
         std::fs::write(&r, "{\"prompt\": \"go\"}\n\n{\"nope\": 1}\n").expect("w");
         assert!(read_prompts(&r).expect_err("missing").to_string().contains("prompts.jsonl:3"));

@@ -39,9 +39,15 @@ pub struct Args {
     /// Samples per prompt the labelers rank.
     #[arg(short = 'k', long, default_value_t = 4)]
     k: usize,
-    /// Prompts sent to the labelers for ranking.
+    /// Prompts sent to the labelers for ranking, per round.
     #[arg(long, default_value_t = 2_400)]
     label_prompts: usize,
+    /// Rounds of comparison collection. Round 1 ranks SFT samples; each later round first runs
+    /// PPO against the current RM, then ranks samples of SFT and that policy side by side, and
+    /// retrains the RM on every comparison so far (InstructGPT's comparisons came from several
+    /// models). The final PPO and PPO-ptx start from SFT with the last RM.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=5))]
+    rounds: u32,
     /// Override one stage's config key, e.g. --set pretrain:train.max_iters=50 (repeatable;
     /// stages: pretrain, sft, rm, ppo).
     #[arg(long = "set", value_name = "STAGE:KEY=VALUE")]
@@ -100,10 +106,10 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     let t0 = Instant::now();
-    let mut times: Vec<(&str, f64)> = vec![];
+    let mut times: Vec<(String, f64)> = vec![];
     let mut lap = Instant::now();
-    let mut tick = |name: &'static str, times: &mut Vec<(&str, f64)>| {
-        times.push((name, lap.elapsed().as_secs_f64()));
+    let mut tick = |name: &str, times: &mut Vec<(String, f64)>| {
+        times.push((name.to_string(), lap.elapsed().as_secs_f64()));
         lap = Instant::now();
         eprintln!("demo: {name} done ({:.0} s so far)", t0.elapsed().as_secs_f64());
     };
@@ -128,38 +134,72 @@ pub fn run(a: Args) -> Result<()> {
     tick("sft", &mut times);
     let sft_ckpt = out.join("sft/best");
 
-    let cmp = out.join("data/comparisons.jsonl");
-    let lab = world::label(&wdir, &sft_ckpt, None, a.k, a.label_prompts, &cmp, a.seed).context("label stage")?;
-    tick("label", &mut times);
-
-    let (rcfg, resolved) = stage_config::<gptlab_train::config::RmConfig>(
-        &a,
-        "rm",
-        &[("rm.init_from", &sft_ckpt), ("rm.train", &cmp), ("rm.demos", &wdir.join("sft.jsonl")), ("run.out_dir", &out.join("rm"))],
-        &[],
-    )?;
-    let rm_rep = rm::run_config(&rcfg, &resolved, false, progress).context("rm stage")?;
-    tick("rm", &mut times);
-
-    let ppo_paths = |dir: &str| -> Vec<(&'static str, PathBuf)> {
-        vec![
+    let run_ppo = |dir: &str, rm_dir: &Path, ptx: bool| -> Result<ppo::PpoReport> {
+        let mut paths: Vec<(&str, PathBuf)> = vec![
             ("ppo.policy_from", sft_ckpt.clone()),
-            ("ppo.reward_from", out.join("rm/best")),
+            ("ppo.reward_from", rm_dir.join("best")),
             ("ppo.prompts", wdir.join("prompts_train.jsonl")),
             ("ppo.val_prompts", wdir.join("prompts_val.jsonl")),
             ("run.out_dir", out.join(dir)),
-        ]
-    };
-    let mut ppo_reps = vec![];
-    for (dir, ptx) in [("ppo", false), ("ppo_ptx", true)] {
-        let mut paths = ppo_paths(dir);
+        ];
         if ptx {
             paths.push(("ppo.ptx_corpus", wdir.join("corpus.txt")));
         }
         let refs: Vec<(&str, &Path)> = paths.iter().map(|(k, p)| (*k, p.as_path())).collect();
         let (cfg, resolved) = stage_config::<gptlab_train::config::PpoConfig>(&a, "ppo", &refs, &[])?;
-        ppo_reps.push(ppo::run_config(&cfg, &resolved, progress).with_context(|| format!("{dir} stage"))?);
-        tick(if ptx { "ppo_ptx" } else { "ppo" }, &mut times);
+        ppo::run_config(&cfg, &resolved, progress).with_context(|| format!("{dir} stage"))
+    };
+
+    // comparison rounds: label → RM (→ PPO against it, whose samples the next round ranks)
+    let mut all_cmp = String::new();
+    let mut rounds = vec![];
+    let mut policy: Option<PathBuf> = None;
+    let mut rm_rep = None;
+    for round in 1..=a.rounds {
+        let last = round == a.rounds;
+        let mut models = vec![sft_ckpt.as_path()];
+        if let Some(p) = &policy {
+            models.push(p.as_path());
+        }
+        let cmp = out.join(format!("data/comparisons_r{round}.jsonl"));
+        let seed = a.seed.wrapping_add(u64::from(round - 1) * 7_919);
+        let lab = world::label(&wdir, &models, None, a.k, a.label_prompts, &cmp, seed).with_context(|| format!("label stage (round {round})"))?;
+        all_cmp.push_str(&gptlab_core::fsio::read_text(&cmp)?);
+        let all = out.join("data/comparisons.jsonl");
+        gptlab_core::fsio::write_atomic(&all, all_cmp.as_bytes())?;
+        tick(&format!("label_r{round}"), &mut times);
+
+        let rm_dir = out.join(if last { "rm".to_string() } else { format!("rm_r{round}") });
+        let (rcfg, resolved) = stage_config::<gptlab_train::config::RmConfig>(
+            &a,
+            "rm",
+            &[("rm.init_from", &sft_ckpt), ("rm.train", &all), ("rm.demos", &wdir.join("sft.jsonl")), ("run.out_dir", &rm_dir)],
+            &[],
+        )?;
+        let rep = rm::run_config(&rcfg, &resolved, false, progress).with_context(|| format!("rm stage (round {round})"))?;
+        tick(&format!("rm_r{round}"), &mut times);
+        let mut info = serde_json::json!({"round": round, "sampled_from": models.iter().map(|m| m.display().to_string()).collect::<Vec<_>>(),
+            "groups": lab.groups, "labeler_agreement": lab.agreement, "rm_accuracy": rep.rm_accuracy});
+        if !last {
+            let dir = format!("ppo_r{round}");
+            let r = run_ppo(&dir, &rm_dir, false)?;
+            info["ppo_final_kl"] = serde_json::json!(r.last_kl);
+            policy = Some(out.join(dir).join("last"));
+            tick(&format!("ppo_r{round}"), &mut times);
+        }
+        rounds.push((lab, info));
+        rm_rep = Some(rep);
+    }
+    let rm_rep = rm_rep.context("no comparison round ran")?;
+    let agreement = rounds[0].0.agreement;
+
+    let mut ppo_reps = vec![];
+    for (dir, ptx) in [("ppo", false), ("ppo_ptx", true)] {
+        ppo_reps.push(run_ppo(dir, &out.join("rm"), ptx)?);
+        tick(dir, &mut times);
+    }
+    if let Some((_, i)) = rounds.last_mut() {
+        i["ppo_final_kl"] = serde_json::json!(ppo_reps[0].last_kl);
     }
 
     let val_prompts = wdir.join("prompts_val.jsonl");
@@ -179,27 +219,29 @@ pub fn run(a: Args) -> Result<()> {
     let loss_of = |k: &str| losses.iter().find(|(n, _)| *n == k).map_or(f64::NAN, |(_, l)| *l);
     let report = serde_json::json!({
         "rm_accuracy": rm_rep.rm_accuracy,
-        "labeler_agreement": lab.agreement,
+        "labeler_agreement": agreement,
         "win_rate_ppo_vs_sft": wr_ppo.win_rate,
         "win_rate_ppo_ptx_vs_sft": wr_ptx.win_rate,
         "win_rate_ppo_vs_sft_ci95": wr_ppo.ci95,
         "win_rate_ppo_ptx_vs_sft_ci95": wr_ptx.ci95,
         "win_rate_held_out_labelers": {"ppo": wr_ppo.win_rate_held_out_labelers, "ppo_ptx": wr_ptx.win_rate_held_out_labelers},
         "mean_true_score": {"sft": wr_ppo.mean_true_score_baseline, "ppo": wr_ppo.mean_true_score, "ppo_ptx": wr_ptx.mean_true_score},
+        "by_family": {"ppo": wr_ppo.by_family, "ppo_ptx": wr_ptx.by_family},
         "pretrain_val_loss": {"pretrain": loss_of("pretrain"), "sft": loss_of("sft"), "ppo": loss_of("ppo"), "ppo_ptx": loss_of("ppo_ptx")},
         "alignment_tax": {"sft": loss_of("sft") - loss_of("pretrain"), "ppo": loss_of("ppo") - loss_of("pretrain"), "ppo_ptx": loss_of("ppo_ptx") - loss_of("pretrain")},
         "val_prompts": wr_ppo.n,
-        "comparisons": lab.groups,
+        "comparisons": rounds.iter().map(|(l, _)| l.groups).sum::<usize>(),
+        "rounds": rounds.iter().map(|(_, i)| i.clone()).collect::<Vec<_>>(),
         "pretrain_eval_loss": pre.best_eval_loss,
         "sft_eval_loss": sft_sum.best_eval_loss,
         "ppo_final_kl": {"ppo": ppo_reps[0].last_kl, "ppo_ptx": ppo_reps[1].last_kl},
-        "stage_seconds": times.iter().map(|(k, s)| (k.to_string(), serde_json::json!(s))).collect::<serde_json::Map<_, _>>(),
+        "stage_seconds": times.iter().map(|(k, s)| (k.clone(), serde_json::json!(s))).collect::<serde_json::Map<_, _>>(),
         "wall_s": t0.elapsed().as_secs_f64(),
     });
     let md = render_report(&a, &report, &examples)?;
     gptlab_core::fsio::write_atomic(&out.join("report.md"), md.as_bytes())?;
     gptlab_core::fsio::write_json_atomic(&out.join("report.json"), &report)?;
-    println!("{}", serde_json::json!({"report": out.join("report.md"), "rm_accuracy": rm_rep.rm_accuracy, "labeler_agreement": lab.agreement,
+    println!("{}", serde_json::json!({"report": out.join("report.md"), "rm_accuracy": rm_rep.rm_accuracy, "labeler_agreement": agreement,
         "win_rate_ppo_vs_sft": wr_ppo.win_rate, "win_rate_ppo_ptx_vs_sft": wr_ptx.win_rate, "pretrain_val_loss": report["pretrain_val_loss"]}));
     Ok(())
 }
@@ -258,6 +300,23 @@ fn render_report(a: &Args, r: &serde_json::Value, examples: &[(String, Vec<Strin
         f(&t["ppo"]),
         f(&t["ppo_ptx"])
     )?;
+    writeln!(m, "### By task family (win rate vs SFT; mean true score SFT → model)\n")?;
+    writeln!(m, "| family | prompts | PPO | PPO-ptx |\n|---|---|---|---|")?;
+    if let Some(fams) = r["by_family"]["ppo"].as_object() {
+        for (k, v) in fams {
+            let x = &r["by_family"]["ppo_ptx"][k];
+            let cellf = |v: &serde_json::Value| format!("{} ({} → {})", f(&v["win_rate"]), f(&v["mean_true_score_baseline"]), f(&v["mean_true_score"]));
+            writeln!(m, "| {k} | {} | {} | {} |", v["prompts"], cellf(v), cellf(x))?;
+        }
+    }
+    writeln!(m)?;
+    writeln!(m, "## Comparison rounds\n\nEach round ranks K samples per prompt, drawn from the listed models in turn; the RM is retrained on every comparison so far (its accuracy is on held-out comparisons of all rounds).\n")?;
+    writeln!(m, "| round | sampled from | prompts ranked | labelers' agreement | RM accuracy | KL of the PPO run it fed |\n|---|---|---|---|---|---|")?;
+    for i in r["rounds"].as_array().into_iter().flatten() {
+        let from: Vec<&str> = i["sampled_from"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+        writeln!(m, "| {} | {} | {} | {} | {} | {} |", i["round"], from.join(", "), i["groups"], f(&i["labeler_agreement"]), f(&i["rm_accuracy"]), f(&i["ppo_final_kl"]))?;
+    }
+    writeln!(m)?;
     writeln!(m, "## PPO curves (PPO and PPO-ptx)\n\n![reward](reward.png)\n\n![KL](kl.png)\n\n![entropy](entropy.png)\n")?;
     writeln!(m, "## Training curves\n\n![pretrain](pretrain/loss.png) ![sft](sft/loss.png) ![rm](rm/loss.png)\n")?;
     writeln!(m, "## Greedy replies to held-out prompts\n\n| prompt | SFT | PPO | PPO-ptx |\n|---|---|---|---|")?;

@@ -29,6 +29,16 @@ pub struct WinRate {
     pub win_rate_held_out_labelers: f64,
     pub mean_true_score: f64,
     pub mean_true_score_baseline: f64,
+    /// The same per task family (fact, unknown, arith, format, harmful).
+    pub by_family: std::collections::BTreeMap<String, FamilyStats>,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct FamilyStats {
+    pub prompts: usize,
+    pub win_rate: f64,
+    pub mean_true_score: f64,
+    pub mean_true_score_baseline: f64,
 }
 
 /// Mean of per-prompt win fractions with a 95% normal interval from their sample variance
@@ -58,6 +68,7 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
     let mut rng = Rng::new(17 ^ how.seed);
     let (mut wins, mut lab_wins) = (vec![0.0; texts.len()], vec![0.0; texts.len()]);
     let (mut sa, mut sb) = (0.0, 0.0);
+    let (mut per_a, mut per_b) = (vec![0.0; texts.len()], vec![0.0; texts.len()]);
     for j in 0..n_samples {
         let sc = SampleConfig { max_new_tokens: 24, temperature: how.temperature, seed: how.seed.wrapping_add(j as u64 * 7919), ..Default::default() };
         let ra = common::chat_replies(&a.model, &a.tok, &texts, &sc)?;
@@ -66,6 +77,8 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
             let (x, y) = (true_score(p, &ra[i]), true_score(p, &rb[i]));
             sa += x;
             sb += y;
+            per_a[i] += x;
+            per_b[i] += y;
             wins[i] += if x > y { 1.0 } else if x < y { 0.0 } else { 0.5 };
             let l = held[i % held.len().max(1)];
             let (px, py) = (l.perceive(p, &ra[i], &mut rng), l.perceive(p, &rb[i], &mut rng));
@@ -73,7 +86,23 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
         }
     }
     let per_prompt = |v: Vec<f64>| v.into_iter().map(|w| w / n_samples as f64).collect::<Vec<_>>();
-    let (p, ci) = rate(&per_prompt(wins));
+    let wins = per_prompt(wins);
+    let mut by_family: std::collections::BTreeMap<String, FamilyStats> = std::collections::BTreeMap::new();
+    for (i, p) in judged.iter().enumerate() {
+        let key = serde_json::to_value(p.family).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let f = by_family.entry(key).or_default();
+        f.prompts += 1;
+        f.win_rate += wins[i];
+        f.mean_true_score += per_a[i];
+        f.mean_true_score_baseline += per_b[i];
+    }
+    for f in by_family.values_mut() {
+        let k = (f.prompts.max(1) * n_samples) as f64;
+        f.win_rate /= f.prompts.max(1) as f64;
+        f.mean_true_score /= k;
+        f.mean_true_score_baseline /= k;
+    }
+    let (p, ci) = rate(&wins);
     let n = (texts.len() * n_samples).max(1) as f64;
     Ok(WinRate {
         win_rate: p,
@@ -84,5 +113,6 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
         win_rate_held_out_labelers: rate(&per_prompt(lab_wins)).0,
         mean_true_score: sa / n,
         mean_true_score_baseline: sb / n,
+        by_family,
     })
 }

@@ -128,6 +128,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
     let mut last_kl = 0.0;
     let pb = if progress { indicatif::ProgressBar::new(t.max_iters) } else { indicatif::ProgressBar::hidden() };
     for step in 0..t.max_iters {
+        let t_iter = std::time::Instant::now();
         let batch: Vec<Vec<u32>> = (0..p.rollout_batch)
             .map(|_| {
                 if cursor == order.len() {
@@ -166,6 +167,8 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
         }
         rec.insert("step".into(), step.into());
         rec.insert("lr".into(), lr.into());
+        // rollout + update of this iteration, in seconds (bench/ppo_vs_trl.py reads it)
+        rec.insert("time/iteration_s".into(), t_iter.elapsed().as_secs_f64().into());
         sink.log(&rec)?;
         pb.set_message(format!("score {:.3} kl {last_kl:.3}", rec.get("objective/scores").and_then(|v| v.as_f64()).unwrap_or(0.0)));
         pb.inc(1);

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use gptlab_model::heads::ScalarHead;
 use gptlab_model::{checkpoint, Gpt};
-use gptlab_tokenizer::chat::{read_comparisons, read_sft, Rendered};
+use gptlab_tokenizer::chat::{read_comparisons_file, read_sft, Rendered};
 use gptlab_train::config::RmConfig;
 use gptlab_train::objectives::rm::{RankedGroup, RmTask};
 use gptlab_train::trainer::{self, Task};
@@ -45,11 +45,15 @@ pub fn run_config(cfg: &RmConfig, resolved: &str, resume: bool, progress: bool) 
     checkpoint::load_trunk(&vs, &r.init_from.join(checkpoint::MODEL_FILE))?;
     model.set_precision(&cfg.train.dtype).context("train.dtype")?;
     let groups = |path: &std::path::Path| -> Result<Vec<RankedGroup>> {
-        read_comparisons(path)?
+        let file = read_comparisons_file(path)?;
+        if let Some(first) = file.skipped.first() {
+            eprintln!("rm: {} records of {} left out (e.g. {first})", file.skipped.len(), path.display());
+        }
+        file.comparisons
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let items = c.completions.iter().map(|y| tok.render_pair(&c.prompt, y).map(|(r, _)| r)).collect::<Result<Vec<_>, _>>();
+                let items = c.completions.iter().map(|y| tok.render_reply(&c.context, y).map(|(r, _)| r)).collect::<Result<Vec<_>, _>>();
                 Ok(RankedGroup { items: items.with_context(|| format!("{}: comparison {}", path.display(), i + 1))?, ranking: c.ranking.clone() })
             })
             .collect()

@@ -39,11 +39,13 @@ enum Cmd {
     },
     /// Sample K completions per prompt from a model and have the training labelers rank them
     /// (comparisons.jsonl); a shared subset is ranked by every labeler to measure agreement.
+    /// With several --model, sample j of a prompt comes from model j mod M (comparisons across
+    /// policies, as InstructGPT collected them from several models over time).
     Label {
         #[arg(long)]
         world: PathBuf,
-        #[arg(long)]
-        model: PathBuf,
+        #[arg(long, required = true)]
+        model: Vec<PathBuf>,
         /// Prompts file (default: <world>/prompts_train.jsonl).
         #[arg(long)]
         prompts: Option<PathBuf>,
@@ -78,7 +80,8 @@ pub fn run(a: Args) -> Result<()> {
     match a.cmd {
         Cmd::Generate { seed, out, corpus_sentences, prompts, known, unknown } => generate(&GenerateOptions { seed, corpus_sentences, prompts, known, unknown }, &out).map(|_| ()),
         Cmd::Label { world, model, prompts, k, limit, out, seed } => {
-            let r = label(&world, &model, prompts.as_deref(), k, limit, &out, seed)?;
+            let models: Vec<&Path> = model.iter().map(PathBuf::as_path).collect();
+            let r = label(&world, &models, prompts.as_deref(), k, limit, &out, seed)?;
             println!("{}", serde_json::json!({"comparisons": out, "labeler_agreement": r.agreement, "groups": r.groups, "skipped_identical": r.skipped_identical}));
             Ok(())
         }
@@ -140,15 +143,20 @@ pub struct LabelReport {
     pub skipped_identical: usize,
 }
 
-pub fn label(world_dir: &Path, model: &Path, prompts: Option<&Path>, k: usize, limit: usize, out: &Path, seed: u64) -> Result<LabelReport> {
+/// K samples per prompt (sample j from `models[j % M]`) ranked by the training labelers.
+pub fn label(world_dir: &Path, models: &[&Path], prompts: Option<&Path>, k: usize, limit: usize, out: &Path, seed: u64) -> Result<LabelReport> {
     let world = load_world(world_dir)?;
     let device = common::setup("cpu", 0)?;
-    let l = common::load_checkpoint(model, device)?;
+    if models.is_empty() {
+        anyhow::bail!("world label: no model to sample from");
+    }
+    let loaded = models.iter().map(|m| common::load_checkpoint(m, device)).collect::<Result<Vec<_>, _>>()?;
     let path = prompts.map(Path::to_path_buf).unwrap_or_else(|| world_dir.join("prompts_train.jsonl"));
     let texts: Vec<String> = gptlab_tokenizer::chat::read_prompts(&path)?.into_iter().take(limit).collect();
     let sc = SampleConfig { max_new_tokens: 24, temperature: 1.0, seed, ..Default::default() };
     let mut samples: Vec<Vec<String>> = vec![vec![]; texts.len()];
     for j in 0..k.max(2) {
+        let l = &loaded[j % loaded.len()];
         let r = common::chat_replies(&l.model, &l.tok, &texts, &SampleConfig { seed: seed.wrapping_add(j as u64 * 104_729), ..sc.clone() })?;
         for (s, x) in samples.iter_mut().zip(r) {
             s.push(x);
@@ -177,7 +185,8 @@ pub fn label(world_dir: &Path, model: &Path, prompts: Option<&Path>, k: usize, l
         }
     }
     if recs.is_empty() {
-        anyhow::bail!("{}: the model gave one distinct answer to every prompt; nothing to rank (sample more, or train less)", model.display());
+        let names: Vec<String> = models.iter().map(|m| m.display().to_string()).collect();
+        anyhow::bail!("{}: the model gave one distinct answer to every prompt; nothing to rank (sample more, or train less)", names.join(", "));
     }
     jsonl(out, recs)?;
     Ok(LabelReport { agreement: labelers::agreement(&shared), groups: texts.len() - skipped, skipped_identical: skipped })

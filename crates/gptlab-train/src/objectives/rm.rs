@@ -32,15 +32,18 @@ pub struct RmTask {
     pub device: Device,
 }
 
-/// Right-padded ids `[N, T]` and each row's last-token index `[N]` (truncated to `block`).
+/// Right-padded ids `[N, T]` and each row's last-token index `[N]`. A sequence longer than
+/// `block` keeps its last `block` tokens: the reward is read at the end of the reply, and the
+/// reply is what the completions of a group differ in (long conversations lose their start).
 pub fn pack(items: &[&Rendered], block: usize, pad: u32, device: Device) -> (Tensor, Tensor) {
     let t = items.iter().map(|r| r.ids.len().min(block)).max().unwrap_or(1).max(1);
     let mut x = vec![pad as i64; items.len() * t];
     let mut last = Vec::with_capacity(items.len());
     for (row, r) in items.iter().enumerate() {
         let n = r.ids.len().min(block).max(1);
-        for j in 0..n.min(r.ids.len()) {
-            x[row * t + j] = r.ids[j] as i64;
+        let tail = &r.ids[r.ids.len().saturating_sub(block)..];
+        for (j, &id) in tail.iter().enumerate() {
+            x[row * t + j] = id as i64;
         }
         last.push(n as i64 - 1);
     }
@@ -164,5 +167,7 @@ mod tests {
         let (x, last) = pack(&[&a, &b], 4, 0, Device::Cpu);
         assert_eq!(x.size(), [2, 4]);
         assert_eq!(Vec::<i64>::try_from(last).expect("v"), vec![2, 3]);
+        // the long one keeps its tail (the reply), the short one is right-padded
+        assert_eq!(Vec::<i64>::try_from(x.view([-1])).expect("v"), vec![1, 2, 3, 0, 5, 6, 7, 8]);
     }
 }
