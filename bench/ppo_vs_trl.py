@@ -59,8 +59,10 @@ def gptlab_run(d, w, iters, threads, tag):
        "--set", f"run.out_dir={out}")
     recs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
     times = [r["time/iteration_s"] for r in recs][1:]
+    rollout = [r["time/rollout_s"] for r in recs][1:]
     lens = [r["val/mean_len"] for r in recs]
-    return {"impl": "gptlab", "iters_per_s": 1.0 / statistics.mean(times), "mean_response_len": statistics.mean(lens)}
+    return {"impl": "gptlab", "iters_per_s": 1.0 / statistics.mean(times), "mean_response_len": statistics.mean(lens),
+            "rollout_share": sum(rollout) / sum(times)}
 
 
 def trl_child(d, w, iters, threads):
@@ -151,7 +153,7 @@ def main():
             res["trl"].append(t["iters_per_s"])
             res["gptlab"].append(g["iters_per_s"])
             print(f"round {r + 1}: TRL {t['iters_per_s']:.3f} it/s, gptlab {g['iters_per_s']:.3f} it/s "
-                  f"(gptlab mean response {g['mean_response_len']:.1f} tokens)", flush=True)
+                  f"(gptlab: mean response {g['mean_response_len']:.1f} tokens, rollout {100 * g['rollout_share']:.0f}% of an iteration)", flush=True)
     summary = {k: {"min": min(v), "median": statistics.median(v), "max": max(v)} for k, v in res.items()}
     summary["ratio_gptlab_over_trl"] = summary["gptlab"]["median"] / summary["trl"]["median"]
     summary["settings"] = {"rollout_batch": BATCH, "minibatch": MINIBATCH, "ppo_epochs": EPOCHS, "new_tokens": NEW,

@@ -470,7 +470,7 @@ fn ppo_ptx_runs_stably_with_every_option() {
     let recs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("metrics.jsonl")).expect("m").lines().map(|l| serde_json::from_str(l).expect("j")).collect();
     assert_eq!(recs.len(), 3);
     for rec in &recs {
-        for key in ["objective/rlhf_reward", "objective/kl", "objective/entropy", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg", "loss/ptx_avg"] {
+        for key in ["objective/rlhf_reward", "objective/kl", "objective/entropy", "policy/approxkl_avg", "policy/clipfrac_avg", "loss/policy_avg", "loss/value_avg", "val/clipfrac_avg", "loss/ptx_avg", "time/iteration_s", "time/rollout_s"] {
             let v = rec[key].as_f64().unwrap_or_else(|| panic!("missing {key}: {rec}"));
             assert!(v.is_finite(), "{key} is {v}");
         }

@@ -299,8 +299,9 @@ pub struct ComparisonFile {
 /// Reads comparisons: K-way (`completions` + `ranking`) or pairwise (`chosen`/`rejected`,
 /// TRL's names). `prompt` is a string or a list of messages; pairwise records without a
 /// `prompt` hold whole conversations in `chosen`/`rejected` (Anthropic HH-RLHF transcripts or
-/// message lists), which must agree up to the last assistant reply — the few that do not
-/// (5 of 2,312 in HH's harmless-base test split) are left out and listed in `skipped`.
+/// message lists), which must agree up to the last assistant reply; pairs that do not are
+/// left out and listed in `skipped`. (HH's harmless-base test split has 5 pairs whose replies
+/// are split over two consecutive assistant turns; joined, all 2,312 pairs agree.)
 pub fn read_comparisons_file(path: &Path) -> Result<ComparisonFile> {
     let mut comparisons = vec![];
     let mut skipped = vec![];
@@ -389,6 +390,29 @@ mod tests {
         let prompt_only = t.render_chat(&[Message::user("hello")], true).expect("prompt");
         assert_eq!(pair.ids[..n], prompt_only.ids[..], "the pair starts with the generation prompt");
         assert!(pair.mask[n..].iter().all(|&m| m) && pair.mask[..n].iter().all(|&m| !m));
+    }
+
+    #[test]
+    fn shared_alpaca_and_hh_rlhf_files_parse() {
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        let (alpaca, hh) = (data.join("alpaca/alpaca_5000.json"), data.join("hh-rlhf-harmless-test/harmless-base-test.jsonl.gz"));
+        if !alpaca.exists() || !hh.exists() {
+            eprintln!("SKIPPED: {} or {} is absent (shared data not beside the repo)", alpaca.display(), hh.display());
+            return;
+        }
+        let ex = read_sft(&alpaca).expect("alpaca");
+        assert_eq!(ex.len(), 5000);
+        // 1,943 records have an input, which follows the instruction after a blank line
+        assert!(ex.iter().filter(|e| e.messages[0].content.contains("\n\n")).count() >= 1943);
+        let f = read_comparisons_file(&hh).expect("hh");
+        assert_eq!((f.comparisons.len(), f.skipped.len()), (2312, 0), "{:?}", f.skipped);
+        let t = tok();
+        assert!(f.comparisons.iter().all(|c| c.context.last().map(|m| m.role) == Some(Role::User)));
+        for c in f.comparisons.iter().take(300) {
+            for y in &c.completions {
+                t.render_reply(&c.context, y).expect("every HH pair renders");
+            }
+        }
     }
 
     #[test]

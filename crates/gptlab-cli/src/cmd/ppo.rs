@@ -141,6 +141,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
             .collect();
         let s = Settings { kl_coef: beta, ..settings.clone() };
         let ro = ppo::rollout(&policy, &reference, &value, &reward, &tok, &batch, &s, rng.next_u64())?;
+        let rollout_s = t_iter.elapsed().as_secs_f64();
         let mut rec = ppo::rollout_metrics(&ro, beta);
         let lr = lr_at(step, &cfg.optim, &cfg.schedule);
         let mut u = Update {
@@ -169,6 +170,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
         rec.insert("lr".into(), lr.into());
         // rollout + update of this iteration, in seconds (bench/ppo_vs_trl.py reads it)
         rec.insert("time/iteration_s".into(), t_iter.elapsed().as_secs_f64().into());
+        rec.insert("time/rollout_s".into(), rollout_s.into());
         sink.log(&rec)?;
         pb.set_message(format!("score {:.3} kl {last_kl:.3}", rec.get("objective/scores").and_then(|v| v.as_f64()).unwrap_or(0.0)));
         pb.inc(1);
