@@ -268,7 +268,11 @@ fn context(v: &serde_json::Value) -> std::result::Result<Vec<Message>, String> {
             return Ok(vec![Message::user(s)]);
         }
     }
-    let c = transcript(v)?;
+    let mut c = transcript(v)?;
+    // an HH-style prompt often ends with an open "\n\nAssistant:" for the reply
+    if c.last().is_some_and(|m| m.role == Role::Assistant && m.content.trim().is_empty()) {
+        c.pop();
+    }
     match c.last() {
         Some(m) if m.role == Role::User => Ok(c),
         _ => Err("`prompt` must end with a user turn".into()),
@@ -442,15 +446,18 @@ mod tests {
         // whole conversations (Anthropic HH-RLHF transcripts; TRL's conversational lists)
         let hh = |c: &str, r: &str| serde_json::json!({"chosen": c, "rejected": r}).to_string();
         let conv = serde_json::json!({"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]});
+        let open = serde_json::json!({"prompt": "\n\nHuman: q\n\nAssistant:", "chosen": " a", "rejected": " b"});
         let text = [
             hh("\n\nHuman: hi\n\nAssistant: hello\n\nHuman: bye\n\nAssistant: see you", "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: bye\n\nAssistant: go away"),
             hh("\n\nHuman: x\n\nAssistant: a", "\n\nHuman: y\n\nAssistant: b"),
             conv.to_string(),
+            open.to_string(),
         ]
         .join("\n");
         std::fs::write(&c, text).expect("w");
         let f = read_comparisons_file(&c).expect("hh");
-        assert_eq!(f.comparisons.len(), 2);
+        assert_eq!(f.comparisons.len(), 3);
+        assert_eq!(f.comparisons[2].context, vec![Message::user("q")]);
         assert_eq!(f.comparisons[0].context, vec![Message::user("hi"), Message::assistant("hello"), Message::user("bye")]);
         assert_eq!(f.comparisons[0].completions, vec!["see you".to_string(), "go away".to_string()]);
         assert_eq!(f.comparisons[1].context, vec![Message::user("q")]);
