@@ -2,9 +2,11 @@
 //! CPU, ending in `<out>/report.md` (with plots) and `<out>/report.json`.
 //!
 //! world generate → tokenizer + pretrain (world corpus) → SFT (labelers' demonstrations) →
-//! world label (K samples of the SFT model ranked by the training labelers) → RM → PPO and
-//! PPO-ptx (same seed and settings, the second with the pretraining term) → win rates on
-//! held-out users' prompts (hidden true preference; held-out labelers) and the pretraining
+//! comparison rounds (round 1: K samples of the SFT model ranked by the training labelers →
+//! RM → a PPO run against it; round 2: samples of SFT and of that policy ranked side by side →
+//! RM retrained on all comparisons) → PPO and PPO-ptx from SFT against the last RM (same seed
+//! and settings, the second with the pretraining term) → win rates on held-out users' prompts
+//! (hidden true preference, also per task family; held-out labelers) and the pretraining
 //! validation loss of every model (the alignment tax).
 //!
 //! Every stage reads its config from `<configs>/<stage>.toml`; `--set STAGE:KEY=VALUE`
