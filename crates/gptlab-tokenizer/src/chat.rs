@@ -129,8 +129,14 @@ pub struct Comparison {
     pub labeler: Option<String>,
 }
 
-fn lines(path: &Path) -> Result<Vec<(usize, serde_json::Map<String, serde_json::Value>)>> {
-    let text = gptlab_core::fsio::read_text(path)?;
+type Records = Vec<(usize, serde_json::Map<String, serde_json::Value>)>;
+
+fn lines(path: &Path) -> Result<Records> {
+    lines_in(path, &gptlab_core::fsio::read_text(path)?)
+}
+
+/// JSONL records of `text` (read from `path`), with their line numbers.
+fn lines_in(path: &Path, text: &str) -> Result<Records> {
     let mut out = vec![];
     for (i, l) in text.lines().enumerate() {
         if l.trim().is_empty() {
@@ -158,12 +164,11 @@ fn string(m: &serde_json::Map<String, serde_json::Value>, key: &str, path: &Path
 
 /// A file that is one JSON array of objects (Alpaca's `alpaca_data.json` layout), as
 /// (record number, object) like [`lines`] gives; `None` when the file is not an array.
-fn array_records(path: &Path) -> Result<Option<Vec<(usize, serde_json::Map<String, serde_json::Value>)>>> {
-    let text = gptlab_core::fsio::read_text(path)?;
+fn array_records(path: &Path, text: &str) -> Result<Option<Records>> {
     if !text.trim_start().starts_with('[') {
         return Ok(None);
     }
-    let v: Vec<serde_json::Value> = serde_json::from_str(&text)
+    let v: Vec<serde_json::Value> = serde_json::from_str(text)
         .map_err(|e| Error::Line { path: path.to_path_buf(), line: e.line(), msg: format!("invalid JSON array: {e}") })?;
     let mut out = vec![];
     for (i, r) in v.into_iter().enumerate() {
@@ -183,9 +188,10 @@ fn array_records(path: &Path) -> Result<Option<Vec<(usize, serde_json::Map<Strin
 /// turn is the instruction, then the input after a blank line when there is one). Errors name
 /// the line (JSONL) or the record number (array).
 pub fn read_sft(path: &Path) -> Result<Vec<SftExample>> {
-    let (records, is_array) = match array_records(path)? {
+    let text = gptlab_core::fsio::read_text(path)?;
+    let (records, is_array) = match array_records(path, &text)? {
         Some(r) => (r, true),
-        None => (lines(path)?, false),
+        None => (lines_in(path, &text)?, false),
     };
     records
         .into_iter()
@@ -262,11 +268,14 @@ fn transcript(v: &serde_json::Value) -> std::result::Result<Vec<Message>, String
 
 /// The conversation a completion replies to: a string is one user turn; a list of messages
 /// (or an HH transcript) must end with a user turn.
+/// A string value that is plain text rather than an HH-RLHF transcript.
+fn plain_text(v: &serde_json::Value) -> Option<&str> {
+    v.as_str().filter(|s| !s.starts_with("\n\nHuman:"))
+}
+
 fn context(v: &serde_json::Value) -> std::result::Result<Vec<Message>, String> {
-    if let serde_json::Value::String(s) = v {
-        if !s.starts_with("\n\nHuman:") {
-            return Ok(vec![Message::user(s)]);
-        }
+    if let Some(s) = plain_text(v) {
+        return Ok(vec![Message::user(s)]);
     }
     let mut c = transcript(v)?;
     // an HH-style prompt often ends with an open "\n\nAssistant:" for the reply
@@ -281,10 +290,8 @@ fn context(v: &serde_json::Value) -> std::result::Result<Vec<Message>, String> {
 
 /// A completion: a string, or a list of messages whose last one is the assistant's reply.
 fn reply(v: &serde_json::Value) -> std::result::Result<(Vec<Message>, String), String> {
-    if let serde_json::Value::String(s) = v {
-        if !s.starts_with("\n\nHuman:") {
-            return Ok((vec![], s.clone()));
-        }
+    if let Some(s) = plain_text(v) {
+        return Ok((vec![], s.to_string()));
     }
     let mut c = transcript(v)?;
     match c.pop() {

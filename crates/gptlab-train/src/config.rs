@@ -129,7 +129,8 @@ pub struct PretrainConfig {
 pub struct SftSection {
     /// The checkpoint to fine-tune.
     pub init_from: PathBuf,
-    /// Demonstrations (JSONL: `messages` or `prompt`/`completion`).
+    /// Demonstrations (JSONL: `messages` or `prompt`/`completion`; or a JSON array of those or
+    /// of Alpaca's `instruction`/`input`/`output`).
     pub train: PathBuf,
     /// Held-out demonstrations; without it the last `val_fraction` of `train` is held out.
     #[serde(default)]
@@ -181,7 +182,8 @@ pub struct RmSection {
     /// The checkpoint to start from (the paper: an SFT model); its LM head is replaced by a
     /// scalar head.
     pub init_from: PathBuf,
-    /// Comparisons (JSONL: K-way `completions` + `ranking`, or `chosen`/`rejected`).
+    /// Comparisons (JSONL, `.gz` too: K-way `completions` + `ranking`, or `chosen`/`rejected`,
+    /// including whole HH-RLHF conversations).
     pub train: PathBuf,
     #[serde(default)]
     pub val: Option<PathBuf>,

@@ -67,7 +67,6 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
     let held: Vec<_> = world.labelers.iter().filter(|l| l.held_out).collect();
     let mut rng = Rng::new(17 ^ how.seed);
     let (mut wins, mut lab_wins) = (vec![0.0; texts.len()], vec![0.0; texts.len()]);
-    let (mut sa, mut sb) = (0.0, 0.0);
     let (mut per_a, mut per_b) = (vec![0.0; texts.len()], vec![0.0; texts.len()]);
     for j in 0..n_samples {
         let sc = SampleConfig { max_new_tokens: 24, temperature: how.temperature, seed: how.seed.wrapping_add(j as u64 * 7919), ..Default::default() };
@@ -75,8 +74,6 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
         let rb = common::chat_replies(&b.model, &b.tok, &texts, &sc)?;
         for (i, p) in judged.iter().enumerate() {
             let (x, y) = (true_score(p, &ra[i]), true_score(p, &rb[i]));
-            sa += x;
-            sb += y;
             per_a[i] += x;
             per_b[i] += y;
             wins[i] += if x > y { 1.0 } else if x < y { 0.0 } else { 0.5 };
@@ -111,8 +108,8 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
         samples_per_prompt: n_samples,
         temperature: how.temperature,
         win_rate_held_out_labelers: rate(&per_prompt(lab_wins)).0,
-        mean_true_score: sa / n,
-        mean_true_score_baseline: sb / n,
+        mean_true_score: per_a.iter().sum::<f64>() / n,
+        mean_true_score_baseline: per_b.iter().sum::<f64>() / n,
         by_family,
     })
 }
