@@ -98,12 +98,30 @@ pub fn pick(logits: &[f32], cfg: &SampleConfig, rng: &mut Rng) -> (u32, f32) {
         let best = logits.iter().enumerate().fold(0, |b, (i, &l)| if l > logits[b] { i } else { b });
         return (best as u32, lp(best));
     }
+    let t = cfg.temperature as f32;
+    if cfg.top_k.is_none() && cfg.top_p.is_none() {
+        // plain sampling: no need to sort the vocabulary (a draw per row per step)
+        let z: f32 = logits.iter().map(|&l| ((l - max) / t).exp()).sum();
+        let u = rng.uniform() as f32 * z;
+        let mut cum = 0.0;
+        let mut last = 0;
+        for (i, &l) in logits.iter().enumerate() {
+            let p = ((l - max) / t).exp();
+            if p > 0.0 {
+                last = i;
+            }
+            cum += p;
+            if u < cum {
+                return (i as u32, lp(i));
+            }
+        }
+        return (last as u32, lp(last));
+    }
     let mut order: Vec<usize> = (0..logits.len()).collect();
     order.sort_by(|&a, &b| logits[b].partial_cmp(&logits[a]).unwrap_or(std::cmp::Ordering::Equal));
     if let Some(k) = cfg.top_k {
         order.truncate(k.max(1));
     }
-    let t = cfg.temperature as f32;
     let mut probs: Vec<f32> = order.iter().map(|&i| ((logits[i] - max) / t).exp()).collect();
     let z: f32 = probs.iter().sum();
     probs.iter_mut().for_each(|p| *p /= z);
@@ -269,6 +287,10 @@ mod tests {
         let hot = SampleConfig { temperature: 1e6, ..Default::default() };
         let ones = (0..n).filter(|_| pick(&logits, &hot, &mut rng).0 == 1).count() as f64 / n as f64;
         assert!((ones - 0.5).abs() < 0.02, "{ones}");
+        // T = 0.5 squares the odds: 9 to 1
+        let cold = SampleConfig { temperature: 0.5, ..Default::default() };
+        let ones = (0..n).filter(|_| pick(&logits, &cold, &mut rng).0 == 1).count() as f64 / n as f64;
+        assert!((ones - 0.9).abs() < 0.015, "{ones}");
     }
 
     #[test]

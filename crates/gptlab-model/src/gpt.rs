@@ -210,23 +210,44 @@ impl Gpt {
         } else {
             None
         };
-        let mut x = Tensor::embedding(&self.wte, idx, -1, false, false) + Tensor::embedding(&self.wpe, &positions, -1, false, false);
+        // Padding-free: with a key mask and no cache, only the real tokens go through the
+        // position-wise layers (LayerNorm, matmuls, MLP) as one `[N, C]` batch; they are
+        // scattered into `[B, T, ·]` just for attention. Padding rows come out as zeros.
+        let pack = match (key_mask, cache.is_none()) {
+            (Some(m), true) => Some(Pack { idx: m.to_kind(Kind::Bool).reshape([-1]).nonzero().view([-1]), b, t }),
+            _ => None,
+        };
+        let (idx_in, pos_in) = match &pack {
+            Some(p) => (p.pack(&idx.unsqueeze(2)).view([-1]), p.pack(&positions.expand([b, t], false).unsqueeze(2)).view([-1])),
+            None => (idx.shallow_clone(), positions),
+        };
+        let mut x = Tensor::embedding(&self.wte, &idx_in, -1, false, false) + Tensor::embedding(&self.wpe, &pos_in, -1, false, false);
         x = dropout(x, self.cfg.embd_pdrop, train);
         for (i, blk) in self.blocks.iter().enumerate() {
             let kv = cache.as_deref_mut().map(|c| (&c.k[i], &c.v[i], past));
-            x = self.block(blk, &x, train, kv, mask.as_ref());
+            x = self.block(blk, &x, train, kv, mask.as_ref(), pack.as_ref());
         }
         if let Some(c) = cache {
             c.len = total;
         }
-        Ok(self.ln_f.forward(&x))
+        let h = self.ln_f.forward(&x);
+        Ok(match &pack {
+            Some(p) => p.unpack(&h),
+            None => h,
+        })
     }
 
-    fn block(&self, blk: &Block, x: &Tensor, train: bool, kv: Option<(&Tensor, &Tensor, i64)>, mask: Option<&Tensor>) -> Tensor {
-        let (b, t, c) = x.size3().unwrap_or((0, 0, 0));
+    /// One transformer block on `x`: `[B, T, C]`, or `[N, C]` real tokens when `pack` is given.
+    fn block(&self, blk: &Block, x: &Tensor, train: bool, kv: Option<(&Tensor, &Tensor, i64)>, mask: Option<&Tensor>, pack: Option<&Pack>) -> Tensor {
         let (nh, hd) = (self.cfg.n_head, self.cfg.head_dim());
+        let c = self.cfg.n_embd;
         let kind = self.compute;
         let qkv = blk.c_attn.forward(&blk.ln_1.forward(x), kind);
+        let qkv = match pack {
+            Some(p) => p.unpack(&qkv),
+            None => qkv,
+        };
+        let (b, t, _) = qkv.size3().unwrap_or((0, 0, 0));
         let parts = qkv.split(c, 2);
         let heads = |z: &Tensor| z.view([b, t, nh, hd]).transpose(1, 2);
         let (q, mut k, mut v) = (heads(&parts[0]), heads(&parts[1]), heads(&parts[2]));
@@ -241,11 +262,36 @@ impl Gpt {
         let p = if train { self.cfg.attn_pdrop } else { 0.0 };
         let y = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, causal, None, false);
         let y = y.transpose(1, 2).contiguous().view([b, t, c]);
+        let y = match pack {
+            Some(p) => p.pack(&y),
+            None => y,
+        };
         let x = x + dropout(blk.attn_proj.forward(&y, kind), self.cfg.resid_pdrop, train);
         let hmid = blk.c_fc.forward(&blk.ln_2.forward(&x), kind);
         let approx = if self.cfg.activation_function == "gelu" { "none" } else { "tanh" };
         let h = blk.mlp_proj.forward(&hmid.gelu(approx), kind);
         &x + dropout(h, self.cfg.resid_pdrop, train)
+    }
+}
+
+/// The real (unmasked) positions of a `[B, T]` batch, flattened: `pack` gathers them into
+/// `[N, ·]`, `unpack` scatters them back into `[B, T, ·]` with zeros at padding. Both are
+/// differentiable (gather ↔ scatter-add).
+struct Pack {
+    idx: Tensor,
+    b: i64,
+    t: i64,
+}
+
+impl Pack {
+    fn pack(&self, z: &Tensor) -> Tensor {
+        let w = z.size()[2];
+        z.reshape([self.b * self.t, w]).index_select(0, &self.idx)
+    }
+
+    fn unpack(&self, z: &Tensor) -> Tensor {
+        let w = z.size()[1];
+        Tensor::zeros([self.b * self.t, w], (z.kind(), z.device())).index_copy(0, &self.idx, z).view([self.b, self.t, w])
     }
 }
 
@@ -333,6 +379,47 @@ mod tests {
         assert!(b.isnan().any().int64_value(&[]) == 0);
         let diff = (a - b).abs().max().double_value(&[]);
         assert!(diff < 1e-5, "max diff {diff}");
+    }
+
+    #[test]
+    fn padded_batch_has_the_gradients_of_its_sequences_alone() {
+        // The padding-free path (key mask, no cache): a batch with left and right padding
+        // must give each sequence's own hidden states, and the summed loss over real tokens
+        // the same parameter gradients as running each sequence by itself.
+        let (vs, m) = tiny();
+        let seqs: [&[i64]; 3] = [&[5, 3, 9, 1], &[2, 7], &[4, 4, 8]];
+        let grads = |loss: Tensor| -> Vec<Tensor> {
+            for mut v in vs.trainable_variables() {
+                v.zero_grad();
+            }
+            loss.backward();
+            vs.trainable_variables().iter().map(|v| v.grad().copy()).collect()
+        };
+        let mut alone = Tensor::zeros([], (Kind::Float, Device::Cpu));
+        let mut outs = Vec::new();
+        for s in seqs {
+            let h = m.hidden(&Tensor::from_slice(s).view([1, -1]), false, None, None).expect("alone");
+            alone = alone + (m.lm_head(&h).log_softmax(-1, Kind::Float).select(2, 1)).sum(Kind::Float);
+            outs.push(h);
+        }
+        let want = grads(alone);
+        // rows: [_, 5, 3, 9, 1, _], [_, _, _, 2, 7, _], [_, _, 4, 4, 8, _]
+        let ids = Tensor::from_slice(&[0i64, 5, 3, 9, 1, 0, 0, 0, 0, 2, 7, 0, 0, 0, 4, 4, 8, 0]).view([3, 6]);
+        let keep = [0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0].map(|k| k == 1);
+        let mask = Tensor::from_slice(&keep).view([3, 6]);
+        let h = m.hidden(&ids, false, None, Some(&mask)).expect("batch");
+        for (i, (s, o)) in seqs.iter().zip(&outs).enumerate() {
+            let start = 5 - s.len() as i64;
+            let d = (h.get(i as i64).narrow(0, start, s.len() as i64) - o.get(0)).abs().max().double_value(&[]);
+            assert!(d < 1e-5, "row {i}: hidden states differ by {d}");
+        }
+        assert_eq!(h.get(1).narrow(0, 0, 3).abs().sum(Kind::Float).double_value(&[]), 0.0, "padding rows are zeros");
+        let lp = m.lm_head(&h).log_softmax(-1, Kind::Float).select(2, 1);
+        let got = grads((lp * mask.to_kind(Kind::Float)).sum(Kind::Float));
+        for (g, w) in got.iter().zip(&want) {
+            let d = (g - w).abs().max().double_value(&[]);
+            assert!(d < 1e-5, "gradients differ by {d}");
+        }
     }
 
     #[test]

@@ -55,16 +55,36 @@ pub fn lr_at(step: u64, o: &OptimConfig, s: &ScheduleConfig) -> f64 {
     o.min_lr + coeff * (o.lr - o.min_lr)
 }
 
-struct Param {
+/// One parameter's place in the flat buffers.
+struct Slot {
     name: String,
     var: Tensor,
-    m: Tensor,
-    v: Tensor,
-    decay: bool,
+    shape: Vec<i64>,
+    offset: i64,
+    numel: i64,
 }
 
+/// AdamW over flat buffers: every trainable parameter of a model is a view into one flat
+/// parameter tensor (decay group first, then the no-decay group), and its gradient a view
+/// into one flat gradient tensor, so an update is about ten whole-model tensor ops instead of
+/// ten per parameter tensor (a 4-layer model has ~50), and the gradient norm one reduction.
+/// libtorch's fused/foreach AdamW kernels are not exposed by tch, hence this.
+///
+/// Parameters are rebound with `set_data` (their autograd identity is kept); gradients are
+/// rebound the first time they appear, after which autograd accumulates into them in place
+/// (`zero_grad` zeroes, it never drops them). Every call checks the bindings by data pointer
+/// and rebinds what something else replaced, so a stale view can never be updated silently.
+/// A parameter without a gradient is left untouched by a step, as in PyTorch.
 pub struct AdamW {
-    params: Vec<Param>,
+    slots: Vec<Slot>,
+    /// Flat parameters, gradients, first and second moments.
+    p: Tensor,
+    g: Tensor,
+    m: Tensor,
+    v: Tensor,
+    scratch: Tensor,
+    /// The first `n_decay` elements form the weight-decay group.
+    n_decay: i64,
     pub cfg: OptimConfig,
     /// Number of updates taken (for bias correction).
     pub t: i64,
@@ -72,64 +92,122 @@ pub struct AdamW {
 
 impl AdamW {
     /// Optimizes every trainable variable of `vs`; `decays(name, ndim)` chooses the groups.
-    pub fn new(vs: &nn::VarStore, cfg: OptimConfig, decays: fn(&str, usize) -> bool) -> Self {
-        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let params = vars
+    /// The variables must share one floating kind and device (the master weights).
+    pub fn new(vs: &nn::VarStore, cfg: OptimConfig, decays: fn(&str, usize) -> bool) -> Result<Self> {
+        let mut vars: Vec<(bool, String, Tensor)> = vs
+            .variables()
             .into_iter()
-            .map(|(name, var)| {
-                let decay = decays(&name, var.dim());
-                let m = var.zeros_like();
-                let v = var.zeros_like();
-                Param { name, var, m, v, decay }
-            })
+            .filter(|(_, t)| t.requires_grad())
+            .map(|(name, t)| (!decays(&name, t.dim()), name, t))
             .collect();
-        Self { params, cfg, t: 0 }
+        vars.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let (kind, device) = vars.first().map_or((Kind::Float, vs.device()), |(_, _, t)| (t.kind(), t.device()));
+        if let Some((_, name, t)) = vars.iter().find(|(_, _, t)| t.kind() != kind || t.device() != device) {
+            return Err(crate::Error::Data(format!(
+                "optimizer: parameter `{name}` is {:?} on {:?}, the others {kind:?} on {device:?}",
+                t.kind(),
+                t.device()
+            )));
+        }
+        let mut slots = Vec::with_capacity(vars.len());
+        let (mut offset, mut n_decay) = (0i64, 0i64);
+        for (no_decay, name, var) in vars {
+            let numel = var.numel() as i64;
+            slots.push(Slot { name, shape: var.size(), var, offset, numel });
+            offset += numel;
+            if !no_decay {
+                n_decay = offset;
+            }
+        }
+        let opts = (kind, device);
+        let p = Tensor::zeros([offset], opts);
+        let mut opt = Self { slots, g: p.zeros_like(), m: p.zeros_like(), v: p.zeros_like(), scratch: p.zeros_like(), p, n_decay, cfg, t: 0 };
+        opt.bind();
+        Ok(opt)
+    }
+
+    fn view(flat: &Tensor, s: &Slot) -> Tensor {
+        flat.narrow(0, s.offset, s.numel).view(s.shape.as_slice())
+    }
+
+    fn ptr_at(flat: &Tensor, s: &Slot) -> usize {
+        flat.data_ptr() as usize + (s.offset as usize) * flat.kind().elt_size_in_bytes()
+    }
+
+    /// Makes every parameter and every defined gradient a view of the flat buffers (copying
+    /// values in where a tensor was replaced). Returns the slots without a gradient.
+    fn bind(&mut self) -> Vec<usize> {
+        let mut missing = Vec::new();
+        tch::no_grad(|| {
+            for (i, s) in self.slots.iter_mut().enumerate() {
+                if s.var.data_ptr() as usize != Self::ptr_at(&self.p, s) {
+                    let mut dst = Self::view(&self.p, s);
+                    let _ = dst.copy_(&s.var.detach());
+                    s.var.set_data(&dst);
+                }
+                let mut g = s.var.grad();
+                if !g.defined() {
+                    missing.push(i);
+                    let _ = self.g.narrow(0, s.offset, s.numel).zero_();
+                } else if g.data_ptr() as usize != Self::ptr_at(&self.g, s) {
+                    let mut dst = Self::view(&self.g, s);
+                    let _ = dst.copy_(&g);
+                    g.set_data(&dst);
+                }
+            }
+        });
+        missing
     }
 
     pub fn zero_grad(&mut self) {
-        for p in &mut self.params {
-            p.var.zero_grad();
-        }
+        self.bind();
+        let _ = self.g.zero_();
     }
 
     /// Global L2 norm of all gradients.
-    pub fn grad_norm(&self) -> f64 {
-        let norms: Vec<Tensor> = self
-            .params
-            .iter()
-            .map(|p| p.var.grad())
-            .filter(|g| g.defined())
-            .map(|g| g.to_kind(Kind::Float).pow_tensor_scalar(2).sum(Kind::Float))
-            .collect();
-        if norms.is_empty() {
-            return 0.0;
-        }
-        Tensor::stack(&norms, 0).sum(Kind::Float).sqrt().double_value(&[])
+    pub fn grad_norm(&mut self) -> f64 {
+        self.bind();
+        tch::no_grad(|| self.g.norm().double_value(&[]))
     }
 
     /// One update at learning rate `lr`. Gradients are first scaled by `grad_scale`
     /// (the clip coefficient; 1.0 for none).
     pub fn step(&mut self, lr: f64, grad_scale: f64) {
+        let missing = self.bind();
+        if missing.len() == self.slots.len() {
+            return;
+        }
         self.t += 1;
         let c = self.cfg;
         let bc1 = 1.0 - c.beta1.powi(self.t as i32);
         let bc2 = 1.0 - c.beta2.powi(self.t as i32);
         tch::no_grad(|| {
-            for p in &mut self.params {
-                let g = p.var.grad();
-                if !g.defined() {
-                    continue;
+            // A parameter without a gradient keeps its value and moments (PyTorch skips it).
+            let keep: Vec<[Tensor; 3]> = missing
+                .iter()
+                .map(|&i| [&self.p, &self.m, &self.v].map(|f| f.narrow(0, self.slots[i].offset, self.slots[i].numel).copy()))
+                .collect();
+            // PyTorch's update, in place over the flat buffers with one scratch tensor:
+            // m ← lerp(m, g, 1−β1); v ← lerp(v, g², 1−β2);
+            // p ← p·(1 − lr·wd) − lr/bc1 · m / (√v/√bc2 + ε).
+            if grad_scale != 1.0 {
+                let _ = self.g.g_mul_scalar_(grad_scale);
+            }
+            if c.weight_decay > 0.0 && self.n_decay > 0 {
+                let _ = self.p.narrow(0, 0, self.n_decay).g_mul_scalar_(1.0 - lr * c.weight_decay);
+            }
+            let _ = self.m.lerp_(&self.g, 1.0 - c.beta1);
+            let _ = self.g.mul_out(&self.scratch, &self.g);
+            let _ = self.v.lerp_(&self.scratch, 1.0 - c.beta2);
+            let _ = self.v.sqrt_out(&self.scratch);
+            let _ = self.scratch.g_mul_scalar_(1.0 / bc2.sqrt());
+            let _ = self.scratch.g_add_scalar_(c.eps);
+            let _ = self.scratch.g_mul_scalar_(-bc1 / lr);
+            let _ = self.p.addcdiv_(&self.m, &self.scratch);
+            for (&i, saved) in missing.iter().zip(&keep) {
+                for (flat, src) in [&self.p, &self.m, &self.v].into_iter().zip(saved) {
+                    let _ = flat.narrow(0, self.slots[i].offset, self.slots[i].numel).copy_(src);
                 }
-                let g = if grad_scale != 1.0 { &g * grad_scale } else { g };
-                if p.decay && c.weight_decay > 0.0 {
-                    let _ = p.var.g_mul_scalar_(1.0 - lr * c.weight_decay);
-                }
-                let _ = p.m.lerp_(&g, 1.0 - c.beta1);
-                let _ = p.v.g_mul_scalar_(c.beta2);
-                let _ = p.v.addcmul_(&(&g * (1.0 - c.beta2)), &g);
-                let denom = (&p.v / bc2).sqrt() + c.eps;
-                let _ = p.var.addcdiv_(&(&p.m * (-lr / bc1)), &denom);
             }
         });
     }
@@ -146,10 +224,10 @@ impl AdamW {
 
     /// Saves moments (as `exp_avg.<name>` / `exp_avg_sq.<name>`) and the step count.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut t: Vec<(String, Tensor)> = Vec::with_capacity(2 * self.params.len() + 1);
-        for p in &self.params {
-            t.push((format!("exp_avg.{}", p.name), p.m.shallow_clone()));
-            t.push((format!("exp_avg_sq.{}", p.name), p.v.shallow_clone()));
+        let mut t: Vec<(String, Tensor)> = Vec::with_capacity(2 * self.slots.len() + 1);
+        for s in &self.slots {
+            t.push((format!("exp_avg.{}", s.name), Self::view(&self.m, s)));
+            t.push((format!("exp_avg_sq.{}", s.name), Self::view(&self.v, s)));
         }
         t.push(("step".into(), Tensor::from_slice(&[self.t])));
         checkpoint::write_tensors(path, &t)?;
@@ -161,14 +239,14 @@ impl AdamW {
         let mut file = checkpoint::read_tensors(path)?;
         let err = |msg: String| crate::Error::State { path: path.to_path_buf(), msg };
         self.t = file.remove("step").map(|s| s.int64_value(&[0])).ok_or_else(|| err("missing `step`".into()))?;
-        for p in &mut self.params {
-            for (key, dst) in [(format!("exp_avg.{}", p.name), &mut p.m), (format!("exp_avg_sq.{}", p.name), &mut p.v)] {
+        for s in &self.slots {
+            for (key, flat) in [(format!("exp_avg.{}", s.name), &self.m), (format!("exp_avg_sq.{}", s.name), &self.v)] {
                 let src = file.remove(&key).ok_or_else(|| err(format!("missing `{key}`")))?;
-                if src.size() != dst.size() {
-                    return Err(err(format!("`{key}` has shape {:?}, expected {:?}", src.size(), dst.size())));
+                if src.size() != s.shape {
+                    return Err(err(format!("`{key}` has shape {:?}, expected {:?}", src.size(), s.shape)));
                 }
                 tch::no_grad(|| {
-                    let _ = dst.copy_(&src.to_device(dst.device()));
+                    let _ = Self::view(flat, s).copy_(&src.to_device(flat.device()));
                 });
             }
         }
@@ -198,7 +276,7 @@ mod tests {
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let w = vs.root().var("w", &[1, 1], nn::Init::Const(1.0));
         let cfg = OptimConfig { lr: 0.1, weight_decay: 0.5, grad_clip: 0.0, ..Default::default() };
-        let mut opt = AdamW::new(&vs, cfg, |_, _| true);
+        let mut opt = AdamW::new(&vs, cfg, |_, _| true).expect("optimizer");
         let loss = (&w * &w).sum(Kind::Float) * 0.5;
         loss.backward();
         opt.step(0.1, 1.0);
@@ -210,8 +288,66 @@ mod tests {
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let w = vs.root().var("w", &[2], nn::Init::Const(0.0));
         let cfg = OptimConfig { grad_clip: 1.0, ..Default::default() };
-        let opt = AdamW::new(&vs, cfg, |_, _| false);
+        let mut opt = AdamW::new(&vs, cfg, |_, _| false).expect("optimizer");
         (&w * Tensor::from_slice(&[3.0f32, 4.0])).sum(Kind::Float).backward();
         assert!((opt.grad_norm() - 5.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gradients_accumulate_into_the_flat_buffer() {
+        // Two backward passes before a step (gradient accumulation) must add up, also on
+        // the first step, before the gradients were bound to the flat buffer.
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let w = vs.root().var("w", &[2], nn::Init::Const(0.0));
+        let mut opt = AdamW::new(&vs, OptimConfig::default(), |_, _| false).expect("optimizer");
+        for _ in 0..2 {
+            opt.zero_grad();
+            (&w * Tensor::from_slice(&[3.0f32, 0.0])).sum(Kind::Float).backward();
+            (&w * Tensor::from_slice(&[0.0f32, 4.0])).sum(Kind::Float).backward();
+            assert!((opt.grad_norm() - 5.0).abs() < 1e-6);
+            opt.step(0.1, 1.0);
+        }
+    }
+
+    #[test]
+    fn parameter_without_gradient_is_left_alone() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let a = vs.root().var("a", &[3], nn::Init::Const(1.0));
+        let b = vs.root().var("b", &[2], nn::Init::Const(1.0));
+        let cfg = OptimConfig { lr: 0.1, weight_decay: 0.5, grad_clip: 0.0, ..Default::default() };
+        let mut opt = AdamW::new(&vs, cfg, |_, _| true).expect("optimizer");
+        for _ in 0..3 {
+            opt.zero_grad();
+            (&a * &a).sum(Kind::Float).backward();
+            opt.step(0.1, 1.0);
+        }
+        assert_eq!(Vec::<f32>::try_from(&b).expect("b"), vec![1.0, 1.0], "no gradient, no decay, no update");
+        assert!(a.double_value(&[0]) < 0.8, "the other parameter moved");
+        assert!(!b.grad().defined());
+    }
+
+    #[test]
+    fn a_replaced_parameter_is_rebound_not_lost() {
+        // Something outside the optimizer gives the variable new storage: the next step must
+        // still update the variable itself (rebinding), starting from its new value.
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let mut w = vs.root().var("w", &[1], nn::Init::Const(1.0));
+        let cfg = OptimConfig { lr: 0.1, weight_decay: 0.0, grad_clip: 0.0, ..Default::default() };
+        let mut opt = AdamW::new(&vs, cfg, |_, _| false).expect("optimizer");
+        tch::no_grad(|| w.set_data(&Tensor::from_slice(&[2.0f32])));
+        opt.zero_grad();
+        (&w * 1.0).sum(Kind::Float).backward();
+        opt.step(0.1, 1.0);
+        assert!((w.double_value(&[0]) - 1.9).abs() < 1e-6, "got {}", w.double_value(&[0]));
+    }
+
+    #[test]
+    fn mixed_kinds_are_an_error() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let _a = vs.root().var("a", &[1], nn::Init::Const(1.0));
+        let mut b = vs.root().var("b", &[1], nn::Init::Const(1.0));
+        tch::no_grad(|| b.set_data(&b.to_kind(Kind::Double)));
+        let err = AdamW::new(&vs, OptimConfig::default(), |_, _| false).err().expect("error");
+        assert!(err.to_string().contains('`'), "{err}");
     }
 }

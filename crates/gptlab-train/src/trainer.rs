@@ -138,7 +138,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer,
     let best_dir = cfg.out_dir.join("best");
     let metrics_path = cfg.out_dir.join("metrics.jsonl");
     let tok_sha = gptlab_core::fsio::sha256_hex(tok.to_json()?.as_bytes());
-    let mut opt = AdamW::new(vs, cfg.optim, gptlab_model::gpt::decays);
+    let mut opt = AdamW::new(vs, cfg.optim, gptlab_model::gpt::decays)?;
     let mut state = TrainerState {
         format_version: FORMAT_VERSION,
         stage: cfg.stage.clone(),

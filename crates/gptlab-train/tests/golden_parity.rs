@@ -57,7 +57,7 @@ fn ten_adamw_steps_match_pytorch() {
     let (g, dir) = fixtures();
     let (vs, model) = checkpoint::load_model(&dir, Device::Cpu).expect("load HF checkpoint");
     let cfg = OptimConfig { lr: 1e-3, min_lr: 1e-3, weight_decay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, grad_clip: 1.0 };
-    let mut opt = AdamW::new(&vs, cfg, gptlab_model::gpt::decays);
+    let mut opt = AdamW::new(&vs, cfg, gptlab_model::gpt::decays).expect("optimizer");
     let want: Vec<f32> = Vec::<f32>::try_from(&g["losses"]).expect("losses");
     for (i, w) in want.iter().enumerate() {
         opt.zero_grad();

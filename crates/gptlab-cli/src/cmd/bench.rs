@@ -88,7 +88,7 @@ pub fn run(a: Args) -> Result<()> {
             let cfg = GptConfig::new(shape.vocab, shape.block, shape.n_layer, shape.n_head, shape.n_embd);
             let mut model = Gpt::new(&vs.root(), &cfg)?;
             model.set_precision(&shape.dtype)?;
-            let mut opt = AdamW::new(&vs, OptimConfig::default(), gptlab_model::gpt::decays);
+            let mut opt = AdamW::new(&vs, OptimConfig::default(), gptlab_model::gpt::decays)?;
             let x = Tensor::randint(shape.vocab, [batch, shape.block + 1], (Kind::Int64, device));
             let (inp, tgt) = (x.narrow(1, 0, shape.block), x.narrow(1, 1, shape.block));
             let mut times = Vec::new();

@@ -67,10 +67,13 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
     let device = common::setup(&t.device, t.threads)?;
     tch::manual_seed(t.seed as i64);
     let tok = gptlab_tokenizer::Tokenizer::load(&p.policy_from.join("tokenizer.json")).with_context(|| format!("ppo.policy_from = {}", p.policy_from.display()))?;
-    let (vs_p, policy) = lm(&p.policy_from, device, true)?;
-    let (_vs_ref, reference) = lm(&p.policy_from, device, false)?;
-    let (vs_v, value) = scalar(p.value_from.as_ref().unwrap_or(&p.reward_from), device, true)?;
-    let (_vs_r, reward) = scalar(&p.reward_from, device, false)?;
+    let (vs_p, mut policy) = lm(&p.policy_from, device, true)?;
+    let (_vs_ref, mut reference) = lm(&p.policy_from, device, false)?;
+    let (vs_v, mut value) = scalar(p.value_from.as_ref().unwrap_or(&p.reward_from), device, true)?;
+    let (_vs_r, mut reward) = scalar(&p.reward_from, device, false)?;
+    for m in [&mut policy, &mut reference, &mut value.gpt, &mut reward.gpt] {
+        m.set_precision(&t.dtype).context("train.dtype")?;
+    }
     if !["k1", "k3"].contains(&p.kl_estimator.as_str()) {
         anyhow::bail!("ppo.kl_estimator must be `k1` or `k3`, got `{}`", p.kl_estimator);
     }
@@ -113,8 +116,8 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
         missing_eos_penalty: p.missing_eos_penalty,
     };
     let before = ppo::mean_score(&policy, &reward, &tok, &val_prompts, p.max_new_tokens)?;
-    let mut popt = AdamW::new(&vs_p, cfg.optim, gptlab_model::gpt::decays);
-    let mut vopt = AdamW::new(&vs_v, cfg.optim, gptlab_model::gpt::decays);
+    let mut popt = AdamW::new(&vs_p, cfg.optim, gptlab_model::gpt::decays)?;
+    let mut vopt = AdamW::new(&vs_v, cfg.optim, gptlab_model::gpt::decays)?;
     let mut ema: Option<Vec<tch::Tensor>> = p.ema_decay.map(|_| vs_p.trainable_variables().iter().map(|v| v.detach().copy()).collect());
     std::fs::create_dir_all(&cfg.run.out_dir).with_context(|| format!("{}", cfg.run.out_dir.display()))?;
     let metrics_path = cfg.run.out_dir.join("metrics.jsonl");

@@ -50,6 +50,9 @@ pub struct Rollout {
     pub kl: Tensor,
     pub ended: f64,
     pub mean_len: f64,
+    /// Real (unpadded) prompt and response length of each row.
+    pub prompt_lens: Vec<i64>,
+    pub resp_lens: Vec<i64>,
 }
 
 #[derive(Clone)]
@@ -94,6 +97,7 @@ pub fn rollout(policy: &Gpt, reference: &Gpt, value: &Scalar, reward: &Scalar, t
     let q = prompts.iter().map(Vec::len).max().unwrap_or(1) as i64;
     let r = gens.iter().map(|g| g.tokens.len()).max().unwrap_or(1).max(1) as i64;
     let (mut x, mut km, mut rm) = (vec![tok.end as i64; b * (q + r) as usize], vec![false; b * (q + r) as usize], vec![0f32; b * r as usize]);
+    let mut old_logp = vec![0f32; b * r as usize];
     let mut last = vec![0i64; b];
     let mut ended = 0usize;
     for (i, (p, g)) in prompts.iter().zip(&gens).enumerate() {
@@ -108,6 +112,7 @@ pub fn rollout(policy: &Gpt, reference: &Gpt, value: &Scalar, reward: &Scalar, t
             km[row + q as usize + j] = true;
             rm[i * r as usize + j] = 1.0;
         }
+        old_logp[i * r as usize..i * r as usize + g.logprobs.len()].copy_from_slice(&g.logprobs);
         last[i] = q + g.tokens.len().max(1) as i64 - 1;
         ended += usize::from(g.tokens.last() == Some(&tok.end));
     }
@@ -118,7 +123,9 @@ pub fn rollout(policy: &Gpt, reference: &Gpt, value: &Scalar, reward: &Scalar, t
         resp_mask: Tensor::from_slice(&rm).view([b as i64, r]).to_device(dev),
         q,
         r,
-        old_logp: Tensor::new(),
+        // the sampler's log-probs (temperature 1, the policy's own distribution, as
+        // `response_logprobs` computes it): no second policy forward, as TRL does
+        old_logp: Tensor::from_slice(&old_logp).view([b as i64, r]).to_device(dev),
         ref_logp: Tensor::new(),
         old_values: Tensor::new(),
         scores: Tensor::new(),
@@ -127,9 +134,10 @@ pub fn rollout(policy: &Gpt, reference: &Gpt, value: &Scalar, reward: &Scalar, t
         kl: Tensor::new(),
         ended: ended as f64 / b as f64,
         mean_len: gens.iter().map(|g| g.tokens.len()).sum::<usize>() as f64 / b as f64,
+        prompt_lens: prompts.iter().map(|p| p.len() as i64).collect(),
+        resp_lens: gens.iter().map(|g| g.tokens.len() as i64).collect(),
     };
     tch::no_grad(|| -> Result<()> {
-        ro.old_logp = response_logprobs(policy, &ro, false)?.0;
         ro.ref_logp = response_logprobs(reference, &ro, false)?.0;
         ro.old_values = response_values(value, &ro, false)? * &ro.resp_mask;
         let h = reward.gpt.hidden(&ro.x, false, None, Some(&ro.key_mask))?;
@@ -157,25 +165,34 @@ pub fn rollout(policy: &Gpt, reference: &Gpt, value: &Scalar, reward: &Scalar, t
     Ok(ro)
 }
 
-/// Selects rows of a rollout (a minibatch).
+/// Selects rows of a rollout (a minibatch), cut to the longest prompt and the longest
+/// response among them: padding columns no row of the minibatch needs are not computed.
+/// Positions come from the key mask, so the model sees the same inputs.
 pub fn rows(ro: &Rollout, idx: &[i64]) -> Rollout {
+    let pick = |v: &[i64]| -> Vec<i64> { idx.iter().map(|&i| v[i as usize]).collect() };
+    let (prompt_lens, resp_lens) = (pick(&ro.prompt_lens), pick(&ro.resp_lens));
+    let q = prompt_lens.iter().copied().max().unwrap_or(1).clamp(1, ro.q);
+    let r = resp_lens.iter().copied().max().unwrap_or(1).clamp(1, ro.r);
     let i = Tensor::from_slice(idx).to_device(ro.x.device());
-    let s = |t: &Tensor| t.index_select(0, &i);
+    let seq = |t: &Tensor| t.index_select(0, &i).narrow(1, ro.q - q, q + r);
+    let resp = |t: &Tensor| t.index_select(0, &i).narrow(1, 0, r);
     Rollout {
-        x: s(&ro.x),
-        key_mask: s(&ro.key_mask),
-        resp_mask: s(&ro.resp_mask),
-        q: ro.q,
-        r: ro.r,
-        old_logp: s(&ro.old_logp),
-        ref_logp: s(&ro.ref_logp),
-        old_values: s(&ro.old_values),
-        scores: s(&ro.scores),
-        adv: s(&ro.adv),
-        ret: s(&ro.ret),
-        kl: s(&ro.kl),
+        x: seq(&ro.x),
+        key_mask: seq(&ro.key_mask),
+        resp_mask: resp(&ro.resp_mask),
+        q,
+        r,
+        old_logp: resp(&ro.old_logp),
+        ref_logp: resp(&ro.ref_logp),
+        old_values: resp(&ro.old_values),
+        scores: ro.scores.index_select(0, &i),
+        adv: resp(&ro.adv),
+        ret: resp(&ro.ret),
+        kl: resp(&ro.kl),
         ended: ro.ended,
         mean_len: ro.mean_len,
+        prompt_lens,
+        resp_lens,
     }
 }
 
@@ -283,6 +300,53 @@ pub fn mean_score(policy: &Gpt, reward: &Scalar, tok: &Tokenizer, prompts: &[Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gptlab_model::GptConfig;
+    use tch::{nn, Device};
+
+    /// A random tiny policy and reward model, and a rollout of prompts of lengths 1–5.
+    fn tiny_rollout() -> (nn::VarStore, Gpt, Rollout) {
+        tch::manual_seed(0);
+        let tok = gptlab_tokenizer::Tokenizer::train(&["abcdefghijklmno".into()], gptlab_tokenizer::Kind::Char, 0).expect("tok");
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = GptConfig::new(tok.vocab_size() as i64, 32, 2, 2, 16);
+        let policy = Gpt::new(&(vs.root() / "p"), &cfg).expect("policy");
+        let reward = Scalar { gpt: Gpt::new(&(vs.root() / "r"), &cfg).expect("rm"), head: ScalarHead::new(&(vs.root() / "r"), 16) };
+        let prompts: Vec<Vec<u32>> = ["abcde", "a", "abc", "de", "bcdea", "ab"].iter().map(|p| tok.encode(p).expect("encode")).collect();
+        let s = Settings { kl_coef: 0.1, k3: true, max_new_tokens: 6, temperature: 1.0, gamma: 1.0, lam: 0.95, whiten_rewards: false, missing_eos_penalty: None };
+        let ro = rollout(&policy, &policy, &reward, &reward, &tok, &prompts, &s, 7).expect("rollout");
+        (vs, policy, ro)
+    }
+
+    fn masked_max_diff(a: &Tensor, b: &Tensor, mask: &Tensor) -> f64 {
+        ((a - b).abs() * mask).max().double_value(&[])
+    }
+
+    #[test]
+    fn sampler_logprobs_equal_a_full_forward() {
+        let (_vs, policy, ro) = tiny_rollout();
+        let full = tch::no_grad(|| response_logprobs(&policy, &ro, false)).expect("forward").0;
+        let d = masked_max_diff(&full, &ro.old_logp, &ro.resp_mask);
+        assert!(d < 1e-4, "KV-cache sampling and a full forward disagree by {d}");
+        assert!(ro.resp_mask.sum(Kind::Float).double_value(&[]) > 6.0, "responses were sampled");
+    }
+
+    #[test]
+    fn minibatches_are_cut_to_their_own_padding_and_compute_the_same() {
+        let (_vs, policy, ro) = tiny_rollout();
+        let idx = [1i64, 3, 5]; // prompts of 1, 2 and 2 tokens
+        let mb = rows(&ro, &idx);
+        assert_eq!(mb.q, 2);
+        assert!(mb.q < ro.q && mb.r <= ro.r);
+        assert_eq!(mb.r, mb.resp_lens.iter().copied().max().expect("rows"));
+        let (cut, full) = tch::no_grad(|| {
+            let i = Tensor::from_slice(&idx);
+            let full = response_logprobs(&policy, &ro, false).expect("full").0.index_select(0, &i).narrow(1, 0, mb.r);
+            (response_logprobs(&policy, &mb, false).expect("cut").0, full)
+        });
+        let d = masked_max_diff(&cut, &full, &mb.resp_mask);
+        assert!(d < 1e-5, "cut minibatch changes log-probs by {d}");
+        assert_eq!(mb.resp_mask.sum(Kind::Float).double_value(&[]), idx.iter().map(|&i| ro.resp_lens[i as usize]).sum::<i64>() as f64);
+    }
 
     #[test]
     fn kl_controller_moves_towards_target() {
