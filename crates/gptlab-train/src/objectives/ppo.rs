@@ -15,8 +15,14 @@
 //!    optimizer), and the ptx term γ·E[−log π(x)] on windows of pretraining text;
 //! 5. adaptive KL controller (optional), EMA of policy weights (optional), TRL's metric names.
 //!
-//! Not implemented: `--resume` (a PPO run restarts), multiple samples per prompt, reward
-//! clipping, and a shared policy/value trunk (they are separate models, as in InstructGPT).
+//! Speed: the rollout's old log-probs are the sampler's own (no second policy forward, as in
+//! TRL); minibatches are cut to their longest prompt and response; the trunk runs only the
+//! real tokens of a padded batch (see `Gpt::hidden`).
+//!
+//! `gptlab ppo --resume` (in the CLI) continues a stopped run bit-for-bit from `last/`.
+//!
+//! Not implemented: multiple samples per prompt, reward clipping, and a shared policy/value
+//! trunk (they are separate models, as in InstructGPT).
 
 use crate::optim::AdamW;
 use crate::Result;
