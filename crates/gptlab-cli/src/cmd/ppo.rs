@@ -30,14 +30,12 @@ pub struct PpoReport {
     pub out_dir: PathBuf,
 }
 
-/// What a PPO run needs besides weights and optimizer moments to continue where it stopped
-/// (`last/ppo_state.json`; the value model and its optimizer are in `last/value/`, EMA weights
-/// in `last/ema.safetensors`).
+/// What a PPO run needs besides weights, optimizer moments and `trainer_state.json` (which
+/// holds the iteration count and RNG) to continue where it stopped (`last/ppo_state.json`;
+/// the value model and its optimizer are in `last/value/`, EMA weights in
+/// `last/ema.safetensors`).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct PpoState {
-    /// Iterations done.
-    step: u64,
-    rng: Rng,
     /// The KL coefficient (moved by the adaptive controller).
     beta: f64,
     last_kl: f64,
@@ -172,13 +170,13 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, resume: bool, progress: bool)
                     tch::no_grad(|| dst.f_copy_(&src.to_device(dst.device()))).with_context(|| format!("{}: ema.{i}", f.display()))?;
                 }
             }
-            match st.step.checked_sub(1) {
+            match ts.step.checked_sub(1) {
                 Some(s) => gptlab_core::metrics::truncate_after_step(&metrics_path, s)?,
                 None => {
                     let _ = std::fs::remove_file(&metrics_path);
                 }
             }
-            (st.rng, st.order, st.cursor, st.beta, st.last_kl, st.val_score_before, st.step)
+            (ts.rng, st.order, st.cursor, st.beta, st.last_kl, st.val_score_before, ts.step)
         }
         None => {
             let _ = std::fs::remove_file(&metrics_path);
@@ -202,7 +200,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, resume: bool, progress: bool)
             tokens_seen: 0,
             tokenizer_sha256: tok_sha.clone(),
         };
-        let ps = PpoState { step, rng: rng.clone(), beta, last_kl, order: order.to_vec(), cursor, val_score_before: before };
+        let ps = PpoState { beta, last_kl, order: order.to_vec(), cursor, val_score_before: before };
         let extra = |tmp: &Path| -> gptlab_train::Result<()> {
             let vdir = tmp.join("value");
             checkpoint::save_model(&vdir, &vs_v, &value.gpt.cfg)?;
