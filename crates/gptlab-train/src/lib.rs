@@ -7,6 +7,7 @@ pub mod config;
 pub mod data;
 pub mod objectives;
 pub mod optim;
+pub mod par;
 pub mod plot;
 pub mod trainer;
 

@@ -188,6 +188,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, resume: bool, progress: bool)
         }
     };
     let mut sink = MetricsSink::open(&metrics_path)?;
+    let value_cfg = value.gpt.cfg.clone();
     // `last/`: the policy (an ordinary checkpoint) plus everything `--resume` needs
     let save_last = |step: u64, rng: &Rng, order: &[usize], cursor: usize, beta: f64, last_kl: f64, score: Option<f64>, popt: &AdamW, vopt: &AdamW, ema: Option<&Vec<tch::Tensor>>| -> Result<()> {
         let state = TrainerState {
@@ -203,7 +204,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, resume: bool, progress: bool)
         let ps = PpoState { beta, last_kl, order: order.to_vec(), cursor, val_score_before: before };
         let extra = |tmp: &Path| -> gptlab_train::Result<()> {
             let vdir = tmp.join("value");
-            checkpoint::save_model(&vdir, &vs_v, &value.gpt.cfg)?;
+            checkpoint::save_model(&vdir, &vs_v, &value_cfg)?;
             vopt.save(&vdir.join(OPTIM_FILE))?;
             gptlab_core::fsio::write_json_atomic(&tmp.join(PPO_STATE), &ps)?;
             if let Some(e) = ema {
@@ -236,7 +237,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, resume: bool, progress: bool)
         let lr = lr_at(step, &cfg.optim, &cfg.schedule);
         let mut u = Update {
             policy: &policy,
-            value: &value,
+            value: &mut value,
             policy_opt: &mut popt,
             value_opt: &mut vopt,
             lr,

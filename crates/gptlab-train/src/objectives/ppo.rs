@@ -17,7 +17,8 @@
 //!
 //! Speed: the rollout's old log-probs are the sampler's own (no second policy forward, as in
 //! TRL); minibatches are cut to their longest prompt and response; the trunk runs only the
-//! real tokens of a padded batch (see `Gpt::hidden`).
+//! real tokens of a padded batch (see `Gpt::hidden`); on the CPU the policy's and the value
+//! model's minibatch steps run side by side, each on half the threads (`crate::par`).
 //!
 //! `gptlab ppo --resume` (in the CLI) continues a stopped run bit-for-bit from `last/`.
 //!
@@ -171,6 +172,30 @@ pub fn rollout(policy: &Gpt, reference: &Gpt, value: &Scalar, reward: &Scalar, t
     Ok(ro)
 }
 
+impl Rollout {
+    /// A second handle on the same tensors (no copy), for work on another thread.
+    pub fn share(&self) -> Rollout {
+        Rollout {
+            x: self.x.shallow_clone(),
+            key_mask: self.key_mask.shallow_clone(),
+            resp_mask: self.resp_mask.shallow_clone(),
+            q: self.q,
+            r: self.r,
+            old_logp: self.old_logp.shallow_clone(),
+            ref_logp: self.ref_logp.shallow_clone(),
+            old_values: self.old_values.shallow_clone(),
+            scores: self.scores.shallow_clone(),
+            adv: self.adv.shallow_clone(),
+            ret: self.ret.shallow_clone(),
+            kl: self.kl.shallow_clone(),
+            ended: self.ended,
+            mean_len: self.mean_len,
+            prompt_lens: self.prompt_lens.clone(),
+            resp_lens: self.resp_lens.clone(),
+        }
+    }
+}
+
 /// Selects rows of a rollout (a minibatch), cut to the longest prompt and the longest
 /// response among them: padding columns no row of the minibatch needs are not computed.
 /// Positions come from the key mask, so the model sees the same inputs.
@@ -205,7 +230,7 @@ pub fn rows(ro: &Rollout, idx: &[i64]) -> Rollout {
 /// Everything one PPO update needs.
 pub struct Update<'a> {
     pub policy: &'a Gpt,
-    pub value: &'a Scalar,
+    pub value: &'a mut Scalar,
     pub policy_opt: &'a mut AdamW,
     pub value_opt: &'a mut AdamW,
     pub lr: f64,
@@ -224,35 +249,50 @@ pub fn update(u: &mut Update, ro: &Rollout, epochs: usize, minibatch: usize, rng
         e.0 += v;
         e.1 += 1;
     };
+    let dev = ro.x.device();
     for _ in 0..epochs.max(1) {
         let mut order: Vec<i64> = (0..b).collect();
         rng.shuffle(&mut order);
         for mb in order.chunks(minibatch.max(1)) {
             let m = rows(ro, mb);
-            let (logp, logits) = response_logprobs(u.policy, &m, false)?;
-            let (pg, clipfrac, approxkl) = rl::policy_loss(&logp, &m.old_logp, &m.adv, &m.resp_mask, u.cliprange);
-            let ent = ops::masked_mean(&ops::entropy(&logits), &m.resp_mask);
-            let mut loss = pg.shallow_clone();
-            if let Some((data, n, block, coef)) = u.ptx {
-                let (x, y) = crate::data::random_windows(data, n, block, rng);
-                let ce = u.policy.loss(&x, &y, false)?;
-                add("loss/ptx_avg", ce.double_value(&[]));
-                loss = loss + ce * coef;
+            let vm = m.share();
+            let (value, value_opt) = (&mut *u.value, &mut *u.value_opt);
+            let (lr, clip_v, vf_coef) = (u.lr, u.cliprange_value, u.vf_coef);
+            // the policy and the value model are separate: their steps run side by side
+            let (pol, val) = crate::par::side_by_side(
+                dev,
+                || -> Result<Vec<(&'static str, f64)>> {
+                    let (logp, logits) = response_logprobs(u.policy, &m, false)?;
+                    let (pg, clipfrac, approxkl) = rl::policy_loss(&logp, &m.old_logp, &m.adv, &m.resp_mask, u.cliprange);
+                    let ent = tch::no_grad(|| ops::masked_mean(&ops::entropy(&logits.detach()), &m.resp_mask));
+                    let mut out = vec![("loss/policy_avg", pg.double_value(&[]))];
+                    let mut loss = pg;
+                    if let Some((data, n, block, coef)) = u.ptx {
+                        let (x, y) = crate::data::random_windows(data, n, block, rng);
+                        let ce = u.policy.loss(&x, &y, false)?;
+                        out.push(("loss/ptx_avg", ce.double_value(&[])));
+                        loss = loss + ce * coef;
+                    }
+                    u.policy_opt.zero_grad();
+                    loss.backward();
+                    u.policy_opt.clip_and_step(u.lr);
+                    out.push(("policy/clipfrac_avg", clipfrac.double_value(&[])));
+                    out.push(("policy/approxkl_avg", approxkl.double_value(&[])));
+                    out.push(("policy/entropy_avg", ent.double_value(&[])));
+                    Ok(out)
+                },
+                move || -> Result<Vec<(&'static str, f64)>> {
+                    let v = response_values(value, &vm, false)?;
+                    let (vl, vclip) = rl::value_loss(&v, &vm.old_values, &vm.ret, &vm.resp_mask, clip_v);
+                    value_opt.zero_grad();
+                    (&vl * vf_coef).backward();
+                    value_opt.clip_and_step(lr);
+                    Ok(vec![("loss/value_avg", vl.double_value(&[])), ("val/clipfrac_avg", vclip.double_value(&[]))])
+                },
+            );
+            for (k, v) in pol?.into_iter().chain(val?) {
+                add(k, v);
             }
-            u.policy_opt.zero_grad();
-            loss.backward();
-            u.policy_opt.clip_and_step(u.lr);
-            let v = response_values(u.value, &m, false)?;
-            let (vl, vclip) = rl::value_loss(&v, &m.old_values, &m.ret, &m.resp_mask, u.cliprange_value);
-            u.value_opt.zero_grad();
-            (&vl * u.vf_coef).backward();
-            u.value_opt.clip_and_step(u.lr);
-            add("loss/policy_avg", pg.double_value(&[]));
-            add("loss/value_avg", vl.double_value(&[]));
-            add("policy/clipfrac_avg", clipfrac.double_value(&[]));
-            add("policy/approxkl_avg", approxkl.double_value(&[]));
-            add("val/clipfrac_avg", vclip.double_value(&[]));
-            add("policy/entropy_avg", ent.double_value(&[]));
         }
     }
     Ok(acc.into_iter().map(|(k, (s, n))| (k.to_string(), Value::from(s / n.max(1) as f64))).collect())
