@@ -185,7 +185,25 @@ impl Gpt {
     ///   keys/values are appended, and attention covers past and new positions.
     /// - `key_mask`: `[B, past + T]` booleans, `false` at padding (left-padded batches of
     ///   prompts). Positions are then counted over non-padding tokens only.
-    pub fn hidden(&self, idx: &Tensor, train: bool, mut cache: Option<&mut KvCache>, key_mask: Option<&Tensor>) -> Result<Tensor> {
+    pub fn hidden(&self, idx: &Tensor, train: bool, cache: Option<&mut KvCache>, key_mask: Option<&Tensor>) -> Result<Tensor> {
+        self.trunk(idx, train, cache, key_mask, None)
+    }
+
+    /// Final hidden states `[B, len, C]` at positions `from .. from + len` only: the same
+    /// values as `hidden(idx, train, None, key_mask).narrow(1, from, len)` at real tokens, for
+    /// less work. The last block still computes keys and values at every position, but its
+    /// queries, attention output, MLP and `ln_f` only inside the window (PPO reads just the
+    /// response positions: ~10% of the trunk's work at a prompt as long as the response).
+    /// Padding inside the window holds finite values of no meaning.
+    pub fn hidden_window(&self, idx: &Tensor, train: bool, key_mask: Option<&Tensor>, from: i64, len: i64) -> Result<Tensor> {
+        let t = idx.size2()?.1;
+        if from < 0 || len < 1 || from + len > t {
+            return Err(Error::Config(format!("window {from}..{} is not inside the {t} positions", from + len)));
+        }
+        self.trunk(idx, train, None, key_mask, Some((from, len)))
+    }
+
+    fn trunk(&self, idx: &Tensor, train: bool, mut cache: Option<&mut KvCache>, key_mask: Option<&Tensor>, window: Option<(i64, i64)>) -> Result<Tensor> {
         let (b, t) = idx.size2()?;
         let past = cache.as_ref().map_or(0, |c| c.len);
         let total = past + t;
@@ -223,22 +241,26 @@ impl Gpt {
         };
         let mut x = Tensor::embedding(&self.wte, &idx_in, -1, false, false) + Tensor::embedding(&self.wpe, &pos_in, -1, false, false);
         x = dropout(x, self.cfg.embd_pdrop, train);
+        let n = self.blocks.len();
         for (i, blk) in self.blocks.iter().enumerate() {
             let kv = cache.as_deref_mut().map(|c| (&c.k[i], &c.v[i], past));
-            x = self.block(blk, &x, train, kv, mask.as_ref(), pack.as_ref());
+            let win = window.filter(|_| i + 1 == n);
+            x = self.block(blk, &x, train, kv, mask.as_ref(), pack.as_ref(), win);
         }
         if let Some(c) = cache {
             c.len = total;
         }
         let h = self.ln_f.forward(&x);
-        Ok(match &pack {
-            Some(p) => p.unpack(&h),
-            None => h,
+        Ok(match (&pack, window) {
+            (Some(p), None) => p.unpack(&h),
+            _ => h,
         })
     }
 
     /// One transformer block on `x`: `[B, T, C]`, or `[N, C]` real tokens when `pack` is given.
-    fn block(&self, blk: &Block, x: &Tensor, train: bool, kv: Option<(&Tensor, &Tensor, i64)>, mask: Option<&Tensor>, pack: Option<&Pack>) -> Tensor {
+    /// With `win = (from, len)` (no cache) it returns only those positions, `[B, len, C]`.
+    #[allow(clippy::too_many_arguments)]
+    fn block(&self, blk: &Block, x: &Tensor, train: bool, kv: Option<(&Tensor, &Tensor, i64)>, mask: Option<&Tensor>, pack: Option<&Pack>, win: Option<(i64, i64)>) -> Tensor {
         let (nh, hd) = (self.cfg.n_head, self.cfg.head_dim());
         let c = self.cfg.n_embd;
         let kind = self.compute;
@@ -250,7 +272,7 @@ impl Gpt {
         let (b, t, _) = qkv.size3().unwrap_or((0, 0, 0));
         let parts = qkv.split(c, 2);
         let heads = |z: &Tensor| z.view([b, t, nh, hd]).transpose(1, 2);
-        let (q, mut k, mut v) = (heads(&parts[0]), heads(&parts[1]), heads(&parts[2]));
+        let (mut q, mut k, mut v) = (heads(&parts[0]), heads(&parts[1]), heads(&parts[2]));
         let mut causal = mask.is_none() && t > 1;
         if let Some((kb, vb, past)) = kv {
             kb.narrow(2, past, t).copy_(&k);
@@ -259,9 +281,20 @@ impl Gpt {
             v = vb.narrow(2, 0, past + t);
             causal = causal && past == 0;
         }
+        // a window keeps the queries (and the residual stream) of its positions only; SDPA's
+        // `is_causal` aligns a short query block to the top left, so the mask is explicit
+        let (mut x, mut mask, mut pack, mut tq) = (x.shallow_clone(), mask.map(Tensor::shallow_clone), pack, t);
+        if let Some((from, len)) = win {
+            q = q.narrow(2, from, len);
+            let full = mask.unwrap_or_else(|| attention_mask(None, b, 0, t, x.device()));
+            mask = Some(full.narrow(2, from, len));
+            causal = false;
+            x = pack.map_or(x.shallow_clone(), |p| p.unpack(&x)).narrow(1, from, len);
+            (pack, tq) = (None, len);
+        }
         let p = if train { self.cfg.attn_pdrop } else { 0.0 };
-        let y = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, causal, None, false);
-        let y = y.transpose(1, 2).contiguous().view([b, t, c]);
+        let y = Tensor::scaled_dot_product_attention(&q, &k, &v, mask.as_ref(), p, causal, None, false);
+        let y = y.transpose(1, 2).contiguous().view([b, tq, c]);
         let y = match pack {
             Some(p) => p.pack(&y),
             None => y,
@@ -420,6 +453,38 @@ mod tests {
             let d = (g - w).abs().max().double_value(&[]);
             assert!(d < 1e-5, "gradients differ by {d}");
         }
+    }
+
+    #[test]
+    fn a_window_has_the_values_and_gradients_of_the_full_trunk() {
+        let (vs, m) = tiny();
+        let grads = |loss: Tensor| -> Vec<Tensor> {
+            for mut v in vs.trainable_variables() {
+                v.zero_grad();
+            }
+            loss.backward();
+            vs.trainable_variables().iter().map(|v| v.grad().copy()).collect()
+        };
+        let ids = Tensor::from_slice(&[0i64, 5, 3, 9, 1, 0, 0, 0, 2, 7, 6, 0, 4, 4, 8, 3, 12, 2]).view([3, 6]);
+        let keep = [0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1].map(|k| k == 1);
+        let mask = Tensor::from_slice(&keep).view([3, 6]);
+        let wmask = mask.narrow(1, 2, 3).to_kind(Kind::Float).unsqueeze(-1);
+        for key_mask in [Some(&mask), None] {
+            let full = m.hidden(&ids, false, None, key_mask).expect("full").narrow(1, 2, 3);
+            let win = m.hidden_window(&ids, false, key_mask, 2, 3).expect("window");
+            assert_eq!(win.size(), [3, 3, 8]);
+            assert!(win.isfinite().all().int64_value(&[]) == 1, "padding in the window is finite");
+            let d = ((&full - &win) * &wmask).abs().max().double_value(&[]);
+            assert!(d < 1e-5, "window differs from the full trunk by {d}");
+            let loss = |h: &Tensor| (m.lm_head(h).log_softmax(-1, Kind::Float).select(2, 1) * wmask.squeeze_dim(-1)).sum(Kind::Float);
+            let want = grads(loss(&m.hidden(&ids, false, None, key_mask).expect("f").narrow(1, 2, 3)));
+            let got = grads(loss(&m.hidden_window(&ids, false, key_mask, 2, 3).expect("w")));
+            for (g, w) in got.iter().zip(&want) {
+                let d = (g - w).abs().max().double_value(&[]);
+                assert!(d < 1e-5, "gradients differ by {d}");
+            }
+        }
+        assert!(m.hidden_window(&ids, false, None, 4, 3).is_err(), "a window past the end is an error");
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //!
 //! Speed: the rollout's old log-probs are the sampler's own (no second policy forward, as in
 //! TRL); minibatches are cut to their longest prompt and response; the trunk runs only the
-//! real tokens of a padded batch (see `Gpt::hidden`); on the CPU the policy's and the value
+//! real tokens of a padded batch (see `Gpt::hidden`), and its last block only the response
+//! positions (`Gpt::hidden_window`); on the CPU the policy's and the value
 //! model's minibatch steps run side by side, each on half the threads (`crate::par`).
 //!
 //! `gptlab ppo --resume` (in the CLI) continues a stopped run bit-for-bit from `last/`.
@@ -76,8 +77,7 @@ pub struct Settings {
 
 /// Hidden-state positions that predict the response tokens: q−1 .. q+r−2.
 fn response_hidden(model: &Gpt, ro_x: &Tensor, mask: &Tensor, q: i64, r: i64, train: bool) -> Result<Tensor> {
-    let h = model.hidden(ro_x, train, None, Some(mask))?;
-    Ok(h.narrow(1, q - 1, r))
+    Ok(model.hidden_window(ro_x, train, Some(mask), q - 1, r)?)
 }
 
 /// Log-probs `[B, r]` of the response tokens and the logits they came from.
@@ -147,10 +147,11 @@ pub fn rollout(policy: &Gpt, reference: &Gpt, value: &Scalar, reward: &Scalar, t
     tch::no_grad(|| -> Result<()> {
         ro.ref_logp = response_logprobs(reference, &ro, false)?.0;
         ro.old_values = response_values(value, &ro, false)? * &ro.resp_mask;
-        let h = reward.gpt.hidden(&ro.x, false, None, Some(&ro.key_mask))?;
+        // the score is read at each response's last token, inside the response columns
+        let h = reward.gpt.hidden_window(&ro.x, false, Some(&ro.key_mask), q, r)?;
         let all = reward.head.forward(&h);
         let last_t = Tensor::from_slice(&last).to_device(dev);
-        let mut scores = all.gather(1, &last_t.unsqueeze(1), false).squeeze_dim(1);
+        let mut scores = all.gather(1, &(&last_t - q).unsqueeze(1), false).squeeze_dim(1);
         if let Some(pen) = s.missing_eos_penalty {
             let no_end: Vec<f32> = gens.iter().map(|g| if g.tokens.last() == Some(&tok.end) { 0.0 } else { pen as f32 }).collect();
             scores = scores - Tensor::from_slice(&no_end).to_device(dev);
