@@ -35,7 +35,7 @@ fn cached_greedy_equals_full_recompute_and_padding_is_invisible() {
     let b = vec![5u32, 8, 13, 21, 34];
     let ra = greedy_reference(&m, &a, 12);
     let rb = greedy_reference(&m, &b, 12);
-    let alone = generate(&m, None, &[a.clone()], &cfg).expect("gen");
+    let alone = generate(&m, None, std::slice::from_ref(&a), &cfg).expect("gen");
     assert_eq!(alone[0].tokens, ra);
     let both = generate(&m, None, &[a, b], &cfg).expect("gen");
     assert_eq!(both[0].tokens, ra, "left-padded prompt");

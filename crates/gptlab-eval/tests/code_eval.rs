@@ -228,6 +228,30 @@ fn hostile_samples_are_contained() {
 }
 
 #[test]
+fn a_pool_serves_batch_after_batch_each_sample_in_a_fresh_scratch_dir() {
+    // `eval code` runs the calibration and then the samples on one pool of zygotes: what a
+    // sample leaves behind (files in its directory or HOME, a process that left its group)
+    // must be gone before the next one, in the same batch or the next
+    use sandbox::{Job, Limits, Pool};
+    let job = |id: usize, program: &str| Job { id, program: program.into(), argv: None, timeout: 3.0 };
+    let litter = "import os, posix\nopen('left.txt', 'w').write('x')\nopen(os.path.join(os.environ['HOME'], 'home.txt'), 'w').write('x')\nif posix.fork() == 0:\n    posix.setsid()\n    posix.closerange(0, 1024)\n    import time\n    time.sleep(60)\n";
+    let clean = "import os\nassert not os.path.exists('left.txt') and not os.path.exists(os.path.join(os.environ['HOME'], 'home.txt'))\nassert os.listdir('.') == ['output.txt'], os.listdir('.')\n";
+    let mut pool = Pool::start(&python(), 2).expect("pool");
+    let uids = pool.isolation().uids.clone();
+    let first = pool.run(Limits::default(), (0..4).map(|i| job(i, if i % 2 == 0 { litter } else { clean })).collect(), &|_| ()).expect("batch 1");
+    let second = pool.run(Limits::default(), (0..4).map(|i| job(i, clean)).collect(), &|_| ()).expect("batch 2");
+    for o in first.iter().chain(&second) {
+        assert_eq!(o.result, "passed", "job {}: {}", o.id, o.result);
+    }
+    assert_eq!(second.iter().map(|o| o.id).collect::<Vec<_>>(), vec![0, 1, 2, 3], "outcomes in job order");
+    drop(pool);
+    if !uids.is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(uid_processes(&uids), Vec::<String>::new(), "nothing outlives the pool");
+    }
+}
+
+#[test]
 fn bad_inputs() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();

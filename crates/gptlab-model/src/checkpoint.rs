@@ -147,7 +147,7 @@ fn load_weights_except(vs: &nn::VarStore, path: &Path, fresh_head: bool) -> Resu
         }
         let mut v = var;
         tch::no_grad(|| {
-            let _ = v.copy_(&t.to_kind(v.kind()).to_device(v.device()));
+            v.copy_(&t.to_kind(v.kind()).to_device(v.device()));
         });
         seen += 1;
     }

@@ -432,7 +432,7 @@ mod tests {
         let mut outs = Vec::new();
         for s in seqs {
             let h = m.hidden(&Tensor::from_slice(s).view([1, -1]), false, None, None).expect("alone");
-            alone = alone + (m.lm_head(&h).log_softmax(-1, Kind::Float).select(2, 1)).sum(Kind::Float);
+            alone += (m.lm_head(&h).log_softmax(-1, Kind::Float).select(2, 1)).sum(Kind::Float);
             outs.push(h);
         }
         let want = grads(alone);

@@ -179,7 +179,7 @@ fn train_bpe(texts: &[String], vocab_size: usize) -> Result<Tokenizer> {
     tk.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
     tk.with_decoder(Some(ByteLevel::default()));
     tk.train(&mut trainer, texts.iter()).map_err(|e| Error::Train(e.to_string()))?;
-    Tokenizer::from_inner(tk.into(), Path::new("<trained>"))
+    Tokenizer::from_inner(tk, Path::new("<trained>"))
 }
 
 fn train_char(texts: &[String]) -> Result<Tokenizer> {

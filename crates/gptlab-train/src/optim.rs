@@ -142,7 +142,7 @@ impl AdamW {
             for (i, s) in self.slots.iter_mut().enumerate() {
                 if s.var.data_ptr() as usize != Self::ptr_at(&self.p, s) {
                     let mut dst = Self::view(&self.p, s);
-                    let _ = dst.copy_(&s.var.detach());
+                    dst.copy_(&s.var.detach());
                     s.var.set_data(&dst);
                 }
                 let mut g = s.var.grad();
@@ -151,7 +151,7 @@ impl AdamW {
                     let _ = self.g.narrow(0, s.offset, s.numel).zero_();
                 } else if g.data_ptr() as usize != Self::ptr_at(&self.g, s) {
                     let mut dst = Self::view(&self.g, s);
-                    let _ = dst.copy_(&g);
+                    dst.copy_(&g);
                     g.set_data(&dst);
                 }
             }
@@ -206,7 +206,7 @@ impl AdamW {
             let _ = self.p.addcdiv_(&self.m, &self.scratch);
             for (&i, saved) in missing.iter().zip(&keep) {
                 for (flat, src) in [&self.p, &self.m, &self.v].into_iter().zip(saved) {
-                    let _ = flat.narrow(0, self.slots[i].offset, self.slots[i].numel).copy_(src);
+                    flat.narrow(0, self.slots[i].offset, self.slots[i].numel).copy_(src);
                 }
             }
         });
@@ -246,7 +246,7 @@ impl AdamW {
                     return Err(err(format!("`{key}` has shape {:?}, expected {:?}", src.size(), s.shape)));
                 }
                 tch::no_grad(|| {
-                    let _ = Self::view(flat, s).copy_(&src.to_device(flat.device()));
+                    Self::view(flat, s).copy_(&src.to_device(flat.device()));
                 });
             }
         }

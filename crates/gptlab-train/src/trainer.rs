@@ -192,7 +192,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer,
     loop {
         let step = state.step;
         let at_end = step >= t.max_iters;
-        if (step % t.eval_interval == 0 || at_end) && skip_eval_at != Some(step) {
+        if (step.is_multiple_of(t.eval_interval) || at_end) && skip_eval_at != Some(step) {
             let (loss, extra) = task.evaluate(model)?;
             let chosen_by = task.selection(loss, &extra);
             final_eval = loss;
@@ -241,7 +241,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer,
         state.tokens_seen += tokens as u64;
         run_tokens += tokens as u64;
         let tps = run_tokens as f64 / start.elapsed().as_secs_f64().max(1e-9);
-        if step % t.log_interval == 0 {
+        if step.is_multiple_of(t.log_interval) {
             let mut rec = Map::new();
             rec.insert("step".into(), step.into());
             rec.insert("loss".into(), loss.into());

@@ -20,7 +20,7 @@ impl Task for Toy {
         let x = Tensor::from_slice(&(0..8).map(|_| rng.below(20) as i64).collect::<Vec<_>>()).view([2, 4]);
         let mut loss = model.loss(&x, &x, true)?;
         if self.nan_at == Some(self.step) {
-            loss = loss * f64::NAN;
+            loss *= f64::NAN;
         }
         self.step += 1;
         Ok((loss, 8, Map::new()))

@@ -195,7 +195,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, resume: bool, progress: bool)
             format_version: FORMAT_VERSION,
             stage: "ppo".into(),
             step,
-            rng: rng.clone(),
+            rng: *rng,
             best_eval_loss: None,
             last_eval_loss: score.map(|s| -s),
             tokens_seen: 0,
@@ -277,7 +277,7 @@ pub fn run_config(cfg: &PpoConfig, resolved: &str, resume: bool, progress: bool)
     if let Some(e) = ema {
         tch::no_grad(|| {
             for (v, x) in vs_p.trainable_variables().iter_mut().zip(&e) {
-                let _ = v.copy_(x);
+                v.copy_(x);
             }
         });
         save_checkpoint(&cfg.run.out_dir.join("ema"), &vs_p, &policy, &tok, None, &state, resolved)?;

@@ -104,11 +104,11 @@ pub fn evaluate(o: &Options) -> Result<Report> {
 
     // calibrate per-problem CPU limits on the canonical solutions
     let mut limit: HashMap<&str, f64> = attempted.iter().map(|p| (p.task_id.as_str(), o.timeout)).collect();
-    let mut iso = None;
+    // one pool of sandboxed zygotes for the calibration and the samples
+    let mut pool = sandbox::Pool::start(&o.python, o.jobs.min(attempted.len().max(samples.len()).max(1)))?;
     if o.calibration_factor > 0.0 {
         let items: Vec<(&Problem, &str, f64)> = attempted.iter().map(|p| (*p, p.canonical_solution.as_str(), o.timeout.max(10.0))).collect();
-        let (outs, is) = run_programs(o, &items, "calibrate")?;
-        iso = Some(is);
+        let outs = run_programs(o, &mut pool, &items, "calibrate")?;
         let mut bad = vec![];
         for (p, out) in attempted.iter().zip(&outs) {
             if out.passed() {
@@ -125,8 +125,9 @@ pub fn evaluate(o: &Options) -> Result<Report> {
 
     let items: Vec<(&Problem, &str, f64)> =
         samples.iter().map(|s| (by_id[s.task_id.as_str()], s.completion.as_str(), limit[s.task_id.as_str()])).collect();
-    let (outs, is) = run_programs(o, &items, "execute")?;
-    let iso = iso.unwrap_or(is);
+    let outs = run_programs(o, &mut pool, &items, "execute")?;
+    let iso = pool.isolation().clone();
+    drop(pool);
     let missing_layers = iso.missing();
     if !missing_layers.is_empty() {
         eprintln!("warning: sandbox running without: {}", missing_layers.join("; "));
@@ -139,9 +140,9 @@ pub fn evaluate(o: &Options) -> Result<Report> {
     Ok(Report { pass_at_k, notes, isolation: iso, results_path, samples: samples.len(), problems: attempted.len(), wall_s: t0.elapsed().as_secs_f64() })
 }
 
-/// Runs (problem, completion, CPU limit) items in the sandbox, compiling Rust ones first;
+/// Runs (problem, completion, CPU limit) items on the pool, compiling Rust ones first;
 /// outcomes come back in item order.
-fn run_programs(o: &Options, items: &[(&Problem, &str, f64)], label: &str) -> Result<(Vec<Outcome>, Isolation)> {
+fn run_programs(o: &Options, pool: &mut sandbox::Pool, items: &[(&Problem, &str, f64)], label: &str) -> Result<Vec<Outcome>> {
     // one directory per call: evaluations running at once in one process must not share it
     let build_dir = tempfile::Builder::new()
         .prefix(&format!("gptlab-build-{label}-"))
@@ -159,13 +160,15 @@ fn run_programs(o: &Options, items: &[(&Problem, &str, f64)], label: &str) -> Re
         let done = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|s| {
             for _ in 0..o.jobs.max(1) {
-                s.spawn(|| loop {
-                    let Some(i) = next.lock().ok().and_then(|mut n| n.next()) else { break };
-                    let (p, c, _) = items[i];
-                    let r = rust::compile(&o.rustc, &p.program(c), &build.join(i.to_string()), "2021", std::time::Duration::from_secs(60));
-                    pb.inc(1);
-                    if let Ok(mut d) = done.lock() {
-                        d.push((i, r));
+                // the lock guard is consumed inside `and_then`: it is not held while compiling
+                s.spawn(|| {
+                    while let Some(i) = next.lock().ok().and_then(|mut n| n.next()) {
+                        let (p, c, _) = items[i];
+                        let r = rust::compile(&o.rustc, &p.program(c), &build.join(i.to_string()), "2021", std::time::Duration::from_secs(60));
+                        pb.inc(1);
+                        if let Ok(mut d) = done.lock() {
+                            d.push((i, r));
+                        }
                     }
                 });
             }
@@ -192,13 +195,12 @@ fn run_programs(o: &Options, items: &[(&Problem, &str, f64)], label: &str) -> Re
         .map(|(i, (p, c, t))| Job { id: i, program: if argv.contains_key(&i) { String::new() } else { p.program(c) }, argv: argv.remove(&i), timeout: *t })
         .collect();
     let pb = progress(o.progress, jobs.len(), label);
-    // with no job left (every compile failed) this still starts one worker, for the isolation report
-    let ran = sandbox::run_jobs(&o.python, o.jobs, o.limits, jobs, &|_| pb.inc(1));
+    let ran = pool.run(o.limits, jobs, &|_| pb.inc(1));
     pb.finish_and_clear();
-    let (mut outs, iso) = ran?;
+    let mut outs = ran?;
     outs.extend(decided.into_iter().map(|(id, result)| Outcome { id, result, cpu_s: None, wall_s: 0.0 }));
     outs.sort_by_key(|o| o.id);
-    Ok((outs, iso))
+    Ok(outs)
 }
 
 /// Per-problem (n, c) and pass@k for each k, with notes for skipped k.

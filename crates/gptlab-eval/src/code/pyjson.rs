@@ -61,7 +61,7 @@ pub fn py_float(f: f64) -> String {
         let e = format!("{f:e}"); // e.g. 1e-7, 1.5e20
         let (m, exp) = e.split_once('e').unwrap_or((&e, "0"));
         let exp: i32 = exp.parse().unwrap_or(0);
-        let m = if m.contains('.') { m.to_string() } else { m.to_string() };
+        // Python keeps the mantissa as the shortest digits: 1e-07, 1.5e+20
         return format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
     }
     let t = format!("{f}");

@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Mutex};
 
 const ZYGOTE: &str = include_str!("zygote.py");
 /// The default interpreter: the system's (world-readable, so the uid drop works), else PATH's.
@@ -86,7 +86,7 @@ impl Default for Limits {
 }
 
 /// The isolation actually in force (reported with results).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Isolation {
     pub network_namespace: bool,
     pub landlock_abi: u32,
@@ -175,9 +175,12 @@ struct WireLimits {
 }
 
 impl Worker {
-    fn start(python: &str, index: usize, uid: u32, base: &Path) -> Result<(Self, Isolation)> {
+    /// Starts a zygote; it is ready once [`Worker::ready`] has read its first line (several
+    /// start at once: each takes ~70 ms of interpreter start-up and preloading).
+    fn spawn(python: &str, index: usize, uid: u32, base: &Path) -> Result<Self> {
         let dir = base.join(format!("w{index}"));
         std::fs::create_dir_all(&dir).map_err(|e| Error::Input(format!("{}: {e}", dir.display())))?;
+        set_mode(&dir, 0o711);
         let mut child = Command::new(python)
             .args(["-I", "-S", "-c", ZYGOTE, &uid.to_string()])
             .env_clear()
@@ -187,11 +190,15 @@ impl Worker {
             .spawn()
             .map_err(|e| Error::Input(format!("cannot start `{python}` ({e}); is python3 installed? (--python PATH)")))?;
         let stdin = child.stdin.take().ok_or_else(|| Error::Input("zygote stdin".into()))?;
-        let mut stdout = BufReader::new(child.stdout.take().ok_or_else(|| Error::Input("zygote stdout".into()))?);
+        let stdout = BufReader::new(child.stdout.take().ok_or_else(|| Error::Input("zygote stdout".into()))?);
+        Ok(Self { child, stdin: Some(stdin), stdout, uid, dir })
+    }
+
+    /// Waits for the zygote's start-up report: the isolation layers it could set up.
+    fn ready(&mut self, python: &str) -> Result<Isolation> {
         let mut line = String::new();
-        stdout.read_line(&mut line).map_err(|e| Error::Input(format!("zygote: {e}")))?;
-        let iso: Isolation = serde_json::from_str(&line).map_err(|e| Error::Input(format!("`{python}` did not start the sandbox ({e}): {line:?}")))?;
-        Ok((Self { child, stdin: Some(stdin), stdout, uid, dir }, iso))
+        self.stdout.read_line(&mut line).map_err(|e| Error::Input(format!("zygote: {e}")))?;
+        serde_json::from_str(&line).map_err(|e| Error::Input(format!("`{python}` did not start the sandbox ({e}): {line:?}")))
     }
 
     fn run(&mut self, job: &Job, limits: &Limits) -> Result<Outcome> {
@@ -242,61 +249,93 @@ impl Drop for Worker {
     }
 }
 
-/// Runs jobs on `workers` sandboxed zygotes. `on_done` is called after each job (progress).
-pub fn run_jobs(python: &str, workers: usize, limits: Limits, jobs: Vec<Job>, on_done: &(dyn Fn(&Outcome) + Sync)) -> Result<(Vec<Outcome>, Isolation)> {
-    let base = std::env::temp_dir().join(format!("gptlab-eval-{}-{}", std::process::id(), unique()));
-    std::fs::create_dir_all(&base).map_err(|e| Error::Input(format!("{}: {e}", base.display())))?;
-    set_mode(&base, 0o711);
-    let n = workers.clamp(1, MAX_WORKERS).min(jobs.len().max(1));
-    let first_uid = uid_block();
-    let mut started = Vec::with_capacity(n);
-    let mut iso: Option<Isolation> = None;
-    for i in 0..n {
-        let (w, is) = Worker::start(python, i, first_uid + i as u32, &base)?;
-        set_mode(&w.dir, 0o711);
-        iso.get_or_insert(is);
-        started.push(w);
-    }
-    let mut iso = iso.ok_or_else(|| Error::Input("no sandbox worker".into()))?;
-    if iso.uid_drop {
-        iso.uids = started.iter().map(|w| w.uid).collect();
-    }
-    let total = jobs.len();
-    let queue = Arc::new(Mutex::new(jobs.into_iter()));
-    let (tx, rx) = mpsc::channel::<Result<Outcome>>();
-    let collected = std::thread::scope(|s| {
-        for mut w in started {
-            let queue = Arc::clone(&queue);
-            let tx = tx.clone();
-            s.spawn(move || loop {
-                let job = match queue.lock() {
-                    Ok(mut q) => q.next(),
-                    Err(_) => None,
-                };
-                let Some(job) = job else { break };
-                let r = w.run(&job, &limits);
-                let failed = r.is_err();
-                if tx.send(r).is_err() || failed {
-                    break;
-                }
-            });
+/// A pool of sandboxed zygotes, started once and used for any number of batches of jobs
+/// (`gptlab eval code` runs the calibration and then the samples on one pool). Dropping it
+/// stops the zygotes (each sweeps its uid first) and removes their directories.
+pub struct Pool {
+    base: PathBuf,
+    workers: Vec<Worker>,
+    iso: Isolation,
+}
+
+impl Pool {
+    /// Starts `workers` zygotes (at least 1, at most [`MAX_WORKERS`]) at once.
+    pub fn start(python: &str, workers: usize) -> Result<Pool> {
+        let base = std::env::temp_dir().join(format!("gptlab-eval-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&base).map_err(|e| Error::Input(format!("{}: {e}", base.display())))?;
+        set_mode(&base, 0o711);
+        let first_uid = uid_block();
+        let mut pool = Pool { base, workers: Vec::new(), iso: Isolation::default() };
+        // a failure below drops `pool`, which stops what started and removes `base`
+        for i in 0..workers.clamp(1, MAX_WORKERS) {
+            pool.workers.push(Worker::spawn(python, i, first_uid + i as u32, &pool.base)?);
         }
-        drop(tx);
-        let mut out = Vec::with_capacity(total);
-        for r in rx {
-            let o = r?;
-            on_done(&o);
-            out.push(o);
+        let mut iso = None;
+        for w in &mut pool.workers {
+            let is = w.ready(python)?;
+            iso.get_or_insert(is);
         }
-        Ok::<_, Error>(out)
-    });
-    let _ = std::fs::remove_dir_all(&base);
-    let mut out = collected?;
-    if out.len() != total {
-        return Err(Error::Input(format!("sandbox returned {} of {total} results", out.len())));
+        pool.iso = iso.ok_or_else(|| Error::Input("no sandbox worker".into()))?;
+        if pool.iso.uid_drop {
+            pool.iso.uids = pool.workers.iter().map(|w| w.uid).collect();
+        }
+        Ok(pool)
     }
-    out.sort_by_key(|o| o.id);
-    Ok((out, iso))
+
+    /// The isolation in force (as the first zygote reported it).
+    pub fn isolation(&self) -> &Isolation {
+        &self.iso
+    }
+
+    /// Runs `jobs` on the pool's zygotes, one job per zygote at a time; `on_done` is called
+    /// after each (progress). Outcomes come back sorted by job id.
+    pub fn run(&mut self, limits: Limits, jobs: Vec<Job>, on_done: &(dyn Fn(&Outcome) + Sync)) -> Result<Vec<Outcome>> {
+        let total = jobs.len();
+        let queue = Mutex::new(jobs.into_iter());
+        let (tx, rx) = mpsc::channel::<Result<Outcome>>();
+        let collected = std::thread::scope(|s| {
+            for w in self.workers.iter_mut() {
+                let (queue, tx) = (&queue, tx.clone());
+                s.spawn(move || loop {
+                    let job = match queue.lock() {
+                        Ok(mut q) => q.next(),
+                        Err(_) => None,
+                    };
+                    let Some(job) = job else { break };
+                    let r = w.run(&job, &limits);
+                    let failed = r.is_err();
+                    if tx.send(r).is_err() || failed {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            let mut out = Vec::with_capacity(total);
+            for r in rx {
+                let o = r?;
+                on_done(&o);
+                out.push(o);
+            }
+            Ok::<_, Error>(out)
+        });
+        let mut out = collected?;
+        if out.len() != total {
+            return Err(Error::Input(format!("sandbox returned {} of {total} results", out.len())));
+        }
+        out.sort_by_key(|o| o.id);
+        Ok(out)
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // close every zygote's input first, so they sweep and exit at once, then wait for each
+        for w in &mut self.workers {
+            drop(w.stdin.take());
+        }
+        self.workers.clear();
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
 }
 
 /// Distinct for every call in this process (a counter), and across processes with the pid.

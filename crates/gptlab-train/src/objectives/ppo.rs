@@ -154,7 +154,7 @@ pub fn rollout(policy: &Gpt, reference: &Gpt, value: &Scalar, reward: &Scalar, t
         let mut scores = all.gather(1, &(&last_t - q).unsqueeze(1), false).squeeze_dim(1);
         if let Some(pen) = s.missing_eos_penalty {
             let no_end: Vec<f32> = gens.iter().map(|g| if g.tokens.last() == Some(&tok.end) { 0.0 } else { pen as f32 }).collect();
-            scores = scores - Tensor::from_slice(&no_end).to_device(dev);
+            scores -= Tensor::from_slice(&no_end).to_device(dev);
         }
         let kl = if s.k3 { rl::kl_k3(&ro.old_logp, &ro.ref_logp) } else { rl::kl_k1(&ro.old_logp, &ro.ref_logp) } * &ro.resp_mask;
         let mut rewards = &kl * (-s.kl_coef);
@@ -272,7 +272,7 @@ pub fn update(u: &mut Update, ro: &Rollout, epochs: usize, minibatch: usize, rng
                         let (x, y) = crate::data::random_windows(data, n, block, rng);
                         let ce = u.policy.loss(&x, &y, false)?;
                         out.push(("loss/ptx_avg", ce.double_value(&[])));
-                        loss = loss + ce * coef;
+                        loss += ce * coef;
                     }
                     u.policy_opt.zero_grad();
                     loss.backward();
