@@ -10,17 +10,25 @@ alternating, each in its own process, and prints tokens/s and peak RSS min/media
 the ratios.
 
     .venv/bin/python bench/train_vs_pytorch.py [--rounds 5] [--steps 20]
+
+On a GPU (bench/gpu_check.sh runs this on a lent device machine): `--device cuda --size gpt2`
+uses GPT-2 small's shape (vocab 50304, context 1024, 12 layers, 12 heads, width 768, batch 8)
+and `torch.autocast("cuda", bfloat16)`; each step ends with a device synchronisation on both
+sides (gptlab reads the loss back every step).
 """
 import argparse, json, os, resource, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def pytorch_run(steps, warmup, threads, dtype):
+SIZES = {"small": (4096, 256, 4, 4, 256, 8), "gpt2": (50304, 1024, 12, 12, 768, 8)}
+
+
+def pytorch_run(steps, warmup, threads, dtype, device="cpu", size="small"):
     import torch, torch.nn as nn, torch.nn.functional as F
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    V, T, L, H, C, B = 4096, 256, 4, 4, 256, 8
+    V, T, L, H, C, B = SIZES[size]
 
     class Block(nn.Module):
         def __init__(self):
@@ -45,22 +53,23 @@ def pytorch_run(steps, warmup, threads, dtype):
             self.ln_f = nn.LayerNorm(C)
 
         def forward(self, idx, tgt):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
             for blk in self.h:
                 x = blk(x)
             logits = self.ln_f(x) @ self.wte.weight.t()
             return F.cross_entropy(logits.view(-1, V), tgt.reshape(-1))
 
-    m = GPT()
+    m = GPT().to(device)
     decay = [p for n, p in m.named_parameters() if p.dim() >= 2 and "wte" not in n and "wpe" not in n]
     other = [p for n, p in m.named_parameters() if not (p.dim() >= 2 and "wte" not in n and "wpe" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}],
                             lr=1e-4, betas=(0.9, 0.95))
-    x = torch.randint(V, (B, T + 1))
+    x = torch.randint(V, (B, T + 1), device=device)
     inp, tgt = x[:, :T], x[:, 1:]
     times = []
     import contextlib
-    ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if dtype == "bf16" else contextlib.nullcontext
+    ctx = (lambda: torch.autocast(device, dtype=torch.bfloat16)) if dtype == "bf16" else contextlib.nullcontext
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     for i in range(warmup + steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
@@ -69,12 +78,13 @@ def pytorch_run(steps, warmup, threads, dtype):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
+        sync()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"bench": "train", "impl": "pytorch", "dtype": dtype, "tokens_per_s": B * T / med, "peak_rss_mib": rss,
-                      "torch": torch.__version__, "threads": torch.get_num_threads()}))
+                      "torch": torch.__version__, "threads": torch.get_num_threads(), "device": device, "size": size}))
 
 
 def main():
@@ -83,11 +93,17 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--size", default="small", choices=sorted(SIZES))
+    ap.add_argument("--gptlab", default=os.path.join(ROOT, "target", "release", "gptlab"), help="the gptlab binary")
     ap.add_argument("--child", default=None, help="internal: run PyTorch with this dtype")
     a = ap.parse_args()
     if a.child:
-        return pytorch_run(a.steps, a.warmup, a.threads, a.child)
-    gl = os.path.join(ROOT, "target", "release", "gptlab")
+        return pytorch_run(a.steps, a.warmup, a.threads, a.child, a.device, a.size)
+    gl = a.gptlab
+    V, T, L, H, C, B = SIZES[a.size]
+    shape = ["--vocab", str(V), "--block", str(T), "--n-layer", str(L), "--n-head", str(H), "--n-embd", str(C), "--batch", str(B),
+             "--device", a.device]
     impls = ["pytorch-fp32", "gptlab-fp32", "pytorch-bf16", "gptlab-bf16"]
     res = {i: [] for i in impls}
     rss = {i: [] for i in impls}
@@ -96,9 +112,9 @@ def main():
             who, dtype = impl.split("-")
             common = ["--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
             if who == "pytorch":
-                cmd = [sys.executable, __file__, "--child", dtype] + common
+                cmd = [sys.executable, __file__, "--child", dtype, "--device", a.device, "--size", a.size] + common
             else:
-                cmd = [gl, "bench", "train", "--dtype", dtype] + common
+                cmd = [gl, "bench", "train", "--dtype", dtype] + common + shape
             out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
             res[impl].append(out["tokens_per_s"])
             rss[impl].append(out["peak_rss_mib"])

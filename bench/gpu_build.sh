@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds gptlab for a GPU machine lent by the workplace's device tool, here, before the lease.
+#
+#   bench/gpu_build.sh            # → .gpu/gptlab and .gpu/golden_parity (git-ignored)
+#
+# That machine has PyTorch 2.11.0+cu130 (Python 3.12) and no package registries, so the
+# binary is built here against the same libtorch and travels in `carry`. tch 0.24 is the
+# release that pairs with libtorch 2.11 (gptlab's own build uses tch 0.26 with torch 2.13):
+# the script copies the checkout, pins tch 0.24 in the copy, and links against the libtorch
+# inside PyPI's torch==2.11.0 wheel (downloaded once, no dependencies), with the `cuda` feature
+# (which keeps libtorch_cuda.so linked: see crates/gptlab-train/build.rs). Then, on the device:
+#
+#   bench/gpu_check.sh            # parity on CUDA, CPU/CUDA agreement, speed vs PyTorch
+#
+# The checkout itself is not changed (except .gpu/). Needs ~2.5 GB in $GPTLAB_GPU_WORK.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+WORK=${GPTLAB_GPU_WORK:-/tmp/gptlab-gpu}
+TORCH=2.11.0
+TCH=0.24.0
+mkdir -p "$WORK/wheel"
+if [[ ! -f "$WORK/torch/version.py" ]] || ! grep -q "__version__ = '$TORCH" "$WORK/torch/version.py"; then
+    echo "gpu_build: downloading torch==$TORCH (libtorch only is used)" >&2
+    "$ROOT/.venv/bin/pip" download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+        --platform manylinux_2_28_x86_64 "torch==$TORCH" -d "$WORK/wheel"
+    rm -rf "$WORK/torch"
+    unzip -q -o "$WORK"/wheel/torch-"$TORCH"-*.whl 'torch/lib/*' 'torch/include/*' 'torch/version.py' -d "$WORK"
+fi
+echo "gpu_build: libtorch $(grep "^__version__" "$WORK/torch/version.py")" >&2
+# the working tree as it is (tracked and untracked files git does not ignore)
+rm -rf "$WORK/src" && mkdir -p "$WORK/src"
+git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK/src"
+sed -i "s/^tch = \".*\"/tch = \"=$TCH\"/" "$WORK/src/Cargo.toml"
+cd "$WORK/src"
+export LIBTORCH="$WORK/torch" LIBTORCH_CXX11_ABI=1 LD_LIBRARY_PATH="$WORK/torch/lib" CARGO_TARGET_DIR="$WORK/target"
+unset LIBTORCH_USE_PYTORCH
+cargo build --release --quiet -p gptlab-cli --features cuda
+test_bin=$(cargo test --release --quiet -p gptlab-train --features cuda --test golden_parity --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])')
+mkdir -p "$ROOT/.gpu"
+cp "$WORK/target/release/gptlab" "$ROOT/.gpu/gptlab"
+cp "$test_bin" "$ROOT/.gpu/golden_parity"
+strip "$ROOT/.gpu/gptlab" "$ROOT/.gpu/golden_parity" 2>/dev/null || true
+ls -la "$ROOT/.gpu" >&2
+echo "gpu_build: done; on the device: bench/gpu_check.sh (carry .gpu)" >&2
