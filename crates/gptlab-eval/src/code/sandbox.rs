@@ -13,9 +13,11 @@
 //!   they cannot signal gptlab or the zygote.
 //! - **rlimits**: address space, CPU seconds, processes, file size (caps captured output),
 //!   open files, no core dumps.
-//! - **Filesystem**: a fresh scratch directory per sample is the working directory, HOME and
-//!   TMPDIR; Landlock (where the kernel has it) denies writes anywhere else. The directory is
-//!   deleted afterwards.
+//! - **Filesystem**: the worker's scratch directory is the working directory, HOME and TMPDIR,
+//!   empty when each sample starts: after a sample it is emptied and its mode and owner reset
+//!   (replaced by a new one if that fails, and after every sample when there is no uid sweep),
+//!   so its Landlock ruleset and environment are set up once per worker, not per sample.
+//!   Landlock (where the kernel has it) denies writes anywhere else.
 //! - **Network**: each zygote lives in a new, empty network namespace (no interface up, not
 //!   even loopback) when run as root; Landlock ABI ≥ 4 also denies TCP bind/connect.
 //! - **Signals** (Landlock ABI ≥ 6): no signals to processes outside the sample's domain.
@@ -208,7 +210,9 @@ impl Worker {
             argv: job.argv.as_deref(),
             timeout: job.timeout,
             wall_timeout: 2.0 * job.timeout + 1.0,
-            dir: self.dir.join(format!("s{}", job.id)).display().to_string(),
+            // the same scratch directory for every sample of this worker: the zygote empties
+            // it after each (and sets up its Landlock ruleset and environment once)
+            dir: self.dir.join("s").display().to_string(),
             uid: self.uid,
             gid: self.uid,
             limits: WireLimits {
