@@ -234,8 +234,9 @@ fn a_pool_serves_batch_after_batch_each_sample_in_a_fresh_scratch_dir() {
     // must be gone before the next one, in the same batch or the next
     use sandbox::{Job, Limits, Pool};
     let job = |id: usize, program: &str| Job { id, program: program.into(), argv: None, timeout: 3.0 };
-    let litter = "import os, posix\nopen('left.txt', 'w').write('x')\nopen(os.path.join(os.environ['HOME'], 'home.txt'), 'w').write('x')\nif posix.fork() == 0:\n    posix.setsid()\n    posix.closerange(0, 1024)\n    import time\n    time.sleep(60)\n";
-    let clean = "import os\nassert not os.path.exists('left.txt') and not os.path.exists(os.path.join(os.environ['HOME'], 'home.txt'))\nassert os.listdir('.') == ['output.txt'], os.listdir('.')\n";
+    // files, a locked subdirectory, a read-only scratch dir, and a process left running
+    let litter = "import os, posix\nopen('left.txt', 'w').write('x')\nopen(os.path.join(os.environ['HOME'], 'home.txt'), 'w').write('x')\nposix.mkdir('sub')\nopen('sub/f', 'w').write('x')\nposix.chmod('sub', 0)\nif posix.fork() == 0:\n    posix.setsid()\n    posix.closerange(0, 1024)\n    import time\n    time.sleep(60)\nposix.chmod('.', 0o500)\n";
+    let clean = "import os\nassert not os.path.exists('left.txt') and not os.path.exists(os.path.join(os.environ['HOME'], 'home.txt'))\nassert os.listdir('.') == ['output.txt'], os.listdir('.')\nopen('mine.txt', 'w').write('the directory is writable again')\n";
     let mut pool = Pool::start(&python(), 2).expect("pool");
     let uids = pool.isolation().uids.clone();
     let first = pool.run(Limits::default(), (0..4).map(|i| job(i, if i % 2 == 0 { litter } else { clean })).collect(), &|_| ()).expect("batch 1");
