@@ -377,19 +377,7 @@ def remove_tree(path):
     """shutil.rmtree without following symlinks, on the zygote's own references (the guard
     took shutil.rmtree, os.unlink and os.rmdir away). Errors are ignored, as rmtree's
     ignore_errors does: the worker's directory is removed whole at the end anyway."""
-    try:
-        with os.scandir(path) as it:
-            entries = list(it)
-    except OSError:
-        entries = []
-    for e in entries:
-        try:
-            if e.is_dir(follow_symlinks=False):
-                remove_tree(e.path)
-            else:
-                _os.unlink(e.path)
-        except OSError:
-            pass
+    clear_dir(path)
     try:
         _os.rmdir(path)
     except OSError:
