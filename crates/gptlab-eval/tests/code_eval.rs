@@ -34,6 +34,22 @@ fn copy_samples(dir: &Path, from: &Path) -> PathBuf {
     p
 }
 
+/// Writes a samples file of (task_id, completion) lines at `path`.
+fn write_samples<'a>(path: &Path, rows: impl IntoIterator<Item = (&'a str, &'a str)>) -> PathBuf {
+    let mut text = String::new();
+    for (task_id, completion) in rows {
+        text.push_str(&serde_json::json!({"task_id": task_id, "completion": completion}).to_string());
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("write samples");
+    path.to_path_buf()
+}
+
+/// The lines of an evaluation's `<samples>_results.jsonl`.
+fn results(r: &gptlab_eval::code::Report) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(&r.results_path).expect("results").lines().map(|l| serde_json::from_str(l).expect("json")).collect()
+}
+
 fn ref_dir() -> PathBuf {
     root().join("testdata/golden/humaneval_ref")
 }
@@ -95,13 +111,7 @@ fn humaneval_canonical_and_example_samples() {
     // every canonical solution passes
     let probs = gptlab_eval::code::problems::load_problems(&he.join("HumanEval.jsonl.gz")).expect("problems");
     assert_eq!(probs.len(), 164);
-    let mut text = String::new();
-    for p in &probs {
-        text.push_str(&serde_json::json!({"task_id": p.task_id, "completion": p.canonical_solution}).to_string());
-        text.push('\n');
-    }
-    let s = dir.path().join("canonical.jsonl");
-    std::fs::write(&s, text).expect("w");
+    let s = write_samples(&dir.path().join("canonical.jsonl"), probs.iter().map(|p| (p.task_id.as_str(), p.canonical_solution.as_str())));
     let r = evaluate(&Options { calibration_factor: 0.0, timeout: 20.0, ..opts(&he.join("HumanEval.jsonl.gz"), &s, &[1]) }).expect("canonical");
     assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}", "{:#?}", not_passed(&r));
 }
@@ -151,15 +161,9 @@ fn reliability_guard_and_environment_are_human_evals() {
         ("    exit()\n", "failed: 'NoneType' object is not callable"),
         ("    import os\n    e = dict(os.environ)\n    assert e == {'HOME': e['HOME'], 'TMPDIR': e['HOME'], 'OMP_NUM_THREADS': '1'}, e\n    assert os.path.isdir(e['HOME'])\n    return 1\n", "passed"),
     ];
-    let mut text = String::new();
-    for (c, _) in &cases {
-        text.push_str(&serde_json::json!({"task_id": "g/0", "completion": c}).to_string());
-        text.push('\n');
-    }
-    let s = d.join("s.jsonl");
-    std::fs::write(&s, text).expect("w");
+    let s = write_samples(&d.join("s.jsonl"), cases.iter().map(|(c, _)| ("g/0", *c)));
     let r = evaluate(&opts(&problems, &s, &[1])).expect("evaluate");
-    let results: Vec<serde_json::Value> = std::fs::read_to_string(&r.results_path).expect("r").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let results = results(&r);
     for ((c, want), got) in cases.iter().zip(&results) {
         assert_eq!(got["result"], *want, "{c}");
     }
@@ -193,17 +197,10 @@ fn hostile_samples_are_contained() {
         ("os._exit(0)", "    import os\n    os._exit(0)\n".into()),
         ("infinite recursion", "    return f()\n".into()),
     ];
-    let mut text = String::new();
-    for (_, c) in &hostile {
-        text.push_str(&serde_json::json!({"task_id": "h/0", "completion": c}).to_string());
-        text.push('\n');
-    }
-    text.push_str("{\"task_id\": \"h/0\", \"completion\": \"    return 1\\n\"}\n");
-    let s = d.join("s.jsonl");
-    std::fs::write(&s, text).expect("w");
+    let s = write_samples(&d.join("s.jsonl"), hostile.iter().map(|(_, c)| ("h/0", c.as_str())).chain([("h/0", "    return 1\n")]));
     let o = Options { timeout: 2.0, ..opts(&problems, &s, &[1]) };
     let r = evaluate(&o).expect("the harness survives");
-    let results: Vec<serde_json::Value> = std::fs::read_to_string(&r.results_path).expect("r").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let results = results(&r);
     for ((name, _), res) in hostile.iter().zip(&results) {
         println!("{name:32} → {}", res["result"]);
         assert_eq!(res["passed"], false, "{name} must not pass: {}", res["result"]);
@@ -284,13 +281,7 @@ fn mbpp_is_adapted_and_its_reference_code_passes() {
     let probs = gptlab_eval::code::problems::load_problems(&mbpp).expect("mbpp");
     assert!(probs.len() > 900 && probs[0].task_id.starts_with("MBPP/"));
     let dir = tempfile::tempdir().expect("tmp");
-    let mut text = String::new();
-    for p in &probs {
-        text.push_str(&serde_json::json!({"task_id": p.task_id, "completion": p.canonical_solution}).to_string());
-        text.push('\n');
-    }
-    let s = dir.path().join("mbpp.jsonl");
-    std::fs::write(&s, text).expect("w");
+    let s = write_samples(&dir.path().join("mbpp.jsonl"), probs.iter().map(|p| (p.task_id.as_str(), p.canonical_solution.as_str())));
     let r = evaluate(&Options { calibration_factor: 0.0, timeout: 20.0, ..opts(&mbpp, &s, &[1]) }).expect("mbpp");
     assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}", "{:#?}", not_passed(&r));
 }
@@ -310,15 +301,9 @@ fn rust_problems_compile_and_run_in_the_sandbox() {
         ("    std::process::exit(0)\n}\n", "failed: exited before the tests completed"),
         ("    let _ = std::fs::write(\"/etc/gptlab-rust-pwned\", \"x\");\n    a + b\n}\n", "passed"),
     ];
-    let mut text = String::new();
-    for (c, _) in &cases {
-        text.push_str(&serde_json::json!({"task_id": "R/0", "completion": c}).to_string());
-        text.push('\n');
-    }
-    let s = d.join("s.jsonl");
-    std::fs::write(&s, text).expect("w");
+    let s = write_samples(&d.join("s.jsonl"), cases.iter().map(|(c, _)| ("R/0", *c)));
     let r = evaluate(&Options { timeout: 2.0, ..opts(&problems, &s, &[1]) }).expect("evaluate");
-    let results: Vec<serde_json::Value> = std::fs::read_to_string(&r.results_path).expect("r").lines().map(|l| serde_json::from_str(l).expect("j")).collect();
+    let results = results(&r);
     for ((c, want), got) in cases.iter().zip(&results) {
         let got = got["result"].as_str().expect("s");
         assert!(got.starts_with(want), "{c:?}: want {want}, got {got}");

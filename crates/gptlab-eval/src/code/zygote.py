@@ -331,24 +331,24 @@ class Scratch:
             _os.chown(self.dir, self.uid, gid)
 
     def clean(self, gid):
-        """Empties the directory for the next sample; replaces it if that fails."""
-        _os.chmod(self.dir, 0o700)
-        clear_dir(self.dir)
-        try:
-            left = os.listdir(self.dir)
-        except OSError:
-            left = ["?"]
-        if left or self.fresh_each:
-            # something could not be removed: move the directory aside, start a new one
-            self.trash += 1
-            aside = f"{self.dir}.old{self.trash}"
-            _os.rename(self.dir, aside)
-            remove_tree(aside)
-            d, uid = self.dir, self.uid
-            self.dir = None
-            self.prepare(d, uid, gid)
-        else:
-            self.reset(gid)
+        """Empties the directory for the next sample (mode and owner reset first, so what the
+        sample changed cannot block it); replaces it if that fails, or always if fresh_each."""
+        self.reset(gid)
+        if not self.fresh_each:
+            clear_dir(self.dir)
+            try:
+                if not os.listdir(self.dir):
+                    return
+            except OSError:
+                pass
+        # move the directory aside and start a new one
+        self.trash += 1
+        aside = f"{self.dir}.old{self.trash}"
+        _os.rename(self.dir, aside)
+        remove_tree(aside)
+        d, uid = self.dir, self.uid
+        self.dir = None
+        self.prepare(d, uid, gid)
 
     def release(self):
         if self.ruleset is not None:
