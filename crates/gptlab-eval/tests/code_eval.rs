@@ -159,6 +159,8 @@ fn reliability_guard_and_environment_are_human_evals() {
         ("    import os\n    os.environ['X'] = '1'\n    return 1\n", "failed: 'NoneType' object is not callable"),
         ("    import subprocess\n    subprocess.Popen(['true'])\n    return 1\n", "failed: 'NoneType' object is not callable"),
         ("    exit()\n", "failed: 'NoneType' object is not callable"),
+        // a message Python holds but JSON text (and a Rust string) cannot: a lone surrogate
+        ("    raise ValueError('\\udc80 x')\n", "failed: \u{fffd} x"),
         ("    import os\n    e = dict(os.environ)\n    assert e == {'HOME': e['HOME'], 'TMPDIR': e['HOME'], 'OMP_NUM_THREADS': '1'}, e\n    assert os.path.isdir(e['HOME'])\n    return 1\n", "passed"),
     ];
     let s = write_samples(&d.join("s.jsonl"), cases.iter().map(|(c, _)| ("g/0", *c)));
@@ -196,6 +198,9 @@ fn hostile_samples_are_contained() {
         ("sys.exit(0)", "    import sys\n    sys.exit(0)\n".into()),
         ("os._exit(0)", "    import os\n    os._exit(0)\n".into()),
         ("infinite recursion", "    return f()\n".into()),
+        // fill the result pipe past its size (enlarged first), so a stale report could reach
+        // the next sample: the pipe is drained, and the next sample's verdict is its own
+        ("flood the result pipe", "    import posix, fcntl\n    for fd in range(3, 64):\n        try:\n            fcntl.fcntl(fd, 1031, 1 << 20)\n            posix.set_blocking(fd, False)\n            while True:\n                posix.write(fd, b'0 0.0 \"passed\"' * 4096)\n        except OSError:\n            pass\n    return 0\n".into()),
     ];
     let s = write_samples(&d.join("s.jsonl"), hostile.iter().map(|(_, c)| ("h/0", c.as_str())).chain([("h/0", "    return 1\n")]));
     let o = Options { timeout: 2.0, ..opts(&problems, &s, &[1]) };
@@ -224,20 +229,15 @@ fn hostile_samples_are_contained() {
     println!("isolation: {:?}", r.isolation);
 }
 
-#[test]
-fn a_pool_serves_batch_after_batch_each_sample_in_a_fresh_scratch_dir() {
-    // `eval code` runs the calibration and then the samples on one pool of zygotes: what a
-    // sample leaves behind (files in its directory or HOME, a process that left its group)
-    // must be gone before the next one, in the same batch or the next
-    use sandbox::{Job, Limits, Pool};
+/// Runs litter and clean samples in turn on `pool`, in two batches: each clean one must find
+/// an empty, writable scratch directory (and HOME), whatever the one before left there.
+fn pool_batches_leave_nothing_behind(mut pool: sandbox::Pool, litter: &str) {
+    use sandbox::Job;
     let job = |id: usize, program: &str| Job { id, program: program.into(), argv: None, timeout: 3.0 };
-    // files, a locked subdirectory, a read-only scratch dir, and a process left running
-    let litter = "import os, posix\nopen('left.txt', 'w').write('x')\nopen(os.path.join(os.environ['HOME'], 'home.txt'), 'w').write('x')\nposix.mkdir('sub')\nopen('sub/f', 'w').write('x')\nposix.chmod('sub', 0)\nif posix.fork() == 0:\n    posix.setsid()\n    posix.closerange(0, 1024)\n    import time\n    time.sleep(60)\nposix.chmod('.', 0o500)\n";
     let clean = "import os\nassert not os.path.exists('left.txt') and not os.path.exists(os.path.join(os.environ['HOME'], 'home.txt'))\nassert os.listdir('.') == ['output.txt'], os.listdir('.')\nopen('mine.txt', 'w').write('the directory is writable again')\n";
-    let mut pool = Pool::start(&python(), 2).expect("pool");
     let uids = pool.isolation().uids.clone();
-    let first = pool.run(Limits::default(), (0..4).map(|i| job(i, if i % 2 == 0 { litter } else { clean })).collect(), &|_| ()).expect("batch 1");
-    let second = pool.run(Limits::default(), (0..4).map(|i| job(i, clean)).collect(), &|_| ()).expect("batch 2");
+    let first = pool.run((0..4).map(|i| job(i, if i % 2 == 0 { litter } else { clean })).collect(), &|_| ()).expect("batch 1");
+    let second = pool.run((0..4).map(|i| job(i, clean)).collect(), &|_| ()).expect("batch 2");
     for o in first.iter().chain(&second) {
         assert_eq!(o.result, "passed", "job {}: {}", o.id, o.result);
     }
@@ -247,6 +247,33 @@ fn a_pool_serves_batch_after_batch_each_sample_in_a_fresh_scratch_dir() {
         std::thread::sleep(std::time::Duration::from_millis(200));
         assert_eq!(uid_processes(&uids), Vec::<String>::new(), "nothing outlives the pool");
     }
+}
+
+/// Files, a locked subdirectory and a read-only scratch directory.
+const LITTER: &str = "import os, posix\nopen('left.txt', 'w').write('x')\nopen(os.path.join(os.environ['HOME'], 'home.txt'), 'w').write('x')\nposix.mkdir('sub')\nopen('sub/f', 'w').write('x')\nposix.chmod('sub', 0)\n";
+
+#[test]
+fn a_pool_serves_batch_after_batch_each_sample_in_a_fresh_scratch_dir() {
+    // `eval code` runs the calibration and then the samples on one pool of zygotes: what a
+    // sample leaves behind (files in its directory or HOME, a process that left its group)
+    // must be gone before the next one, in the same batch or the next. With the uid drop (as
+    // root) the directory is emptied and kept; the escaped process is killed by uid.
+    let litter = format!("{LITTER}if posix.fork() == 0:\n    posix.setsid()\n    posix.closerange(0, 1024)\n    import time\n    time.sleep(60)\nposix.chmod('.', 0o500)\n");
+    let pool = sandbox::Pool::start(&python(), 2, sandbox::Limits::default()).expect("pool");
+    pool_batches_leave_nothing_behind(pool, &litter);
+}
+
+#[test]
+fn without_the_uid_drop_each_sample_gets_a_new_scratch_dir_with_its_own_landlock_rules() {
+    // no uid drop (as when gptlab is not root): the directory is replaced before each sample,
+    // and the zygote rebuilds its Landlock rules for the new one (they name its inode: with
+    // stale rules the clean sample could not write in its own directory)
+    let litter = format!("{LITTER}posix.chmod('.', 0o500)\n");
+    let pool = sandbox::Pool::start_without(&python(), 2, sandbox::Limits::default(), &["uid"]).expect("pool");
+    assert!(!pool.isolation().uid_drop);
+    pool_batches_leave_nothing_behind(pool, &litter);
+    let e = sandbox::Pool::start_without(&python(), 1, sandbox::Limits::default(), &["seccomp"]).err().expect("unknown layer");
+    assert!(e.to_string().contains("unknown sandbox layer \"seccomp\""), "{e}");
 }
 
 #[test]

@@ -105,7 +105,7 @@ pub fn evaluate(o: &Options) -> Result<Report> {
     // calibrate per-problem CPU limits on the canonical solutions
     let mut limit: HashMap<&str, f64> = attempted.iter().map(|p| (p.task_id.as_str(), o.timeout)).collect();
     // one pool of sandboxed zygotes for the calibration and the samples
-    let mut pool = sandbox::Pool::start(&o.python, o.jobs.min(attempted.len().max(samples.len()).max(1)))?;
+    let mut pool = sandbox::Pool::start(&o.python, o.jobs.min(attempted.len().max(samples.len()).max(1)), o.limits)?;
     if o.calibration_factor > 0.0 {
         let items: Vec<(&Problem, &str, f64)> = attempted.iter().map(|p| (*p, p.canonical_solution.as_str(), o.timeout.max(10.0))).collect();
         let outs = run_programs(o, &mut pool, &items, "calibrate")?;
@@ -195,7 +195,7 @@ fn run_programs(o: &Options, pool: &mut sandbox::Pool, items: &[(&Problem, &str,
         .map(|(i, (p, c, t))| Job { id: i, program: if argv.contains_key(&i) { String::new() } else { p.program(c) }, argv: argv.remove(&i), timeout: *t })
         .collect();
     let pb = progress(o.progress, jobs.len(), label);
-    let ran = pool.run(o.limits, jobs, &|_| pb.inc(1));
+    let ran = pool.run(jobs, &|_| pb.inc(1));
     pb.finish_and_clear();
     let mut outs = ran?;
     outs.extend(decided.into_iter().map(|(id, result)| Outcome { id, result, cpu_s: None, wall_s: 0.0 }));

@@ -95,6 +95,68 @@ fn write_str(s: &mut String, t: &str) {
     s.push('"');
 }
 
+/// The string in a JSON string literal that is the whole of `text`, as Python's `json.dumps`
+/// writes one; `None` if `text` is anything else. Python strings may hold lone surrogates
+/// (`"\\udc80"`), which a Rust string cannot: each becomes U+FFFD (serde_json rejects them).
+pub fn loads_str(text: &str) -> Option<String> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    let mut pending: Option<u16> = None; // a high surrogate waiting for its low half
+    while let Some(c) = chars.next() {
+        let unit = match c {
+            '"' => return None, // an unescaped quote: not one literal
+            '\\' => match chars.next()? {
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    if hex.len() != 4 {
+                        return None;
+                    }
+                    Some(u16::from_str_radix(&hex, 16).ok()?)
+                }
+                e => {
+                    out.push(match e {
+                        '"' => '"',
+                        '\\' => '\\',
+                        '/' => '/',
+                        'b' => '\u{8}',
+                        'f' => '\u{c}',
+                        'n' => '\n',
+                        'r' => '\r',
+                        't' => '\t',
+                        _ => return None,
+                    });
+                    None
+                }
+            },
+            c => {
+                pending = None;
+                out.push(c);
+                continue;
+            }
+        };
+        if let Some(u) = unit {
+            if let Some(hi) = pending.take() {
+                if (0xdc00..0xe000).contains(&u) {
+                    out.pop();
+                    let cp = 0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(u) - 0xdc00);
+                    out.push(char::from_u32(cp)?);
+                    continue;
+                }
+            }
+            if (0xd800..0xdc00).contains(&u) {
+                pending = Some(u);
+                out.push('\u{fffd}'); // replaced by the pair's character if its low half follows
+            } else {
+                out.push(char::from_u32(u32::from(u)).unwrap_or('\u{fffd}'));
+            }
+        } else {
+            pending = None;
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +174,19 @@ mod tests {
         assert_eq!(py_float(1.5e20), "1.5e+20");
         assert_eq!(py_float(1e16), "1e+16");
         assert_eq!(py_float(123.0), "123.0");
+    }
+
+    #[test]
+    fn loads_str_reads_what_python_json_dumps_writes() {
+        // json.dumps("failed: ✓ \"x\"\n\t/😀") and lone surrogates, as Python writes them
+        assert_eq!(loads_str(r#""failed: \u2713 \"x\"\n\t\/\ud83d\ude00""#).as_deref(), Some("failed: ✓ \"x\"\n\t/😀"));
+        assert_eq!(loads_str(r#""a\udc80b""#).as_deref(), Some("a\u{fffd}b"));
+        assert_eq!(loads_str(r#""a\ud83db""#).as_deref(), Some("a\u{fffd}b"));
+        assert_eq!(loads_str(r#""\ud83d\ud83d\ude00""#).as_deref(), Some("\u{fffd}😀"));
+        assert_eq!(loads_str(r#""\ud83d\n""#).as_deref(), Some("\u{fffd}\n"));
+        assert_eq!(loads_str(r#""passed""#).as_deref(), Some("passed"));
+        for bad in [r#""a" "b""#, r#""a"#, "passed", r#""\x""#, r#""\u12""#, ""] {
+            assert_eq!(loads_str(bad), None, "{bad}");
+        }
     }
 }

