@@ -98,6 +98,33 @@ fn verdicts_do_not_change_under_cpu_load() {
 }
 
 #[test]
+fn time_limits_are_calibrated_only_for_problems_whose_samples_run_out_of_time() {
+    // slow/0's reference solution spends 0.15 s of CPU, more than --timeout 0.1 s: its copy
+    // times out under --timeout, and passes when run again under the calibrated limit
+    // (5 × its CPU time); a busy loop still times out; quick/0 needs no calibration
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let problems = d.join("p.jsonl");
+    let slow = "    import time\n    t = time.process_time()\n    while time.process_time() - t < 0.15:\n        pass\n    return 1\n";
+    let rows = [
+        serde_json::json!({"task_id": "slow/0", "prompt": "def f():\n", "canonical_solution": slow, "test": "def check(c):\n    assert c() == 1\n", "entry_point": "f"}),
+        serde_json::json!({"task_id": "quick/0", "prompt": "def g():\n", "canonical_solution": "    return 2\n", "test": "def check(c):\n    assert c() == 2\n", "entry_point": "g"}),
+    ];
+    std::fs::write(&problems, rows.iter().map(|r| format!("{r}\n")).collect::<String>()).expect("w");
+    let s = write_samples(&d.join("s.jsonl"), [("slow/0", slow), ("slow/0", "    while True:\n        pass\n"), ("quick/0", "    return 2\n")]);
+    let r = evaluate(&Options { timeout: 0.1, ..opts(&problems, &s, &[1]) }).expect("evaluate");
+    let got: Vec<String> = results(&r).iter().map(|v| v["result"].as_str().unwrap_or("?").to_string()).collect();
+    assert_eq!(got, ["passed", "timed out", "passed"]);
+    assert!(r.notes.iter().any(|n| n.contains("calibrated for 1 problems") && n.contains("2 samples ran again")), "{:?}", r.notes);
+    // without calibration, --timeout alone decides
+    let s = write_samples(&d.join("s2.jsonl"), [("slow/0", slow), ("quick/0", "    return 2\n")]);
+    let r = evaluate(&Options { timeout: 0.1, calibration_factor: 0.0, ..opts(&problems, &s, &[1]) }).expect("evaluate");
+    let got: Vec<String> = results(&r).iter().map(|v| v["result"].as_str().unwrap_or("?").to_string()).collect();
+    assert_eq!(got, ["timed out", "passed"]);
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+}
+
+#[test]
 fn humaneval_canonical_and_example_samples() {
     let he = root().join("../shared/data/humaneval");
     if !he.join("HumanEval.jsonl.gz").exists() {

