@@ -190,11 +190,15 @@ fn reliability_guard_and_environment_are_human_evals() {
         ("    raise ValueError('\\udc80 x')\n", "failed: \u{fffd} x"),
         ("    import os\n    e = dict(os.environ)\n    assert e == {'HOME': e['HOME'], 'TMPDIR': e['HOME'], 'OMP_NUM_THREADS': '1'}, e\n    assert os.path.isdir(e['HOME'])\n    return 1\n", "passed"),
     ];
+    // a program larger than a pipe holds reaches its child in pieces
+    let long = format!("    # {}\n    return 1\n", "y".repeat(200_000));
+    let mut cases = cases;
+    cases.push((long.as_str(), "passed"));
     let s = write_samples(&d.join("s.jsonl"), cases.iter().map(|(c, _)| ("g/0", *c)));
     let r = evaluate(&opts(&problems, &s, &[1])).expect("evaluate");
     let results = results(&r);
     for ((c, want), got) in cases.iter().zip(&results) {
-        assert_eq!(got["result"], *want, "{c}");
+        assert_eq!(got["result"], *want, "{}", &c[..c.len().min(80)]);
     }
 }
 

@@ -356,17 +356,19 @@ fn tail(path: &Path, n: u64) -> Vec<u8> {
     buf
 }
 
-/// Removes everything inside `dir` (not following symbolic links); whether it is now empty.
+/// Removes everything inside `dir` (not following symbolic links); whether all of it went
+/// (nothing can add entries meanwhile: every process of the sample is gone).
 fn clear_dir(dir: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else { return false };
-    for e in entries.flatten() {
-        let p = e.path();
-        let _ = match e.file_type() {
-            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&p),
-            _ => std::fs::remove_file(&p),
-        };
+    let mut all = true;
+    for e in entries {
+        let removed = e.and_then(|e| match e.file_type()? {
+            t if t.is_dir() => std::fs::remove_dir_all(e.path()),
+            _ => std::fs::remove_file(e.path()),
+        });
+        all &= removed.is_ok();
     }
-    std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false)
+    all
 }
 
 fn current_uid() -> u32 {

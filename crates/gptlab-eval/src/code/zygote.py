@@ -159,7 +159,14 @@ def run_child(scratch):
     (the rest of the sandbox was set up once, in the zygote, and is inherited), runs the
     program, and reports `ID CPU_S JSON_RESULT` on the result pipe."""
     os.close(scratch.res_r)
-    frame = read_exact(0, int.from_bytes(read_exact(0, 4), "little"))
+    # gptlab writes the next token only after this sample's report: what stdin holds now is
+    # this frame, usually all there for one read
+    data = os.read(0, 1 << 16)
+    n, frame = int.from_bytes(data[:4], "little"), data[4:]
+    if len(frame) < n:
+        frame += read_exact(0, n - len(frame))
+    elif len(frame) > n:
+        raise ValueError("job frame longer than announced")
     head, _, body = frame.partition(b"\n")
     kind, jid, cpu_seconds, timeout = head.split()
     cpu_seconds, timeout = int(cpu_seconds), float(timeout)
@@ -167,7 +174,8 @@ def run_child(scratch):
     d = scratch.dir
     _os.chdir(d)
     # stdout/stderr at the fd level go to a capped file in the scratch dir; stdin is /dev/null
-    out = os.open(scratch.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # (the directory is empty: O_EXCL and O_NOFOLLOW only make sure nothing is followed)
+    out = os.open(scratch.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
