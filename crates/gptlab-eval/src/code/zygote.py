@@ -201,7 +201,7 @@ def run_child(scratch):
         signal.setitimer(signal.ITIMER_PROF, timeout)
         os.execve(argv[0], argv, {"HOME": d, "TMPDIR": d, "PATH": "/usr/bin:/bin"})
     program = body.decode()
-    sink = WriteOnlyStringIO()
+    sink = scratch.sink  # made once in the zygote: each child writes to its own copy
     t0 = time.process_time()
     try:
         exec_globals = {}
@@ -301,6 +301,7 @@ class Scratch:
                        (resource.RLIMIT_NOFILE, open_files), (resource.RLIMIT_NPROC, processes), (resource.RLIMIT_CORE, 0))
         self.output = os.path.join(d, "output.txt")
         self.ruleset = None
+        self.sink = WriteOnlyStringIO()
         self.devnull = os.open("/dev/null", os.O_RDONLY)
         self.res_r, self.res_w = os.pipe()  # close-on-exec, as Python makes every fd
         os.set_blocking(self.res_r, False)
@@ -385,7 +386,7 @@ def main():
     gc.freeze()  # keep the collector from touching (and copying) the zygote's pages in children
     print(json.dumps({"ready": True, "network_namespace": netns, "landlock_abi": abi, "uid_drop": uid_drop,
                       "subreaper": subreaper, "python": sys.executable + " " + sys.version.split()[0]}), flush=True)
-    read, write, fork, waitpid, wait4, killpg, alarm = os.read, os.write, _os.fork, os.waitpid, os.wait4, _os.killpg, signal.alarm
+    read, write, fork, waitpid, wait4, alarm = os.read, os.write, _os.fork, os.waitpid, os.wait4, signal.alarm
     WNOHANG = os.WNOHANG
     res_r = scratch.res_r
     while True:
@@ -419,12 +420,8 @@ def main():
         if status is None:
             finish(pid, uid)
         else:
-            # the sample's group (the child is reaped, its group may live on), then anything
-            # that left the group: orphans are ours (subreaper); none left is the usual case
-            try:
-                killpg(pid, 9)
-            except OSError:
-                pass
+            # with the child reaped, every process it left (in its group or not) is ours:
+            # orphans come to the subreaper. No child left is the usual case; else kill them
             try:
                 waitpid(-1, WNOHANG)
                 finish(pid, uid)
