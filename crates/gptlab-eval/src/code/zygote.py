@@ -162,6 +162,8 @@ def run_child(scratch):
     # gptlab writes the next token only after this sample's report: what stdin holds now is
     # this frame, usually all there for one read
     data = os.read(0, 1 << 16)
+    if len(data) < 4:
+        data += read_exact(0, 4 - len(data))
     n, frame = int.from_bytes(data[:4], "little"), data[4:]
     if len(frame) < n:
         frame += read_exact(0, n - len(frame))
