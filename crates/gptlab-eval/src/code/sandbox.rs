@@ -514,3 +514,36 @@ fn set_mode(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_verdicts_need_exactly_one_report_for_the_job() {
+        assert_eq!(python_verdict(7, br#"7 0.25 "passed""#), ("passed".to_string(), Some(0.25)));
+        assert_eq!(python_verdict(7, br#"7 0.5 "failed: \u00e9""#).0, "failed: é");
+        // the child's own set-up failure
+        assert_eq!(python_verdict(7, br#"- 0 "failed: sandbox setup: x""#).0, "failed: sandbox setup: x");
+        // no report (os._exit, killed), another job's id, two reports, garbage
+        for bad in [&b""[..], br#"6 0.1 "passed""#, br#"7 0.1 "passed"7 0.1 "failed: ""#, b"\xff\xfe", b"7 0.1"] {
+            assert_eq!(python_verdict(7, bad).0, "timed out", "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn compiled_verdicts_come_from_the_wait_status_and_the_test_summary() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("output.txt");
+        std::fs::write(&out, "running 1 test\n.\ntest result: ok. 1 passed; 0 failed\n").expect("w");
+        assert_eq!(exit_verdict(0, &out), "passed");
+        assert_eq!(exit_verdict(101 << 8, &out), "failed: exit status 101");
+        assert_eq!(exit_verdict(-1, &out), "timed out"); // killed at the wall-clock limit
+        assert_eq!(exit_verdict(27, &out), "timed out"); // SIGPROF: the CPU-time limit
+        assert_eq!(exit_verdict(24, &out), "timed out"); // SIGXCPU: RLIMIT_CPU
+        assert_eq!(exit_verdict(9, &out), "failed: killed by signal 9");
+        std::fs::write(&out, "running 1 test\n").expect("w");
+        assert_eq!(exit_verdict(0, &out), "failed: exited before the tests completed");
+        assert_eq!(exit_verdict(0, &dir.path().join("missing")), "failed: exited before the tests completed");
+    }
+}
