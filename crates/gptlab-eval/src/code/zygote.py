@@ -443,7 +443,11 @@ def main():
             except BlockingIOError:
                 pass
         cpu_us = 0 if ru is None else int((ru.ru_utime + ru.ru_stime) * 1e6)
-        write(1, b"%d %d %d\n" % (-1 if status is None else status, cpu_us, len(res)) + res)
+        msg = b"%d %d %d\n" % (-1 if status is None else status, cpu_us, len(res)) + res
+        n = write(1, msg)
+        while n < len(msg):  # (a pipe write is whole unless a signal cuts it short)
+            msg = msg[n:]
+            n = write(1, msg)
     # end of input: a last sweep of this worker's uid, so nothing can outlive the pool
     if uid_drop:
         finish(0, uid)
