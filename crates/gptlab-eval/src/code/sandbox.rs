@@ -203,6 +203,10 @@ impl Worker {
             .args(&args[1..])
             .arg(without)
             .env_clear()
+            // resolve every dynamic symbol at start-up: a lazily bound one is resolved in each
+            // child, whose write to the symbol table copies that page (~10 faults a sample);
+            // the zygote clears its environment before any sample runs
+            .env("LD_BIND_NOW", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
