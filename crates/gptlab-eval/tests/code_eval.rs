@@ -308,6 +308,26 @@ fn without_the_uid_drop_each_sample_gets_a_new_scratch_dir_with_its_own_landlock
 }
 
 #[test]
+fn as_root_the_scratch_directory_is_a_private_size_limited_tmpfs() {
+    use sandbox::{Job, Limits, Pool};
+    let limits = Limits { scratch_size: 16 << 20, ..Limits::default() };
+    let mut pool = Pool::start(&python(), 1, limits).expect("pool");
+    if !pool.isolation().mount_namespace {
+        eprintln!("SKIPPED the private tmpfs check: no mount namespace here (not root, or no uid drop): {:?}", pool.isolation());
+        return;
+    }
+    // three 8 MiB files do not fit in 16 MiB; the next sample has the space back
+    let fill = "import os\nfor i in range(3):\n    with open(f'f{i}', 'wb') as f:\n        f.write(b'x' * (8 << 20))\n";
+    let job = |id: usize, program: &str| Job { id, program: program.into(), argv: None, timeout: 3.0 };
+    let out = pool.run(vec![job(0, fill), job(1, "open('g', 'wb').write(b'y' * (12 << 20))\n")], &|_| ()).expect("run");
+    assert_eq!(out[0].result, "failed: [Errno 28] No space left on device");
+    assert_eq!(out[1].result, "passed", "the space is back for the next sample");
+    // the mount lives in the zygote's own namespace: this process does not see it
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!mounts.contains("gptlab-eval-"), "the scratch tmpfs leaked into the host's mounts");
+}
+
+#[test]
 fn bad_inputs() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();

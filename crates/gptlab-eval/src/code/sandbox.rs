@@ -30,6 +30,10 @@
 //!   without the uid drop it is replaced by a new one each time. Its Landlock ruleset and the
 //!   environment are set up once per worker (the ruleset again when the directory is
 //!   replaced). Landlock (where the kernel has it) denies writes anywhere else.
+//! - **Scratch space** (with the uid drop): each zygote has its own mount namespace in which
+//!   the scratch directory is a private tmpfs of [`Limits::scratch_size`] (128 MiB), so a
+//!   sample cannot fill the disk, and no other process sees its files. gptlab reaches the
+//!   directory through `/proc/ZYGOTE/root` to empty it.
 //! - **Network**: each zygote lives in a new, empty network namespace (no interface up, not
 //!   even loopback) when run as root; Landlock ABI ≥ 4 also denies TCP bind/connect.
 //! - **Signals** (Landlock ABI ≥ 6): no signals to processes outside the sample's domain.
@@ -43,8 +47,9 @@
 //!   sample, and a report that is not exactly one report for the job counts as none.
 //!
 //! # What is not covered
-//! - No seccomp filter and no PID or mount namespace: a sample can see other processes and
-//!   read world-readable files (the stdlib, /etc/passwd). It cannot write outside its scratch
+//! - No seccomp filter and no PID namespace, and the mount namespace only holds the scratch
+//!   tmpfs: a sample can see other processes and read world-readable files (the stdlib,
+//!   /etc/passwd). It cannot write outside its scratch
 //!   directory only where Landlock is available; without Landlock, only file permissions (and
 //!   the uid drop) protect the filesystem, and world-writable places like /tmp stay writable.
 //! - A sample runs in the same process as the test harness that decides its verdict (as in
@@ -59,7 +64,8 @@
 //! - A result message holding a lone surrogate (a Python string can) has U+FFFD in its place.
 //!
 //! Missing layers are detected at start-up, named in one warning, and recorded in the
-//! report ([`Isolation`]). `GPTLAB_SANDBOX_WITHOUT=uid,landlock,netns` leaves layers out.
+//! report ([`Isolation`]). `GPTLAB_SANDBOX_WITHOUT=uid,landlock,netns,mountns` leaves layers
+//! out.
 
 use super::pyjson;
 use crate::{Error, Result};
@@ -100,11 +106,13 @@ pub struct Limits {
     pub file_size: u64,
     pub open_files: u64,
     pub processes: u64,
+    /// Size of the scratch directory's private tmpfs, where there is one (as root).
+    pub scratch_size: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { address_space: 4 << 30, file_size: 16 << 20, open_files: 64, processes: 32 }
+        Self { address_space: 4 << 30, file_size: 16 << 20, open_files: 64, processes: 32, scratch_size: 128 << 20 }
     }
 }
 
@@ -112,6 +120,10 @@ impl Default for Limits {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Isolation {
     pub network_namespace: bool,
+    /// The scratch directory is a private, size-limited tmpfs in the zygote's own mount
+    /// namespace.
+    #[serde(default)]
+    pub mount_namespace: bool,
     pub landlock_abi: u32,
     pub uid_drop: bool,
     pub subreaper: bool,
@@ -127,6 +139,9 @@ impl Isolation {
         let mut m = vec![];
         if !self.network_namespace {
             m.push("network namespace");
+        }
+        if !self.mount_namespace {
+            m.push("mount namespace (the scratch directory is on the host's disk, not a private size-limited tmpfs)");
         }
         if self.landlock_abi == 0 {
             m.push("Landlock (writes outside the scratch dir are not blocked)");
@@ -174,6 +189,9 @@ struct Worker {
     uid: u32,
     /// The scratch directory: the samples' working directory, HOME and TMPDIR.
     scratch: PathBuf,
+    /// The same directory as gptlab reaches it: through `/proc/PID/root` when it is a tmpfs in
+    /// the zygote's own mount namespace.
+    reach: PathBuf,
     /// Replace the scratch directory before each sample (no uid drop, so nothing guarantees
     /// that a process of the last sample is gone; see `prepare_scratch`).
     fresh_each: bool,
@@ -196,7 +214,7 @@ impl Worker {
         set_mode(&dir, 0o711);
         set_mode(&scratch, 0o700);
         let _ = std::os::unix::fs::chown(&scratch, Some(uid), Some(uid));
-        let args = [uid as u64, limits.address_space, limits.file_size, limits.open_files, limits.processes].map(|v| v.to_string());
+        let args = [uid as u64, limits.address_space, limits.file_size, limits.open_files, limits.processes, limits.scratch_size].map(|v| v.to_string());
         let mut child = Command::new(python)
             .args(["-I", "-S", "-c", ZYGOTE, &args[0]])
             .arg(&scratch)
@@ -214,7 +232,7 @@ impl Worker {
             .map_err(|e| Error::Input(format!("cannot start `{python}` ({e}); is python3 installed? (--python PATH)")))?;
         let stdin = child.stdin.take().ok_or_else(|| Error::Input("zygote stdin".into()))?;
         let stdout = BufReader::new(child.stdout.take().ok_or_else(|| Error::Input("zygote stdout".into()))?);
-        Ok(Self { child, stdin: Some(stdin), stdout, uid, scratch, fresh_each: true, runs: 0 })
+        Ok(Self { child, stdin: Some(stdin), stdout, uid, reach: scratch.clone(), scratch, fresh_each: true, runs: 0 })
     }
 
     /// Waits for the zygote's start-up report: the isolation layers it could set up.
@@ -226,6 +244,9 @@ impl Worker {
         // with the uid drop, the kill-by-uid sweep guarantees that nothing of a sample outlives
         // it, so its directory can be emptied and kept; otherwise it is replaced each time
         self.fresh_each = !iso.uid_drop;
+        if iso.mount_namespace {
+            self.reach = Path::new(&format!("/proc/{}/root", self.child.id())).join(self.scratch.strip_prefix("/").unwrap_or(&self.scratch));
+        }
         if !iso.uid_drop {
             let _ = std::os::unix::fs::chown(&self.scratch, Some(current_uid()), Some(current_gid()));
         }
@@ -244,10 +265,14 @@ impl Worker {
         if !self.fresh_each {
             // as root: mode and owner first (a sample may have locked its directory), then the
             // entries, without following links
-            set_mode(&self.scratch, 0o700);
-            let _ = std::os::unix::fs::chown(&self.scratch, Some(self.uid), Some(self.uid));
-            if clear_dir(&self.scratch) {
+            set_mode(&self.reach, 0o700);
+            let _ = std::os::unix::fs::chown(&self.reach, Some(self.uid), Some(self.uid));
+            if clear_dir(&self.reach) {
                 return Ok(false);
+            }
+            if self.reach != self.scratch {
+                // a tmpfs mount point cannot be moved aside (and root empties anything)
+                return Err(Error::Input(format!("cannot empty the scratch directory {}", self.reach.display())));
             }
         }
         // move it aside and start a new one
@@ -298,7 +323,7 @@ impl Worker {
         let mut report = vec![0u8; len];
         std::io::Read::read_exact(&mut self.stdout, &mut report).map_err(|e| Error::Input(format!("zygote: {e}")))?;
         let (result, cpu_s) = if job.argv.is_some() {
-            (exit_verdict(status, &self.scratch.join("output.txt")), Some(cpu_us as f64 / 1e6))
+            (exit_verdict(status, &self.reach.join("output.txt")), Some(cpu_us as f64 / 1e6))
         } else {
             python_verdict(job.id, &report)
         };
@@ -427,12 +452,14 @@ impl Pool {
     /// then in force is reported as usual; for testing the fallbacks, and for machines where a
     /// layer misbehaves.
     pub fn start_without(python: &str, workers: usize, limits: Limits, without: &[&str]) -> Result<Pool> {
-        if let Some(bad) = without.iter().find(|w| !["uid", "landlock", "netns"].contains(w)) {
-            return Err(Error::Input(format!("unknown sandbox layer {bad:?} (known: uid, landlock, netns)")));
+        if let Some(bad) = without.iter().find(|w| !["uid", "landlock", "netns", "mountns"].contains(w)) {
+            return Err(Error::Input(format!("unknown sandbox layer {bad:?} (known: uid, landlock, netns, mountns)")));
         }
         let without = if without.is_empty() { "-".to_string() } else { without.join(",") };
         let base = std::env::temp_dir().join(format!("gptlab-eval-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&base).map_err(|e| Error::Input(format!("{}: {e}", base.display())))?;
+        // absolute and free of links: the zygotes mount on it and name it in Landlock rules
+        let base = std::fs::canonicalize(&base).map_err(|e| Error::Input(format!("{}: {e}", base.display())))?;
         set_mode(&base, 0o711);
         let first_uid = uid_block();
         let mut pool = Pool { base, workers: Vec::new(), iso: Isolation::default() };

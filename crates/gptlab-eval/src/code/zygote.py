@@ -1,6 +1,6 @@
 # gptlab code-execution zygote. Started once per worker by `gptlab eval code` with an empty
-# environment, as `python3 -I -S -c <this> UID SCRATCH_DIR AS FSIZE NOFILE NPROC WITHOUT` (the
-# limits in bytes and counts, WITHOUT the layers to leave out). Per sample it reads a 2-byte token
+# environment, as `python3 -I -S -c <this> UID SCRATCH_DIR AS FSIZE NOFILE NPROC SCRATCH_SIZE
+# WITHOUT` (the limits in bytes and counts, WITHOUT the layers to leave out). Per sample it reads a 2-byte token
 # on stdin (flags, wall-clock limit in seconds), forks one sandboxed child, which reads its job
 # frame from stdin itself, waits for it, kills and reaps what it left, and writes one report
 # frame on stdout. See sandbox.rs for the protocol and for what is covered and what is not.
@@ -15,7 +15,8 @@ import ctypes, io, json, os, resource, signal, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 SYS_landlock_create_ruleset, SYS_landlock_add_rule, SYS_landlock_restrict_self = 444, 445, 446
 PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
-CLONE_NEWNET = 0x40000000
+CLONE_NEWNET, CLONE_NEWNS = 0x40000000, 0x00020000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
 IS_ROOT = os.geteuid() == 0
 
 # The reliability guard below sets these to None; the zygote keeps its own references (it
@@ -71,6 +72,21 @@ def landlock_enforce(fd):
     if libc.syscall(SYS_landlock_restrict_self, fd, 0) != 0:
         raise OSError(ctypes.get_errno(), "landlock_restrict_self")
     os.close(fd)
+
+
+def private_tmpfs(path, size, uid):
+    """Mounts a tmpfs of `size` bytes, owned by `uid`, on `path`, in a new mount namespace of
+    this process (so no other process sees it, and it goes when the zygote does). Whether it
+    is in place. The scratch directory on it cannot fill the disk, and creating and removing
+    files there costs no journal writes."""
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return False
+    libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+    # mounts made in here must not propagate back to the host's namespace
+    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return False
+    opts = f"size={size},mode=0700,uid={uid},gid={uid}".encode()
+    return libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV, opts) == 0
 
 
 class TimeoutException(Exception):
@@ -363,7 +379,8 @@ def on_prof(*_):
 def main():
     uid_arg, scratch_dir = int(sys.argv[1]), sys.argv[2]
     limits = tuple(int(v) for v in sys.argv[3:7])
-    without = sys.argv[7].split(",")  # layers to leave out (sandbox.rs: Pool::start_without)
+    scratch_size = int(sys.argv[7])
+    without = sys.argv[8].split(",")  # layers to leave out (sandbox.rs: Pool::start_without)
     for m in PRELOAD:
         try:
             __import__(m)
@@ -376,6 +393,9 @@ def main():
     abi = 0 if "landlock" in without else landlock_abi()
     uid_drop = IS_ROOT and "uid" not in without and uid_can_read_stdlib(uid_arg)
     uid = uid_arg if uid_drop else None
+    # (only with the uid drop: without it the directory is replaced after every sample, see
+    # sandbox.rs, and a mount point cannot be)
+    mountns = uid_drop and "mountns" not in without and private_tmpfs(scratch_dir, scratch_size, uid)
     scratch = Scratch(abi, scratch_dir, uid, limits)
     disable_destructive_functions()
     # handlers are inherited by every child: SIGPROF (the CPU-time limit) raises in the
@@ -386,7 +406,7 @@ def main():
     import gc
     gc.collect()
     gc.freeze()  # keep the collector from touching (and copying) the zygote's pages in children
-    print(json.dumps({"ready": True, "network_namespace": netns, "landlock_abi": abi, "uid_drop": uid_drop,
+    print(json.dumps({"ready": True, "network_namespace": netns, "mount_namespace": mountns, "landlock_abi": abi, "uid_drop": uid_drop,
                       "subreaper": subreaper, "python": sys.executable + " " + sys.version.split()[0]}), flush=True)
     read, write, fork, waitpid, wait4, alarm = os.read, os.write, _os.fork, os.waitpid, os.wait4, signal.alarm
     WNOHANG = os.WNOHANG
