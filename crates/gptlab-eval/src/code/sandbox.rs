@@ -206,7 +206,7 @@ const TOKEN_NEW_DIR: u8 = 2;
 
 impl Worker {
     /// Starts a zygote; it is ready once [`Worker::ready`] has read its first line (several
-    /// start at once: each takes ~70 ms of interpreter start-up and preloading).
+    /// start at once: each takes ~25–30 ms of interpreter start-up and preloading, measured).
     fn spawn(python: &str, index: usize, uid: u32, base: &Path, limits: &Limits, without: &str) -> Result<Self> {
         let dir = base.join(format!("w{index}"));
         let scratch = dir.join("s");
