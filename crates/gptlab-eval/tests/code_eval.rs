@@ -50,6 +50,16 @@ fn results(r: &gptlab_eval::code::Report) -> Vec<serde_json::Value> {
     std::fs::read_to_string(&r.results_path).expect("results").lines().map(|l| serde_json::from_str(l).expect("json")).collect()
 }
 
+/// Each sample's `result`, in order.
+fn verdicts(r: &gptlab_eval::code::Report) -> Vec<String> {
+    results(r).iter().map(|v| v["result"].as_str().unwrap_or("?").to_string()).collect()
+}
+
+/// A Python job for a pool, with the default 3 s limit.
+fn py_job(id: usize, program: &str) -> sandbox::Job {
+    sandbox::Job { id, program: program.into(), argv: None, timeout: 3.0 }
+}
+
 fn ref_dir() -> PathBuf {
     root().join("testdata/golden/humaneval_ref")
 }
@@ -113,14 +123,12 @@ fn time_limits_are_calibrated_only_for_problems_whose_samples_run_out_of_time() 
     std::fs::write(&problems, rows.iter().map(|r| format!("{r}\n")).collect::<String>()).expect("w");
     let s = write_samples(&d.join("s.jsonl"), [("slow/0", slow), ("slow/0", "    while True:\n        pass\n"), ("quick/0", "    return 2\n")]);
     let r = evaluate(&Options { timeout: 0.1, ..opts(&problems, &s, &[1]) }).expect("evaluate");
-    let got: Vec<String> = results(&r).iter().map(|v| v["result"].as_str().unwrap_or("?").to_string()).collect();
-    assert_eq!(got, ["passed", "timed out", "passed"]);
+    assert_eq!(verdicts(&r), ["passed", "timed out", "passed"]);
     assert!(r.notes.iter().any(|n| n.contains("calibrated for 1 problems") && n.contains("2 samples ran again")), "{:?}", r.notes);
     // without calibration, --timeout alone decides
     let s = write_samples(&d.join("s2.jsonl"), [("slow/0", slow), ("quick/0", "    return 2\n")]);
     let r = evaluate(&Options { timeout: 0.1, calibration_factor: 0.0, ..opts(&problems, &s, &[1]) }).expect("evaluate");
-    let got: Vec<String> = results(&r).iter().map(|v| v["result"].as_str().unwrap_or("?").to_string()).collect();
-    assert_eq!(got, ["timed out", "passed"]);
+    assert_eq!(verdicts(&r), ["timed out", "passed"]);
     assert!(r.notes.is_empty(), "{:?}", r.notes);
 }
 
@@ -263,12 +271,10 @@ fn hostile_samples_are_contained() {
 /// Runs litter and clean samples in turn on `pool`, in two batches: each clean one must find
 /// an empty, writable scratch directory (and HOME), whatever the one before left there.
 fn pool_batches_leave_nothing_behind(mut pool: sandbox::Pool, litter: &str) {
-    use sandbox::Job;
-    let job = |id: usize, program: &str| Job { id, program: program.into(), argv: None, timeout: 3.0 };
     let clean = "import os\nassert not os.path.exists('left.txt') and not os.path.exists(os.path.join(os.environ['HOME'], 'home.txt'))\nassert os.listdir('.') == ['output.txt'], os.listdir('.')\nopen('mine.txt', 'w').write('the directory is writable again')\n";
     let uids = pool.isolation().uids.clone();
-    let first = pool.run((0..4).map(|i| job(i, if i % 2 == 0 { litter } else { clean })).collect(), &|_| ()).expect("batch 1");
-    let second = pool.run((0..4).map(|i| job(i, clean)).collect(), &|_| ()).expect("batch 2");
+    let first = pool.run((0..4).map(|i| py_job(i, if i % 2 == 0 { litter } else { clean })).collect(), &|_| ()).expect("batch 1");
+    let second = pool.run((0..4).map(|i| py_job(i, clean)).collect(), &|_| ()).expect("batch 2");
     for o in first.iter().chain(&second) {
         assert_eq!(o.result, "passed", "job {}: {}", o.id, o.result);
     }
@@ -309,7 +315,7 @@ fn without_the_uid_drop_each_sample_gets_a_new_scratch_dir_with_its_own_landlock
 
 #[test]
 fn as_root_the_scratch_directory_is_a_private_size_limited_tmpfs() {
-    use sandbox::{Job, Limits, Pool};
+    use sandbox::{Limits, Pool};
     let limits = Limits { scratch_size: 16 << 20, ..Limits::default() };
     let mut pool = Pool::start(&python(), 1, limits).expect("pool");
     if !pool.isolation().mount_namespace {
@@ -318,8 +324,7 @@ fn as_root_the_scratch_directory_is_a_private_size_limited_tmpfs() {
     }
     // three 8 MiB files do not fit in 16 MiB; the next sample has the space back
     let fill = "import os\nfor i in range(3):\n    with open(f'f{i}', 'wb') as f:\n        f.write(b'x' * (8 << 20))\n";
-    let job = |id: usize, program: &str| Job { id, program: program.into(), argv: None, timeout: 3.0 };
-    let out = pool.run(vec![job(0, fill), job(1, "open('g', 'wb').write(b'y' * (12 << 20))\n")], &|_| ()).expect("run");
+    let out = pool.run(vec![py_job(0, fill), py_job(1, "open('g', 'wb').write(b'y' * (12 << 20))\n")], &|_| ()).expect("run");
     assert_eq!(out[0].result, "failed: [Errno 28] No space left on device");
     assert_eq!(out[1].result, "passed", "the space is back for the next sample");
     // the mount lives in the zygote's own namespace: this process does not see it

@@ -213,7 +213,6 @@ impl Worker {
         std::fs::create_dir_all(&scratch).map_err(|e| Error::Input(format!("{}: {e}", scratch.display())))?;
         set_mode(&dir, 0o711);
         set_mode(&scratch, 0o700);
-        let _ = std::os::unix::fs::chown(&scratch, Some(uid), Some(uid));
         let args = [uid as u64, limits.address_space, limits.file_size, limits.open_files, limits.processes, limits.scratch_size].map(|v| v.to_string());
         let mut child = Command::new(python)
             .args(["-I", "-S", "-c", ZYGOTE, &args[0]])
@@ -247,8 +246,9 @@ impl Worker {
         if iso.mount_namespace {
             self.reach = Path::new(&format!("/proc/{}/root", self.child.id())).join(self.scratch.strip_prefix("/").unwrap_or(&self.scratch));
         }
-        if !iso.uid_drop {
-            let _ = std::os::unix::fs::chown(&self.scratch, Some(current_uid()), Some(current_gid()));
+        if iso.uid_drop {
+            // (with a mount namespace the zygote's tmpfs covers it, already the worker's)
+            let _ = std::os::unix::fs::chown(&self.scratch, Some(self.uid), Some(self.uid));
         }
         Ok(iso)
     }
@@ -293,19 +293,24 @@ impl Worker {
         let replaced = self.prepare_scratch()?;
         // the job frame the child reads: length, then `KIND ID CPU_SECONDS TIMEOUT\n` + body
         let cpu_seconds = job.timeout.ceil() as u64 + 2;
+        let joined;
         let (kind, body) = match &job.argv {
-            Some(argv) => ('X', argv.join("\0")),
-            None => ('P', job.program.clone()),
+            Some(argv) => {
+                joined = argv.join("\0");
+                ('X', joined.as_str())
+            }
+            None => ('P', job.program.as_str()),
         };
-        let frame = format!("{kind} {} {cpu_seconds} {}\n{body}", job.id, job.timeout);
-        let len = u32::try_from(frame.len()).map_err(|_| Error::Input(format!("job {}: program too large", job.id)))?;
+        let head = format!("{kind} {} {cpu_seconds} {}\n", job.id, job.timeout);
+        let len = u32::try_from(head.len() + body.len()).map_err(|_| Error::Input(format!("job {}: program too large", job.id)))?;
         // the token the zygote reads: flags, and the wall-clock limit in whole seconds
         let wall = (2.0 * job.timeout + 1.0).ceil().clamp(1.0, 255.0) as u8;
         let flags = if job.argv.is_some() { TOKEN_COMPILED } else { 0 } | if replaced { TOKEN_NEW_DIR } else { 0 };
-        let mut msg = Vec::with_capacity(frame.len() + 6);
+        let mut msg = Vec::with_capacity(len as usize + 6);
         msg.extend_from_slice(&[flags, wall]);
         msg.extend_from_slice(&len.to_le_bytes());
-        msg.extend_from_slice(frame.as_bytes());
+        msg.extend_from_slice(head.as_bytes());
+        msg.extend_from_slice(body.as_bytes());
         let stdin = self.stdin.as_mut().ok_or_else(|| Error::Input("zygote closed".into()))?;
         stdin.write_all(&msg).and_then(|_| stdin.flush()).map_err(|e| Error::Input(format!("zygote died: {e}")))?;
         // the zygote's report: `STATUS CPU_US LEN\n` and LEN bytes from the child
@@ -399,16 +404,6 @@ fn clear_dir(dir: &Path) -> bool {
         all &= removed.is_ok();
     }
     all
-}
-
-fn current_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
-}
-
-fn current_gid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.gid()).unwrap_or(0)
 }
 
 impl Drop for Worker {
