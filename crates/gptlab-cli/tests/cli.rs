@@ -312,6 +312,42 @@ fn eval_code_hides_the_environment_and_samples_from_a_model() {
 }
 
 #[test]
+fn eval_code_runs_without_libtorch_and_other_commands_go_to_gptlab_torch() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let problems = "testdata/golden/humaneval_ref/problems.jsonl";
+    let samples = d.join("s.jsonl");
+    std::fs::copy(root().join("testdata/golden/humaneval_ref/samples.jsonl"), &samples).expect("copy samples");
+    // `gptlab` does not link libtorch: `eval code` on a samples file works where the dynamic
+    // loader cannot find it (`gptlab-torch` would not even start there)
+    let o = bin()
+        .args(["eval", "code", "--problems", problems, "--samples", samples.to_str().expect("p"), "--k", "1", "--quiet"])
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(json(&String::from_utf8_lossy(&o.stdout))["pass@1"].as_f64().is_some());
+    let torch = Command::new(env!("CARGO_BIN_EXE_gptlab-torch")).arg("--version").env_remove("LD_LIBRARY_PATH").output().expect("run");
+    if torch.status.success() {
+        eprintln!("note: gptlab-torch finds libtorch without LD_LIBRARY_PATH here (an rpath), so that half is not shown");
+    }
+    // every other command is gptlab-torch's, under the same name, arguments and exit status
+    assert!(ok(&["--version"]).starts_with("gptlab "));
+    let err = fails(&["eval", "loss", "--model", d.join("none").to_str().expect("p"), "--data", problems], "none");
+    assert!(!err.contains("gptlab-torch"), "errors speak as gptlab: {err}");
+    // a `gptlab` without its other half says what is missing
+    let lone = d.join("gptlab");
+    std::fs::copy(env!("CARGO_BIN_EXE_gptlab"), &lone).expect("copy");
+    let o = Command::new(&lone).args(["sft", "--help"]).output().expect("run");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("gptlab-torch") && err.contains("cargo build"), "{err}");
+    // and it still evaluates on its own
+    let o = Command::new(&lone).args(["eval", "code", "--problems"]).arg(root().join(problems)).arg("--samples").arg(&samples).args(["--k", "1", "--quiet"]).output().expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
 fn sft_trains_on_demonstrations_only() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();

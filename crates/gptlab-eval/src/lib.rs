@@ -1,7 +1,7 @@
 //! gptlab-eval: judging models. [`loss`]: held-out next-token loss of a checkpoint on a text
-//! file. [`code`]: functional correctness (pass@k) with sandboxed execution.
+//! file. [`world`]: the synthetic world's labelers and win rates. (Functional correctness,
+//! pass@k with sandboxed execution, is the gptlab-code crate: it needs no model.)
 
-pub mod code;
 pub mod loss;
 pub mod world;
 

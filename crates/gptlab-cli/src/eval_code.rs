@@ -1,86 +1,88 @@
 //! `gptlab eval code`: human-eval compatible functional-correctness evaluation, optionally
 //! sampling the completions from a gptlab model first (Codex's setup: n samples per problem,
-//! stop sequences, pass@k, plus mean-log-prob ranking and the oracle).
+//! stop sequences, pass@k, plus mean-log-prob ranking and the oracle). This file needs no
+//! libtorch: both executables compile it, and `gptlab` itself runs `eval code` on a samples
+//! file (main.rs); with `--model`, `gptlab-torch` samples the completions first
+//! (cmd/eval_sample.rs), then runs [`evaluate`].
 
-use crate::common;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
-use gptlab_engine::{generate, SampleConfig};
-use gptlab_eval::code::{self, problems, sandbox::Limits, Options};
-use std::path::PathBuf;
+use gptlab_code::{self as code, problems, sandbox::Limits, Options};
+use std::path::{Path, PathBuf};
 
-/// Codex's stop sequences for HumanEval.
-const STOPS: [&str; 5] = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"];
-
+/// Functional correctness: run samples against unit tests in a sandbox, print pass@k
+/// (human-eval compatible files); with --model, sample the completions first.
 #[derive(Parser)]
 pub struct Args {
     /// Problems: HumanEval-format .jsonl/.jsonl.gz, or MBPP.
     #[arg(long)]
-    problems: PathBuf,
+    pub problems: PathBuf,
     /// Samples file ({"task_id", "completion"} per line); with --model it is written first.
     #[arg(long)]
-    samples: Option<PathBuf>,
+    pub samples: Option<PathBuf>,
     /// Comma-separated k values.
     #[arg(long, default_value = "1,10,100", value_delimiter = ',')]
-    k: Vec<u64>,
+    pub k: Vec<u64>,
     /// Parallel sandbox workers (default: all cores).
     #[arg(long)]
-    jobs: Option<usize>,
+    pub jobs: Option<usize>,
     /// Floor of the per-problem CPU-time limit, seconds.
     #[arg(long, default_value_t = 3.0)]
-    timeout: f64,
+    pub timeout: f64,
     /// Limit = max(timeout, factor × canonical solution's CPU time), measured for problems with a
     /// sample past --timeout (those samples run again under it); 0 disables calibration.
     #[arg(long, default_value_t = 5.0)]
-    calibration_factor: f64,
+    pub calibration_factor: f64,
     /// Interpreter for the sandbox (default: /usr/bin/python3 if present, else python3).
     #[arg(long)]
-    python: Option<String>,
+    pub python: Option<String>,
     /// Compiler for Rust problems (HumanEval-Rust).
     #[arg(long, default_value = "rustc")]
-    rustc: String,
+    pub rustc: String,
     /// Evaluate only the problems that have samples.
     #[arg(long)]
-    ignore_incomplete: bool,
+    pub ignore_incomplete: bool,
     /// Sample completions from this checkpoint first.
     #[arg(long)]
-    model: Option<PathBuf>,
+    pub model: Option<PathBuf>,
     /// Samples per problem (with --model).
     #[arg(short = 'n', long, default_value_t = 10)]
-    num_samples: usize,
+    pub num_samples: usize,
     #[arg(long, default_value_t = 0.8)]
-    temperature: f64,
+    pub temperature: f64,
     #[arg(long, default_value_t = 0.95)]
-    top_p: f64,
+    pub top_p: f64,
     #[arg(long, default_value_t = 300)]
-    max_new_tokens: usize,
+    pub max_new_tokens: usize,
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     #[arg(long, default_value = "cpu")]
-    device: String,
+    pub device: String,
     #[arg(long)]
-    quiet: bool,
+    pub quiet: bool,
 }
 
-pub fn run(a: Args) -> Result<()> {
-    let samples = match (&a.model, &a.samples) {
-        (Some(m), s) => {
-            let out = s.clone().unwrap_or_else(|| m.join("samples.jsonl"));
-            sample(&a, m, &out)?;
-            out
-        }
-        (None, Some(s)) => s.clone(),
+/// The samples file: --samples, or with --model (and no --samples) `<model>/samples.jsonl`.
+pub fn samples_path(a: &Args) -> Result<PathBuf> {
+    match (&a.model, &a.samples) {
+        (_, Some(s)) => Ok(s.clone()),
+        (Some(m), None) => Ok(m.join("samples.jsonl")),
         (None, None) => anyhow::bail!("give --samples FILE, or --model DIR to sample them"),
-    };
+    }
+}
+
+/// Evaluates the samples file: writes `<samples>_results.jsonl` and its summary, prints the
+/// notes and pass@k (and, for sampled completions, Codex's ranking heuristics).
+pub fn evaluate(a: &Args, samples: &Path) -> Result<()> {
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let opts = Options {
         problems: a.problems.clone(),
-        samples: samples.clone(),
+        samples: samples.to_path_buf(),
         ks: a.k.clone(),
         jobs,
         timeout: a.timeout,
         calibration_factor: a.calibration_factor,
-        python: a.python.clone().unwrap_or_else(gptlab_eval::code::sandbox::default_python),
+        python: a.python.clone().unwrap_or_else(code::sandbox::default_python),
         rustc: a.rustc.clone(),
         ignore_incomplete: a.ignore_incomplete || a.model.is_some(),
         limits: Limits::default(),
@@ -92,7 +94,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     eprintln!("wrote {} ({} samples, {} problems, {:.1} s)", report.results_path.display(), report.samples, report.problems, report.wall_s);
     if a.model.is_some() {
-        ranking(&samples, &report.results_path)?;
+        ranking(samples, &report.results_path)?;
     }
     let summary = PathBuf::from(format!("{}_results.summary.json", samples.display()));
     gptlab_core::fsio::write_json_atomic(&summary, &report)?;
@@ -100,52 +102,9 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-fn sample(a: &Args, model: &std::path::Path, out: &std::path::Path) -> Result<()> {
-    let device = common::setup(&a.device, 0)?;
-    let l = common::load_checkpoint(model, device)?;
-    let probs = problems::load_problems(&a.problems)?;
-    let cfg = SampleConfig {
-        max_new_tokens: a.max_new_tokens,
-        temperature: a.temperature,
-        top_p: Some(a.top_p),
-        top_k: None,
-        stop: STOPS.iter().map(|s| s.to_string()).collect(),
-        seed: a.seed,
-        stop_at_end: true,
-    };
-    let mut text = String::new();
-    for (pi, p) in probs.iter().enumerate() {
-        let ids = l.tok.encode(&p.prompt)?;
-        let ctx = l.model.cfg.n_positions as usize;
-        if ids.len() >= ctx {
-            eprintln!("note: {}: prompt of {} tokens does not fit the context ({ctx}); sampling empty completions", p.task_id, ids.len());
-        }
-        let mut done = 0;
-        while done < a.num_samples {
-            let b = (a.num_samples - done).min(16);
-            let gens = if ids.len() >= ctx {
-                vec![]
-            } else {
-                let c = SampleConfig { seed: cfg.seed.wrapping_add((pi * 1_000_003 + done) as u64), ..cfg.clone() };
-                generate(&l.model, Some(&l.tok), &vec![ids.clone(); b], &c).with_context(|| format!("sampling {}", p.task_id))?
-            };
-            for i in 0..b {
-                let (completion, lp) = gens.get(i).map(|g| (g.text.clone(), g.mean_logprob())).unwrap_or_default();
-                let rec = serde_json::json!({"task_id": p.task_id, "completion": completion, "mean_logprob": lp});
-                text.push_str(&code::pyjson::dumps(&rec));
-                text.push('\n');
-            }
-            done += b;
-        }
-    }
-    gptlab_core::fsio::write_atomic(out, text.as_bytes())?;
-    eprintln!("wrote {} ({} samples per problem)", out.display(), a.num_samples);
-    Ok(())
-}
-
 /// Codex's ranking heuristics: pass@1 of the sample with the highest mean log-prob per
 /// problem, and the oracle (pass if any sample passes).
-fn ranking(samples: &std::path::Path, results: &std::path::Path) -> Result<()> {
+fn ranking(samples: &Path, results: &Path) -> Result<()> {
     let recs = problems::read_jsonl(results)?;
     let mut best: std::collections::BTreeMap<String, (f64, bool, bool)> = Default::default();
     for (_, r) in recs {

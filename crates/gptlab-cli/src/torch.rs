@@ -1,0 +1,61 @@
+//! `gptlab-torch`: every gptlab command, libtorch linked in. Users run `gptlab` (main.rs),
+//! which runs `eval code` on a samples file itself and becomes this program (exec) for the
+//! rest, so the two are one command. A thin layer over the library crates: parses arguments,
+//! runs a stage, prints the whole error chain and exits non-zero on failure.
+
+mod cmd;
+mod common;
+mod errors;
+mod eval_code;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "gptlab", version, about = "Build and check a ChatGPT-like assistant, GPT-3 → Codex → InstructGPT style")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Tokenizers: train, encode, decode.
+    Tok(cmd::tok::Args),
+    /// Pretrain (or continue training) a GPT on a text corpus.
+    Pretrain(cmd::pretrain::Args),
+    /// Supervised fine-tuning on demonstrations (InstructGPT step 1).
+    Sft(cmd::sft::Args),
+    /// Train a reward model on ranked comparisons (InstructGPT step 2).
+    Rm(cmd::rm::Args),
+    /// PPO against a reward model, with the pretraining mix (InstructGPT step 3).
+    Ppo(cmd::ppo::Args),
+    /// Sample text from a checkpoint.
+    Sample(cmd::sample::Args),
+    /// Evaluate a checkpoint.
+    Eval(cmd::eval::Args),
+    /// The synthetic world: generate its data, have its labelers rank samples.
+    World(cmd::world::Args),
+    /// Speed benchmarks (one JSON line each).
+    Bench(cmd::bench::Args),
+    /// Run the whole pipeline at toy scale and write a report.
+    Demo(cmd::demo::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let out = match cli.cmd {
+        Cmd::Tok(a) => cmd::tok::run(a),
+        Cmd::Pretrain(a) => cmd::pretrain::run(a).map(|_| ()),
+        Cmd::Sft(a) => cmd::sft::run(a).map(|_| ()),
+        Cmd::Rm(a) => cmd::rm::run(a).map(|_| ()),
+        Cmd::Ppo(a) => cmd::ppo::run(a).map(|_| ()),
+        Cmd::Sample(a) => cmd::sample::run(a),
+        Cmd::Eval(a) => cmd::eval::run(a),
+        Cmd::World(a) => cmd::world::run(a),
+        Cmd::Bench(a) => cmd::bench::run(a),
+        Cmd::Demo(a) => cmd::demo::run(a),
+    };
+    if let Err(e) = out {
+        errors::exit_with(e);
+    }
+}
