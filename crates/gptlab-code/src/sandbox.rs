@@ -73,7 +73,8 @@ use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::{mpsc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 const ZYGOTE: &str = include_str!("zygote.py");
 /// The default interpreter: the system's (world-readable, so the uid drop works), else PATH's.
@@ -486,37 +487,48 @@ impl Pool {
     }
 
     /// Runs `jobs` on the pool's zygotes, one job per zygote at a time; `on_done` is called
-    /// after each (progress). Outcomes come back sorted by job id.
+    /// after each (progress), on the worker's thread (a hand-off to another thread per sample
+    /// costs two more context switches). Outcomes come back sorted by job id; the first error
+    /// stops every worker.
     pub fn run(&mut self, jobs: Vec<Job>, on_done: &(dyn Fn(&Outcome) + Sync)) -> Result<Vec<Outcome>> {
         let total = jobs.len();
         let queue = Mutex::new(jobs.into_iter());
-        let (tx, rx) = mpsc::channel::<Result<Outcome>>();
-        let collected = std::thread::scope(|s| {
-            for w in self.workers.iter_mut() {
-                let (queue, tx) = (&queue, tx.clone());
-                s.spawn(move || loop {
-                    let job = match queue.lock() {
-                        Ok(mut q) => q.next(),
-                        Err(_) => None,
-                    };
-                    let Some(job) = job else { break };
-                    let r = w.run(&job);
-                    let failed = r.is_err();
-                    if tx.send(r).is_err() || failed {
-                        break;
-                    }
-                });
-            }
-            drop(tx);
-            let mut out = Vec::with_capacity(total);
-            for r in rx {
-                let o = r?;
-                on_done(&o);
-                out.push(o);
-            }
-            Ok::<_, Error>(out)
+        let stop = AtomicBool::new(false);
+        let per_worker: Vec<Result<Vec<Outcome>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .workers
+                .iter_mut()
+                .map(|w| {
+                    let (queue, stop) = (&queue, &stop);
+                    s.spawn(move || {
+                        let mut done = Vec::new();
+                        while !stop.load(Ordering::Relaxed) {
+                            let job = match queue.lock() {
+                                Ok(mut q) => q.next(),
+                                Err(_) => None,
+                            };
+                            let Some(job) = job else { break };
+                            match w.run(&job) {
+                                Ok(o) => {
+                                    on_done(&o);
+                                    done.push(o);
+                                }
+                                Err(e) => {
+                                    stop.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                        Ok(done)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Input("a sandbox worker thread panicked".into())))).collect()
         });
-        let mut out = collected?;
+        let mut out = Vec::with_capacity(total);
+        for r in per_worker {
+            out.extend(r?);
+        }
         if out.len() != total {
             return Err(Error::Input(format!("sandbox returned {} of {total} results", out.len())));
         }
