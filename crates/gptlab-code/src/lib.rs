@@ -22,7 +22,7 @@ pub mod sandbox;
 use problems::{Language, Problem, Sample};
 use sandbox::{Isolation, Job, Limits, Outcome};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -100,10 +100,12 @@ pub fn evaluate(o: &Options) -> Result<Report> {
         }
     }
     let mut notes = vec![];
-    let mut attempted: Vec<&Problem> = problems.iter().filter(|p| samples.iter().any(|s| s.task_id == p.task_id)).collect();
+    let sampled: HashSet<&str> = samples.iter().map(|s| s.task_id.as_str()).collect();
+    // (in the problems file's order)
+    let attempted: Vec<&Problem> = problems.iter().filter(|p| sampled.contains(p.task_id.as_str())).collect();
     let missing = problems.len() - attempted.len();
     if missing > 0 {
-        let example = problems.iter().find(|p| !samples.iter().any(|s| s.task_id == p.task_id)).map(|p| p.task_id.clone()).unwrap_or_default();
+        let example = problems.iter().find(|p| !sampled.contains(p.task_id.as_str())).map(|p| p.task_id.clone()).unwrap_or_default();
         if !o.ignore_incomplete {
             return Err(Error::Input(format!(
                 "{}: {missing} of {} problems have no samples (e.g. {example}); pass --ignore-incomplete to evaluate only the attempted ones",
@@ -113,10 +115,9 @@ pub fn evaluate(o: &Options) -> Result<Report> {
         }
         notes.push(format!("{missing} problems have no samples and are left out (e.g. {example})"));
     }
-    attempted.sort_by_key(|p| problems.iter().position(|q| q.task_id == p.task_id));
 
     // one pool of sandboxed zygotes for the samples and the calibration
-    let mut pool = sandbox::Pool::start(&o.python, o.jobs.min(attempted.len().max(samples.len()).max(1)), o.limits)?;
+    let mut pool = sandbox::Pool::start(&o.python, o.jobs.min(samples.len()), o.limits)?;
     let items: Vec<(&Problem, &str, f64)> = samples.iter().map(|s| (by_id[s.task_id.as_str()], s.completion.as_str(), o.timeout)).collect();
     let mut outs = run_programs(o, &mut pool, &items, "execute")?;
     if o.calibration_factor > 0.0 {
@@ -188,17 +189,19 @@ fn calibrate_and_rerun(o: &Options, pool: &mut sandbox::Pool, attempted: &[&Prob
 /// Runs (problem, completion, CPU limit) items on the pool, compiling Rust ones first;
 /// outcomes come back in item order.
 fn run_programs(o: &Options, pool: &mut sandbox::Pool, items: &[(&Problem, &str, f64)], label: &str) -> Result<Vec<Outcome>> {
-    // one directory per call: evaluations running at once in one process must not share it
-    let build_dir = tempfile::Builder::new()
-        .prefix(&format!("gptlab-build-{label}-"))
-        .tempdir()
-        .map_err(|e| Error::Input(format!("cannot create a build directory in {}: {e}", std::env::temp_dir().display())))?;
-    let build = build_dir.path();
     let mut decided: HashMap<usize, String> = HashMap::new();
     let mut argv: HashMap<usize, Vec<String>> = HashMap::new();
     let rust: Vec<usize> = (0..items.len()).filter(|&i| items[i].0.language == Language::Rust).collect();
+    // the test binaries' directory, kept until they have run; one per call with Rust items
+    // (evaluations running at once in one process must not share it)
+    let mut _build_dir = None;
     if !rust.is_empty() {
         use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("gptlab-build-{label}-"))
+            .tempdir()
+            .map_err(|e| Error::Input(format!("cannot create a build directory in {}: {e}", std::env::temp_dir().display())))?;
+        let build = dir.path();
         let _ = std::fs::set_permissions(build, std::fs::Permissions::from_mode(0o711));
         let pb = progress(o.progress, rust.len(), "compile");
         let next = std::sync::Mutex::new(rust.into_iter());
@@ -232,6 +235,7 @@ fn run_programs(o: &Options, pool: &mut sandbox::Pool, items: &[(&Problem, &str,
                 }
             }
         }
+        _build_dir = Some(dir);
     }
     let jobs: Vec<Job> = items
         .iter()
