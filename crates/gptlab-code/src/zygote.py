@@ -9,9 +9,7 @@
 # Why the loop is so thin: after each fork every page the zygote or the child writes is copied
 # (copy-on-write), and a page fault costs more than most of what a sample does. So the zygote
 # parses nothing per sample (the child parses its own job), keeps no per-sample Python state,
-# and leaves the scratch directory's cleaning to gptlab; measured on HumanEval samples, its
-# faults per sample fell from ~180 to ~57 and the whole run's CPU time from 4.3 to 3.5 s
-# (BENCHMARKS.md).
+# and leaves the scratch directory's cleaning to gptlab.
 import ctypes, io, json, os, resource, signal, struct, sys, time
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -70,8 +68,8 @@ def landlock_ruleset(abi, writable_dir):
 
 
 def landlock_enforce(fd):
-    """(no_new_privs, which Landlock requires, is set once in the zygote and inherited: the
-    first ctypes call in a child copies ~50 pages, a third of what its set-up costs.)"""
+    """(no_new_privs, which Landlock requires, is set once in the zygote and inherited: each
+    ctypes call in a child copies pages, so the child makes only this one.)"""
     if libc.syscall(SYS_landlock_restrict_self, fd, 0) != 0:
         raise OSError(ctypes.get_errno(), "landlock_restrict_self")
     os.close(fd)
@@ -116,7 +114,7 @@ class WriteOnlyStringIO(io.StringIO):
 class ImportGuard:
     """The reliability guard for modules the zygote does not load: when a sample imports
     subprocess, `Popen` becomes None; shutil, `rmtree`, `move` and `chown`. (Loading them in the
-    zygote would bring threading, whose at-fork hook doubles the cost of every fork, or the
+    zygote would bring threading, whose at-fork hook adds work to every fork, or the
     compression libraries, which make every fork copy more page tables.)"""
     PATCH = {"subprocess": ("Popen",), "shutil": ("rmtree", "move", "chown")}
 
@@ -175,7 +173,7 @@ def read_exact(fd, n):
 # Python source to exec; b"X": the argv of a compiled program, NUL-separated), a pad byte, the
 # CPU-seconds rlimit, the CPU-time limit in seconds, the job id. One unpack of a fixed binary
 # header allocates a fraction of what parsing text does, and every allocation in a child can
-# copy a page (measured: 40 of the ~255 page faults of an empty sample went to parsing text).
+# copy a page.
 FRAME_HEADER = struct.Struct("<IcxHdI")
 
 
@@ -348,7 +346,7 @@ class Scratch:
 
 
 # Modules HumanEval-style programs import, loaded once here so forked children share them.
-# Nothing that imports `threading` (its at-fork hook doubles the cost of each fork).
+# Nothing that imports `threading` (its at-fork hook adds work to every fork).
 # (hashlib, fractions and cmath, which few samples import, left out: each extension library a
 # zygote maps makes every fork copy more page tables.)
 PRELOAD = ("builtins", "math", "re", "string", "collections", "itertools", "functools", "heapq", "bisect", "typing",

@@ -407,8 +407,9 @@ fn rust_problems_compile_and_run_in_the_sandbox() {
 
 #[test]
 fn evaluations_at_once_in_one_process_keep_their_own_build_directories() {
-    // regression: every evaluation once shared /tmp/gptlab-build-<pid>-execute, and a
-    // Python-only one removed it while a Rust one was about to run its test binaries
+    // each evaluation has its own build directory for Rust test binaries: a Python-only
+    // evaluation finishing beside a Rust one must not remove the directory the Rust one is
+    // about to run its test binaries from
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
     let rust = d.join("rust.jsonl");

@@ -3,13 +3,12 @@
 //! PPO trains two separate models on each minibatch (the policy and the value model), and
 //! scores each rollout with three (reference, value, reward). At the sizes gptlab trains on a
 //! CPU these ops are small: libtorch's intra-op threads (OpenMP) split each matmul and each
-//! elementwise op and meet at a barrier after it, and two threads on one small op reach only
-//! ~1.4× of one (measured: `gptlab ppo` at `train.threads` 1 vs 2, 1.51 vs 2.15 it/s).
-//! Running the two models at once, each on its share of the threads, keeps every core busy
-//! on its own model instead (BENCHMARKS.md, "PPO vs TRL").
+//! elementwise op and meet at a barrier after it, so two threads on one small op do well
+//! short of twice the work of one. Running the two models at once, each on its share of the
+//! threads, keeps every core busy on its own model instead (BENCHMARKS.md, "PPO vs TRL").
 //!
 //! The split applies on the CPU with at least two libtorch threads; otherwise the two pieces
-//! run one after the other, as before. Either way each piece computes exactly what it would
+//! run one after the other. Either way each piece computes exactly what it would
 //! alone: they share no tensors that either writes.
 
 use tch::Device;
