@@ -5,8 +5,9 @@
 //!
 //! # Protocol (one job at a time per zygote)
 //! gptlab writes a 2-byte token (flags: compiled program, scratch directory replaced; the
-//! wall-clock limit in whole seconds) and a job frame (a fixed binary header: length, kind,
-//! CPU-seconds rlimit, CPU-time limit, job id; then the program or the NUL-separated argv).
+//! wall-clock limit in whole seconds) and a job frame (a fixed binary header, [`FRAME_HEADER`]:
+//! body length, kind, CPU-seconds rlimit, CPU-time limit, job id; then the body, the program
+//! or the NUL-separated argv).
 //! The zygote reads only the token, forks, and waits; the child reads the frame, sets itself
 //! up, runs the program and writes `ID CPU_S JSON_RESULT` on a result pipe. When the child and
 //! everything it started are dead, the zygote writes `STATUS CPU_US LEN\n` and the child's
@@ -206,6 +207,39 @@ const TOKEN_COMPILED: u8 = 1;
 /// Token flag: the scratch directory was replaced (the zygote rebuilds its Landlock rules).
 const TOKEN_NEW_DIR: u8 = 2;
 
+/// The layout of a job frame's fixed header, as a Python `struct` format, defined here only:
+/// each zygote gets it as its last argument and unpacks every frame with it
+/// (`zygote.py`, `read_job`). Little-endian, no implicit padding: the body's length (u32),
+/// the kind (`P`: Python source to `exec`; `X`: a compiled program's NUL-separated argv), a
+/// pad byte, the CPU-seconds rlimit (u16), the CPU-time limit in seconds (f64), the job id
+/// (u32). [`FrameHeader::write`] lays the fields out in this order.
+const FRAME_HEADER: &str = "<IcxHdI";
+/// [`FRAME_HEADER`]'s size in bytes.
+const FRAME_HEADER_LEN: usize = 4 + 1 + 1 + 2 + 8 + 4;
+
+/// The fields of a job frame's header (see [`FRAME_HEADER`]).
+struct FrameHeader {
+    kind: u8,
+    cpu_seconds: u16,
+    timeout: f64,
+    id: u32,
+}
+
+impl FrameHeader {
+    /// Appends the header of a frame whose body is `body_len` bytes to `out`, as
+    /// [`FRAME_HEADER`] lays it out; `None` if the body is too large for the length field.
+    fn write(&self, body_len: usize, out: &mut Vec<u8>) -> Option<()> {
+        let start = out.len();
+        out.extend_from_slice(&u32::try_from(body_len).ok()?.to_le_bytes()); // I
+        out.extend_from_slice(&[self.kind, 0]); // c x
+        out.extend_from_slice(&self.cpu_seconds.to_le_bytes()); // H
+        out.extend_from_slice(&self.timeout.to_le_bytes()); // d
+        out.extend_from_slice(&self.id.to_le_bytes()); // I
+        debug_assert_eq!(out.len() - start, FRAME_HEADER_LEN);
+        Some(())
+    }
+}
+
 impl Worker {
     /// Starts a zygote; it is ready once [`Worker::ready`] has read its first line (the pool
     /// starts them all before waiting for any, so their interpreter start-up and preloading
@@ -222,6 +256,7 @@ impl Worker {
             .arg(&scratch)
             .args(&args[1..])
             .arg(without)
+            .arg(FRAME_HEADER)
             .env_clear()
             // resolve every dynamic symbol at start-up: a lazily bound one is resolved in each
             // child, whose write to the symbol table copies that page, in every sample;
@@ -294,9 +329,6 @@ impl Worker {
     fn run(&mut self, job: &Job) -> Result<Outcome> {
         let t0 = std::time::Instant::now();
         let replaced = self.prepare_scratch()?;
-        // the job frame the child reads (zygote.py's FRAME_HEADER, little-endian): length of
-        // the rest, kind, a pad byte, the CPU-seconds rlimit, the CPU-time limit, the job id;
-        // then the body
         let cpu_seconds = (job.timeout.ceil() + 2.0).min(f64::from(u16::MAX)) as u16;
         let joined;
         let (kind, body) = match &job.argv {
@@ -306,19 +338,16 @@ impl Worker {
             }
             None => (b'P', job.program.as_str()),
         };
-        let too_large = || Error::Input(format!("job {}: program too large", job.id));
         let id = u32::try_from(job.id).map_err(|_| Error::Input(format!("job id {} out of range", job.id)))?;
-        let len = u32::try_from(16 + body.len()).map_err(|_| too_large())?;
-        // the token the zygote reads: flags, and the wall-clock limit in whole seconds
+        // the token the zygote reads: flags, and the wall-clock limit in whole seconds; then
+        // the job frame the child reads
         let wall = (2.0 * job.timeout + 1.0).ceil().clamp(1.0, 255.0) as u8;
         let flags = if job.argv.is_some() { TOKEN_COMPILED } else { 0 } | if replaced { TOKEN_NEW_DIR } else { 0 };
-        let mut msg = Vec::with_capacity(body.len() + 22);
+        let mut msg = Vec::with_capacity(2 + FRAME_HEADER_LEN + body.len());
         msg.extend_from_slice(&[flags, wall]);
-        msg.extend_from_slice(&len.to_le_bytes());
-        msg.extend_from_slice(&[kind, 0]);
-        msg.extend_from_slice(&cpu_seconds.to_le_bytes());
-        msg.extend_from_slice(&job.timeout.to_le_bytes());
-        msg.extend_from_slice(&id.to_le_bytes());
+        FrameHeader { kind, cpu_seconds, timeout: job.timeout, id }
+            .write(body.len(), &mut msg)
+            .ok_or_else(|| Error::Input(format!("job {}: program too large", job.id)))?;
         msg.extend_from_slice(body.as_bytes());
         let stdin = self.stdin.as_mut().ok_or_else(|| Error::Input("zygote closed".into()))?;
         stdin.write_all(&msg).and_then(|_| stdin.flush()).map_err(|e| Error::Input(format!("zygote died: {e}")))?;
@@ -565,6 +594,46 @@ fn set_mode(p: &Path, mode: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_zygote_reads_the_job_frames_gptlab_writes() {
+        // zygote.py's own `read_job`, given FRAME_HEADER as the zygote is at start-up, reads a
+        // frame that FrameHeader::write laid out: a change to either side alone (the format,
+        // the Rust layout, or the order in which the zygote takes the fields) fails here. The
+        // body is larger than the zygote's first read, so the rest is read as well.
+        let body: Vec<u8> = b"a\0b\0\xc3\xa9".iter().copied().cycle().take(100_000).collect();
+        let header = FrameHeader { kind: b'X', cpu_seconds: 65_000, timeout: 2.625, id: 4_000_000_123 };
+        let mut frame = vec![];
+        header.write(body.len(), &mut frame).expect("header");
+        assert_eq!(frame.len(), FRAME_HEADER_LEN);
+        frame.extend_from_slice(&body);
+        let dir = tempfile::tempdir().expect("tmp");
+        let zygote = dir.path().join("zygote.py");
+        std::fs::write(&zygote, ZYGOTE).expect("write zygote.py");
+        let driver = "import json, struct, sys\n\
+                      z = {'__name__': 'zygote'}\n\
+                      exec(compile(open(sys.argv[1]).read(), 'zygote.py', 'exec'), z)\n\
+                      header = struct.Struct(sys.argv[2])\n\
+                      kind, cpu_seconds, timeout, jid, body = z['read_job'](0, header)\n\
+                      print(json.dumps([header.size, kind.decode(), cpu_seconds, timeout, jid, len(body), bytes(body).hex()]))\n";
+        let python = default_python();
+        let mut child = Command::new(&python)
+            .args(["-I", "-S", "-c", driver])
+            .arg(&zygote)
+            .arg(FRAME_HEADER)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {python}: {e}"));
+        child.stdin.take().expect("stdin").write_all(&frame).expect("write the frame");
+        let out = child.wait_with_output().expect("python");
+        assert!(out.status.success(), "the zygote's read_job failed: {}", String::from_utf8_lossy(&out.stderr));
+        let got: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(got[..6], serde_json::json!([FRAME_HEADER_LEN, "X", 65_000, 2.625, 4_000_000_123u32, body.len()]).as_array().expect("array")[..]);
+        let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(got[6] == hex.as_str(), "the body the zygote read is not the body written");
+    }
 
     #[test]
     fn python_verdicts_need_exactly_one_report_for_the_job() {

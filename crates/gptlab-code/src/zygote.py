@@ -1,10 +1,11 @@
 # gptlab code-execution zygote. Started once per worker by `gptlab eval code` with an empty
 # environment, as `python3 -I -S -c <this> UID SCRATCH_DIR AS FSIZE NOFILE NPROC SCRATCH_SIZE
-# WITHOUT` (the limits in bytes and counts, WITHOUT the layers to leave out). Per sample it
-# reads a 2-byte token on stdin (flags, wall-clock limit in seconds), forks one sandboxed
-# child, which reads its job frame from stdin itself, waits for it, kills and reaps what it
-# left, and writes one report frame on stdout. See sandbox.rs for the protocol and for what
-# is covered and what is not.
+# WITHOUT FRAME_HEADER` (the limits in bytes and counts, WITHOUT the layers to leave out,
+# FRAME_HEADER the `struct` format of a job frame's header: sandbox.rs defines it, and this
+# file does not repeat it). Per sample it reads a 2-byte token on stdin (flags, wall-clock
+# limit in seconds), forks one sandboxed child, which reads its job frame from stdin itself,
+# waits for it, kills and reaps what it left, and writes one report frame on stdout. See
+# sandbox.rs for the protocol and for what is covered and what is not.
 #
 # Why the loop is so thin: after each fork every page the zygote or the child writes is copied
 # (copy-on-write), and a page fault costs more than most of what a sample does. So the zygote
@@ -169,31 +170,33 @@ def read_exact(fd, n):
     return b"".join(parts)
 
 
-# The job frame's fixed header (little-endian): length of what follows it plus 16, kind (b"P":
-# Python source to exec; b"X": the argv of a compiled program, NUL-separated), a pad byte, the
-# CPU-seconds rlimit, the CPU-time limit in seconds, the job id. One unpack of a fixed binary
-# header allocates a fraction of what parsing text does, and every allocation in a child can
-# copy a page.
-FRAME_HEADER = struct.Struct("<IcxHdI")
-
-
-def run_child(scratch):
-    """The sample's process. Reads its job frame from stdin (which the zygote left unread):
-    FRAME_HEADER, then the body. Sets itself up (the rest of the sandbox was set up once, in
-    the zygote, and is inherited), runs the program, and reports `ID CPU_S JSON_RESULT` on the
-    result pipe."""
-    os.close(scratch.res_r)
+def read_job(fd, header):
+    """Reads one job frame from `fd`: a fixed header laid out as `header` (a struct.Struct of
+    sandbox.rs's FRAME_HEADER: the body's length, kind (b"P": Python source to exec; b"X": the
+    argv of a compiled program, NUL-separated), the CPU-seconds rlimit, the CPU-time limit in
+    seconds, the job id), then the body. Returns (kind, cpu_seconds, timeout, job_id, body).
+    One unpack of a fixed binary header allocates a fraction of what parsing text does, and
+    every allocation in a child can copy a page."""
     # gptlab writes the next token only after this sample's report: what stdin holds now is
     # this frame, usually all there for one read
-    data = os.read(0, 1 << 16)
-    if len(data) < FRAME_HEADER.size:
-        data += read_exact(0, FRAME_HEADER.size - len(data))
-    n, kind, cpu_seconds, timeout, jid = FRAME_HEADER.unpack_from(data)
-    if len(data) < 4 + n:
-        data += read_exact(0, 4 + n - len(data))
-    elif len(data) > 4 + n:
+    data = os.read(fd, 1 << 16)
+    if len(data) < header.size:
+        data += read_exact(fd, header.size - len(data))
+    n, kind, cpu_seconds, timeout, jid = header.unpack_from(data)
+    end = header.size + n
+    if len(data) < end:
+        data += read_exact(fd, end - len(data))
+    elif len(data) > end:
         raise ValueError("job frame longer than announced")
-    body = memoryview(data)[FRAME_HEADER.size:]
+    return kind, cpu_seconds, timeout, jid, memoryview(data)[header.size:]
+
+
+def run_child(scratch, frame_header):
+    """The sample's process. Reads its job frame from stdin (which the zygote left unread),
+    sets itself up (the rest of the sandbox was set up once, in the zygote, and is inherited),
+    runs the program, and reports `ID CPU_S JSON_RESULT` on the result pipe."""
+    os.close(scratch.res_r)
+    kind, cpu_seconds, timeout, jid, body = read_job(0, frame_header)
     os.setpgid(0, 0)
     d = scratch.dir  # (already the working directory: the zygote's, inherited)
     # stdout/stderr at the fd level go to a capped file in the scratch dir; stdin is /dev/null
@@ -387,6 +390,7 @@ def main():
     limits = tuple(int(v) for v in sys.argv[3:7])
     scratch_size = int(sys.argv[7])
     without = sys.argv[8].split(",")  # layers to leave out (sandbox.rs: Pool::start_without)
+    frame_header = struct.Struct(sys.argv[9])
     for m in PRELOAD:
         try:
             __import__(m)
@@ -432,7 +436,7 @@ def main():
         pid = fork()
         if pid == 0:
             try:
-                run_child(scratch)
+                run_child(scratch, frame_header)
             except BaseException as e:
                 try:
                     write(scratch.res_w, b"- 0 " + json.dumps(f"failed: sandbox setup: {e}").encode())
@@ -484,4 +488,5 @@ def main():
         finish(0, uid)
 
 
-main()
+if __name__ == "__main__":  # (as `python3 -c`; sandbox.rs's tests load it under another name)
+    main()
