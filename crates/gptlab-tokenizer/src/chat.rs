@@ -407,9 +407,8 @@ mod tests {
     fn shared_alpaca_and_hh_rlhf_files_parse() {
         let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
         let (alpaca, hh) = (data.join("alpaca/alpaca_5000.json"), data.join("hh-rlhf-harmless-test/harmless-base-test.jsonl.gz"));
-        if !alpaca.exists() || !hh.exists() {
-            eprintln!("SKIPPED: {} or {} is absent (shared data not beside the repo)", alpaca.display(), hh.display());
-            return;
+        for p in [&alpaca, &hh] {
+            assert!(p.exists(), "{} is absent: this test needs the shared datasets beside the repository (../shared/data)", p.display());
         }
         let ex = read_sft(&alpaca).expect("alpaca");
         assert_eq!(ex.len(), 5000);
