@@ -53,8 +53,8 @@ def gptlab_run(d, w, iters, threads, tag):
     sh(GL, "ppo", "--config", os.path.join(ROOT, "configs", "tiny", "ppo.toml"), "--quiet",
        "--set", f"ppo.policy_from={d}/sft/best", "--set", f"ppo.reward_from={d}/rm/best",
        "--set", f"ppo.prompts={w}/prompts_train.jsonl", "--set", f"ppo.val_prompts={w}/prompts_val.jsonl",
-       "--set", f"ppo.rollout_batch={BATCH}", "--set", f"ppo.minibatch_size={MINIBATCH}",
-       "--set", f"ppo.ppo_epochs={EPOCHS}", "--set", f"ppo.max_new_tokens={NEW}",
+       "--set", f"rollout.batch={BATCH}", "--set", f"ppo.minibatch_size={MINIBATCH}",
+       "--set", f"ppo.ppo_epochs={EPOCHS}", "--set", f"rollout.max_new_tokens={NEW}",
        "--set", "ppo.kl_estimator=k3", "--set", f"train.max_iters={iters}", "--set", f"train.threads={threads}",
        "--set", f"run.out_dir={out}")
     recs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]

@@ -3,11 +3,11 @@
 //! stop sequences, pass@k, plus mean-log-prob ranking and the oracle). This file needs no
 //! libtorch: both executables compile it, and `gptlab` itself runs `eval code` on a samples
 //! file (main.rs); with `--model`, `gptlab-torch` samples the completions first
-//! (cmd/eval_sample.rs), then runs [`evaluate`].
+//! (cmd/eval.rs), then runs [`evaluate`] and ranks them.
 
 use anyhow::Result;
 use clap::Parser;
-use gptlab_code::{self as code, problems, sandbox::Limits, Options};
+use gptlab_code::{self as code, sandbox::Limits, Options};
 use std::path::{Path, PathBuf};
 
 /// Functional correctness: run samples against unit tests in a sandbox, print pass@k
@@ -72,8 +72,8 @@ pub fn samples_path(a: &Args) -> Result<PathBuf> {
 }
 
 /// Evaluates the samples file: writes `<samples>_results.jsonl` and its summary, prints the
-/// notes and pass@k (and, for sampled completions, Codex's ranking heuristics).
-pub fn evaluate(a: &Args, samples: &Path) -> Result<()> {
+/// notes and pass@k.
+pub fn evaluate(a: &Args, samples: &Path) -> Result<code::Report> {
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let opts = Options {
         problems: a.problems.clone(),
@@ -93,34 +93,8 @@ pub fn evaluate(a: &Args, samples: &Path) -> Result<()> {
         eprintln!("note: {n}");
     }
     eprintln!("wrote {} ({} samples, {} problems, {:.1} s)", report.results_path.display(), report.samples, report.problems, report.wall_s);
-    if a.model.is_some() {
-        ranking(samples, &report.results_path)?;
-    }
     let summary = PathBuf::from(format!("{}_results.summary.json", samples.display()));
     gptlab_core::fsio::write_json_atomic(&summary, &report)?;
     println!("{}", report.pass_at_k_json());
-    Ok(())
-}
-
-/// Codex's ranking heuristics: pass@1 of the sample with the highest mean log-prob per
-/// problem, and the oracle (pass if any sample passes).
-fn ranking(samples: &Path, results: &Path) -> Result<()> {
-    let recs = problems::read_jsonl(results)?;
-    let mut best: std::collections::BTreeMap<String, (f64, bool, bool)> = Default::default();
-    for (_, r) in recs {
-        let t = r.get("task_id").and_then(|v| v.as_str()).unwrap_or("").to_string();
-        let lp = r.get("mean_logprob").and_then(|v| v.as_f64()).unwrap_or(f64::NEG_INFINITY);
-        let ok = r.get("passed").and_then(|v| v.as_bool()).unwrap_or(false);
-        let e = best.entry(t).or_insert((f64::NEG_INFINITY, false, false));
-        if lp > e.0 {
-            e.0 = lp;
-            e.1 = ok;
-        }
-        e.2 |= ok;
-    }
-    let n = best.len().max(1) as f64;
-    let ranked = best.values().filter(|v| v.1).count() as f64 / n;
-    let oracle = best.values().filter(|v| v.2).count() as f64 / n;
-    eprintln!("{}: pass@1 picking the highest mean log-prob sample {ranked:.4}; oracle (any sample passes) {oracle:.4}", samples.display());
-    Ok(())
+    Ok(report)
 }

@@ -9,6 +9,7 @@ mod errors;
 mod eval_code;
 
 use clap::{Parser, Subcommand};
+use gptlab_train::stages;
 
 #[derive(Parser)]
 #[command(name = "gptlab", version, about = "Build and check a ChatGPT-like assistant, GPT-3 → Codex → InstructGPT style")]
@@ -22,13 +23,13 @@ enum Cmd {
     /// Tokenizers: train, encode, decode.
     Tok(cmd::tok::Args),
     /// Pretrain (or continue training) a GPT on a text corpus.
-    Pretrain(cmd::pretrain::Args),
+    Pretrain(common::StageArgs),
     /// Supervised fine-tuning on demonstrations (InstructGPT step 1).
-    Sft(cmd::sft::Args),
+    Sft(common::StageArgs),
     /// Train a reward model on ranked comparisons (InstructGPT step 2).
-    Rm(cmd::rm::Args),
+    Rm(common::StageArgs),
     /// PPO against a reward model, with the pretraining mix (InstructGPT step 3).
-    Ppo(cmd::ppo::Args),
+    Ppo(common::StageArgs),
     /// Sample text from a checkpoint.
     Sample(cmd::sample::Args),
     /// Evaluate a checkpoint.
@@ -45,10 +46,10 @@ fn main() {
     let cli = Cli::parse();
     let out = match cli.cmd {
         Cmd::Tok(a) => cmd::tok::run(a),
-        Cmd::Pretrain(a) => cmd::pretrain::run(a).map(|_| ()),
-        Cmd::Sft(a) => cmd::sft::run(a).map(|_| ()),
-        Cmd::Rm(a) => cmd::rm::run(a).map(|_| ()),
-        Cmd::Ppo(a) => cmd::ppo::run(a).map(|_| ()),
+        Cmd::Pretrain(a) => common::run_stage(&a, stages::pretrain::run),
+        Cmd::Sft(a) => common::run_stage(&a, stages::sft::run),
+        Cmd::Rm(a) => common::run_stage(&a, stages::rm::run),
+        Cmd::Ppo(a) => common::run_stage(&a, stages::ppo::run),
         Cmd::Sample(a) => cmd::sample::run(a),
         Cmd::Eval(a) => cmd::eval::run(a),
         Cmd::World(a) => cmd::world::run(a),

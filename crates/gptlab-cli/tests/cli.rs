@@ -244,13 +244,16 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
     // plumbing at a size CI affords; the findings themselves come from the full-size demo
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("demo");
-    let o = ok(&[
+    let args: Vec<String> = [
         "demo", "--quiet", "--out", out.to_str().expect("p"), "--corpus-sentences", "1500", "--prompts", "200", "--label-prompts", "40", "-k", "3",
         "--set", "pretrain:train.max_iters=20", "--set", "pretrain:train.eval_interval=10", "--set", "pretrain:train.eval_iters=2",
         "--set", "pretrain:model.n_layer=1", "--set", "pretrain:model.n_embd=32", "--set", "pretrain:model.n_head=2", "--set", "pretrain:data.vocab_size=300",
         "--set", "pretrain:model.block_size=64", "--set", "sft:sft.epochs=1", "--set", "rm:rm.epochs=1",
-        "--set", "ppo:train.max_iters=2", "--set", "ppo:ppo.rollout_batch=4", "--set", "ppo:ppo.minibatch_size=2", "--set", "ppo:ppo.ptx_batch=2",
-    ]);
+        "--set", "ppo:train.max_iters=2", "--set", "ppo:rollout.batch=4", "--set", "ppo:ppo.minibatch_size=2", "--set", "ppo:ppo.ptx_batch=2",
+    ]
+    .map(String::from)
+    .to_vec();
+    let o = ok(&sargs(&args));
     assert!(o.contains("report.md"), "{o}");
     let report = std::fs::read_to_string(out.join("report.md")).expect("report");
     assert!(report.contains("Findings") && report.contains("Alignment tax") && report.contains("PPO-ptx"), "{report}");
@@ -277,6 +280,37 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
     assert!(j["by_family"]["ppo"]["fact"]["prompts"].as_u64().is_some() && report.contains("By task family"));
     // a stage override must name a stage
     fails(&["demo", "--out", out.to_str().expect("p"), "--set", "train.max_iters=1"], "STAGE:KEY=VALUE");
+    // the demo is deterministic: the same seed gives the same report (wall times and the
+    // output paths aside)
+    let again = dir.path().join("again");
+    let mut args2 = args.clone();
+    args2[3] = again.to_str().expect("p").to_string();
+    ok(&sargs(&args2));
+    let strip = |d: &std::path::Path| -> String {
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report.json")).expect("json")).expect("parse");
+        let o = v.as_object_mut().expect("object");
+        o.remove("stage_seconds");
+        o.remove("wall_s");
+        v.to_string().replace(d.to_str().expect("p"), "OUT")
+    };
+    assert_eq!(strip(&out), strip(&again), "same seed, same report");
+}
+
+#[test]
+fn print_config_shows_the_resolved_config_and_unused_keys_are_errors() {
+    let o = ok(&["ppo", "--config", "configs/tiny/ppo.toml", "--set", "rollout.batch=3", "--print-config"]);
+    let cfg: toml::Table = o.parse().expect("TOML");
+    assert_eq!(cfg["rollout"]["batch"].as_integer(), Some(3), "the override");
+    assert_eq!(cfg["ppo"]["kl_estimator"].as_str(), Some("k3"));
+    assert_eq!(cfg["train"]["dtype"].as_str(), Some("fp32"), "a default the file leaves out");
+    assert_eq!(cfg["ppo"]["target_kl"].as_float(), Some(6.0), "a default the file leaves out");
+    // keys a stage does not use are errors naming them, and closed sets are checked by type
+    fails(&["ppo", "--config", "configs/tiny/ppo.toml", "--set", "train.batch_size=8", "--print-config"], "batch_size");
+    fails(&["ppo", "--config", "configs/tiny/ppo.toml", "--set", "ppo.kl_estimator=k2", "--print-config"], "kl_estimator");
+    fails(&["pretrain", "--config", "configs/tiny/pretrain.toml", "--set", "train.dtype=fp16", "--print-config"], "train.dtype");
+    fails(&["pretrain", "--config", "configs/tiny/pretrain.toml", "--set", "train.device=tpu", "--print-config"], "train.device");
+    let o = ok(&["sft", "--config", "configs/tiny/sft.toml", "--print-config"]);
+    assert!(o.contains("[sft]") && o.contains("resid_pdrop = 0.2"), "{o}");
 }
 
 #[test]
@@ -459,12 +493,12 @@ fn rm_learns_k_wise_rankings_and_centres_demonstrations() {
         "--set", "sft.epochs=2", "--set", "sft.reward_max_new_tokens=6", "--set", "train.eval_interval=9", "--set", "train.threads=1",
     ]));
     let recs: Vec<serde_json::Value> = std::fs::read_to_string(sft.join("metrics.jsonl")).expect("m").lines().map(|l| serde_json::from_str(l).expect("j")).collect();
-    let rewards: Vec<f64> = recs.iter().filter_map(|r| r["eval_reward"].as_f64()).collect();
+    let rewards: Vec<f64> = recs.iter().filter_map(|r| r["eval_score"].as_f64()).collect();
     assert!(rewards.len() >= 3 && rewards.iter().all(|x| x.is_finite()), "{rewards:?}");
     let best = rewards.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     assert_eq!(s["best_eval_loss"].as_f64().expect("sel"), -best, "best/ is the highest-reward evaluation");
     let st: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sft.join("best/trainer_state.json")).expect("state")).expect("j");
-    let at = recs.iter().find(|r| r["eval_reward"].as_f64() == Some(best)).expect("rec")["step"].clone();
+    let at = recs.iter().find(|r| r["eval_score"].as_f64() == Some(best)).expect("rec")["step"].clone();
     assert_eq!(st["step"], at, "best/ was saved at the highest-reward evaluation");
 }
 
@@ -502,10 +536,10 @@ fn ppo_ptx_runs_stably_with_every_option() {
             "--set", &format!("ppo.prompts={:?}", prompts_p.display().to_string()),
             "--set", &format!("ppo.ptx_corpus={:?}", c.display().to_string()),
             "--set", &format!("run.out_dir={:?}", out.display().to_string()),
-            "--set", &format!("train.max_iters={iters}"), "--set", "ppo.rollout_batch=4", "--set", "ppo.minibatch_size=2",
-            "--set", "ppo.ppo_epochs=2", "--set", "ppo.max_new_tokens=6", "--set", "ppo.adaptive_kl=true",
-            "--set", "ppo.ema_decay=0.9", "--set", "ppo.missing_eos_penalty=1.0", "--set", "ppo.whiten_rewards=true",
-            "--set", "train.threads=1", "--set", "train.eval_interval=1",
+            "--set", &format!("train.max_iters={iters}"), "--set", "rollout.batch=4", "--set", "ppo.minibatch_size=2",
+            "--set", "ppo.ppo_epochs=2", "--set", "rollout.max_new_tokens=6", "--set", "ppo.adaptive_kl=true",
+            "--set", "ppo.ema_decay=0.9", "--set", "rollout.missing_eos_penalty=1.0", "--set", "ppo.whiten_rewards=true",
+            "--set", "train.threads=1", "--set", "train.checkpoint_interval=1",
         ]
         .map(String::from)
         .to_vec()

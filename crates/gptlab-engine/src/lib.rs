@@ -8,6 +8,9 @@
 //! and model give the same text. Each sampled token's log-probability under the model
 //! (temperature 1, before top-k/top-p) is returned, as Codex's mean-log-prob ranking needs.
 
+pub mod chat;
+pub use chat::chat_replies;
+
 use gptlab_core::rng::Rng;
 use gptlab_model::{Gpt, KvCache};
 use gptlab_tokenizer::Tokenizer;

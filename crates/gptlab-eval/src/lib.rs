@@ -1,7 +1,9 @@
 //! gptlab-eval: judging models. [`loss`]: held-out next-token loss of a checkpoint on a text
-//! file. [`world`]: the synthetic world's labelers and win rates. (Functional correctness,
-//! pass@k with sandboxed execution, is the gptlab-code crate: it needs no model.)
+//! file. [`world`]: the synthetic world: its data, labelers and win rates. [`code`]: sampling
+//! completions to programming problems as Codex did (their functional correctness, pass@k with
+//! sandboxed execution, is the gptlab-code crate: it needs no model).
 
+pub mod code;
 pub mod loss;
 pub mod world;
 
@@ -13,6 +15,10 @@ pub enum Error {
     Model(#[from] gptlab_model::Error),
     #[error(transparent)]
     Tokenizer(#[from] gptlab_tokenizer::Error),
+    #[error(transparent)]
+    Engine(#[from] gptlab_engine::Error),
+    #[error(transparent)]
+    Code(#[from] gptlab_code::Error),
     #[error("{0}")]
     Input(String),
     #[error("tensor error: {0}")]

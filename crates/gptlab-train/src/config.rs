@@ -3,14 +3,13 @@
 //! no defaults.
 
 use crate::optim::{OptimConfig, ScheduleConfig};
+pub use crate::rl::rollout::KlEstimator;
+use gptlab_model::{DeviceSpec, Dtype};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 fn one() -> usize {
     1
-}
-fn cpu() -> String {
-    "cpu".into()
 }
 
 /// How the loop runs.
@@ -34,18 +33,14 @@ pub struct TrainSection {
     #[serde(default)]
     pub seed: u64,
     /// `cpu`, `cuda`, `cuda:N` or `auto`.
-    #[serde(default = "cpu")]
-    pub device: String,
+    #[serde(default)]
+    pub device: DeviceSpec,
     /// CPU threads for libtorch (0 = all cores).
     #[serde(default)]
     pub threads: usize,
     /// Compute precision: `fp32`, or `bf16` mixed precision (fp32 master weights).
-    #[serde(default = "fp32")]
-    pub dtype: String,
-}
-
-fn fp32() -> String {
-    "fp32".into()
+    #[serde(default)]
+    pub dtype: Dtype,
 }
 
 fn one_u64() -> u64 {
@@ -73,8 +68,8 @@ pub struct ModelSection {
     #[serde(default = "yes")]
     pub bias: bool,
     /// `gelu` (exact, nanoGPT) or `gelu_new` (tanh, GPT-2).
-    #[serde(default = "gelu_new")]
-    pub activation: String,
+    #[serde(default)]
+    pub activation: Activation,
     /// Start from this checkpoint directory (its shape wins; the fields above are ignored).
     #[serde(default)]
     pub init_from: Option<PathBuf>,
@@ -83,8 +78,55 @@ pub struct ModelSection {
 fn yes() -> bool {
     true
 }
-fn gelu_new() -> String {
-    "gelu_new".into()
+
+/// The MLP's activation (HF's `activation_function`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// Exact GELU (nanoGPT).
+    Gelu,
+    /// GELU's tanh approximation (GPT-2).
+    #[default]
+    GeluNew,
+}
+
+impl Activation {
+    pub fn hf_name(self) -> &'static str {
+        match self {
+            Self::Gelu => "gelu",
+            Self::GeluNew => "gelu_new",
+        }
+    }
+}
+
+/// The tokenizer of a fresh model: trained on the corpus (`char` or `bpe`), or loaded from a
+/// file (any other value: a path to tokenizer.json or *.tiktoken).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum TokenizerSpec {
+    Char,
+    Bpe,
+    File(PathBuf),
+}
+
+impl From<String> for TokenizerSpec {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "char" => Self::Char,
+            "bpe" => Self::Bpe,
+            _ => Self::File(s.into()),
+        }
+    }
+}
+
+impl From<TokenizerSpec> for String {
+    fn from(t: TokenizerSpec) -> String {
+        match t {
+            TokenizerSpec::Char => "char".into(),
+            TokenizerSpec::Bpe => "bpe".into(),
+            TokenizerSpec::File(p) => p.display().to_string(),
+        }
+    }
 }
 
 /// Which tokenizer: train a char-level or BPE one on the corpus, or load a file.
@@ -97,7 +139,7 @@ pub struct DataSection {
     #[serde(default = "tenth")]
     pub val_fraction: f64,
     /// `char`, `bpe`, or a path to tokenizer.json / *.tiktoken.
-    pub tokenizer: String,
+    pub tokenizer: TokenizerSpec,
     /// Vocabulary size when training BPE.
     #[serde(default = "vocab")]
     pub vocab_size: usize,
@@ -227,7 +269,7 @@ pub struct PpoSection {
     pub value_from: Option<PathBuf>,
     /// Prompts (JSONL `{"prompt"}`).
     pub prompts: PathBuf,
-    /// Held-out prompts for the final mean reward.
+    /// Held-out prompts for the mean reward before and after (default: the first 32 prompts).
     #[serde(default)]
     pub val_prompts: Option<PathBuf>,
     /// Pretraining text for the ptx term; without it this is plain PPO.
@@ -242,9 +284,9 @@ pub struct PpoSection {
     /// β: per-token KL penalty against the reference (InstructGPT: 0.02).
     #[serde(default = "kl_coef")]
     pub kl_coef: f64,
-    /// `k3` (never negative) or `k1` (log-ratio) per-token KL estimate in the reward.
+    /// Per-token KL estimate in the reward: `k1` (log-ratio) or `k3` (never negative).
     #[serde(default = "k3")]
-    pub kl_estimator: String,
+    pub kl_estimator: KlEstimator,
     /// Adaptive KL controller (Ziegler et al. 2019) towards `target_kl` (summed per response).
     #[serde(default)]
     pub adaptive_kl: bool,
@@ -252,18 +294,12 @@ pub struct PpoSection {
     pub target_kl: f64,
     #[serde(default = "horizon")]
     pub kl_horizon: f64,
-    /// Prompts per rollout.
-    #[serde(default = "sixteen_usize")]
-    pub rollout_batch: usize,
     /// PPO epochs over each rollout.
     #[serde(default = "four")]
     pub ppo_epochs: usize,
+    /// Episodes per minibatch.
     #[serde(default = "eight")]
     pub minibatch_size: usize,
-    #[serde(default = "new_tokens")]
-    pub max_new_tokens: usize,
-    #[serde(default = "one_f64")]
-    pub temperature: f64,
     #[serde(default = "clip")]
     pub cliprange: f64,
     #[serde(default = "clip")]
@@ -277,12 +313,51 @@ pub struct PpoSection {
     pub lam: f64,
     #[serde(default)]
     pub whiten_rewards: bool,
-    /// Subtracted from the score of a response that did not end with `<|end|>`.
-    #[serde(default)]
-    pub missing_eos_penalty: Option<f64>,
     /// Keep an exponential moving average of the policy weights (saved as `ema/`).
     #[serde(default)]
     pub ema_decay: Option<f64>,
+}
+
+/// `[rollout]`: how each PPO iteration's episodes are sampled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSection {
+    /// Prompts (episodes) per iteration.
+    #[serde(default = "sixteen_usize")]
+    pub batch: usize,
+    #[serde(default = "new_tokens")]
+    pub max_new_tokens: usize,
+    #[serde(default = "one_f64")]
+    pub temperature: f64,
+    /// Subtracted from the score of a response that did not end with `<|end|>`.
+    #[serde(default)]
+    pub missing_eos_penalty: Option<f64>,
+}
+
+impl Default for RolloutSection {
+    fn default() -> Self {
+        Self { batch: sixteen_usize(), max_new_tokens: new_tokens(), temperature: 1.0, missing_eos_penalty: None }
+    }
+}
+
+/// `[train]` of an RL stage: iterations, checkpoints and where they run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RlTrainSection {
+    /// PPO iterations (one rollout and its updates each).
+    pub max_iters: u64,
+    /// Write a resumable `last/` every this many iterations (0: only at the end).
+    #[serde(default)]
+    pub checkpoint_interval: u64,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub device: DeviceSpec,
+    /// CPU threads for libtorch (0 = all cores).
+    #[serde(default)]
+    pub threads: usize,
+    #[serde(default)]
+    pub dtype: Dtype,
 }
 
 fn ptx_coef() -> f64 {
@@ -294,8 +369,8 @@ fn eight() -> usize {
 fn kl_coef() -> f64 {
     0.02
 }
-fn k3() -> String {
-    "k3".into()
+fn k3() -> KlEstimator {
+    KlEstimator::K3
 }
 fn target_kl() -> f64 {
     6.0
@@ -325,14 +400,16 @@ fn lam() -> f64 {
     0.95
 }
 
-/// `gptlab ppo` config. `train.max_iters` counts rollouts (PPO iterations).
+/// `gptlab ppo` config.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PpoConfig {
     pub ppo: PpoSection,
     #[serde(default)]
+    pub rollout: RolloutSection,
+    #[serde(default)]
     pub optim: OptimConfig,
     pub schedule: ScheduleConfig,
-    pub train: TrainSection,
+    pub train: RlTrainSection,
     pub run: RunSection,
 }

@@ -1,14 +1,21 @@
-//! gptlab-train: THE training loop ([`trainer`]), written once and shared by every stage.
-//! A stage supplies a [`trainer::Task`] (its objective and batch source, in
-//! [`objectives`]); the loop owns AdamW, the schedule, clipping, accumulation, evaluation,
-//! checkpoints (best/last, resumable), metrics JSONL, progress bar and the loss plot.
+//! gptlab-train: training. [`stages`] are the stages as library functions (pretrain, SFT, RM,
+//! PPO), each from its typed [`config`] to a typed report. THE supervised loop ([`trainer`])
+//! is written once: a stage supplies a [`trainer::Task`] (its objective and batch source, in
+//! [`objectives`]) and the loop owns AdamW, the schedule, clipping, accumulation, evaluation,
+//! metrics, the progress bar and the loss plot. RL ([`rl`]) has its own data path (rollouts)
+//! and objective. Both keep their run in the same [`rundir`] layer: checkpoints (best/last,
+//! atomic), resume, tokenizer check, metrics log, progress bar, typed divergence error.
 
+pub mod bench;
 pub mod config;
 pub mod data;
 pub mod objectives;
 pub mod optim;
 pub mod par;
 pub mod plot;
+pub mod rl;
+pub mod rundir;
+pub mod stages;
 pub mod trainer;
 
 use std::path::PathBuf;
@@ -25,8 +32,10 @@ pub enum Error {
     State { path: PathBuf, msg: String },
     #[error("{0}")]
     Data(String),
-    #[error("training diverged: loss is {loss} at step {step}; the last good checkpoint is {last_good}")]
-    Diverged { step: u64, loss: f64, last_good: String },
+    #[error("{stage} diverged: {what} is {value} at step {step}; the last good checkpoint is {last_good}")]
+    Diverged { stage: String, step: u64, what: String, value: f64, last_good: String },
+    #[error("{what}: {source}")]
+    Context { what: String, source: Box<Error> },
     #[error("plot: {0}")]
     Plot(String),
     #[error("tensor error: {0}")]

@@ -1,33 +1,43 @@
-//! THE training loop, shared by every stage.
+//! THE supervised training loop, shared by pretraining, SFT and the reward model.
 //!
 //! A stage supplies a [`Task`]: the loss of one micro-batch and an evaluation. The loop owns
 //! everything else: AdamW with decay/no-decay groups, warmup + cosine schedule, gradient
 //! accumulation, global-norm clipping, evaluation every `eval_interval` steps and at the end,
-//! `best/` (lowest eval loss) and `last/` checkpoints, `--resume`, metrics JSONL, a progress
-//! bar with tokens/s and ETA, a loss-curve PNG, and a clean stop on a NaN/inf loss that keeps
-//! the last good checkpoint.
-//!
-//! Checkpoint directories hold an HF GPT-2 checkpoint (`config.json`, `model.safetensors`)
-//! plus `tokenizer.json`, `optimizer.safetensors`, `trainer_state.json` and the resolved
-//! `config.toml`. A directory is written under a temporary name and renamed into place.
+//! `best/` and `last/` checkpoints, `--resume`, metrics JSONL, a progress bar with tokens/s and
+//! ETA, a loss-curve PNG, and a clean stop on a NaN/inf loss that keeps the last good
+//! checkpoint. The run directory (checkpoints, state, resume, metrics) is [`crate::rundir`],
+//! which the RL loop shares.
 
 use crate::config::TrainSection;
 use crate::optim::{lr_at, AdamW, OptimConfig, ScheduleConfig};
+use crate::rundir::{RunDir, Slot, TrainerState};
 use crate::{Error, Result};
-use gptlab_core::metrics::{self, MetricsSink};
 use gptlab_core::rng::Rng;
 use gptlab_model::{checkpoint, Gpt};
-use gptlab_tokenizer::Tokenizer;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 use tch::{nn, Tensor};
 
-pub const STATE_FILE: &str = "trainer_state.json";
-pub const OPTIM_FILE: &str = "optimizer.safetensors";
-pub const TOKENIZER_FILE: &str = "tokenizer.json";
-pub const FORMAT_VERSION: u32 = 1;
+/// One evaluation of a task.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// Held-out loss.
+    pub loss: f64,
+    /// A score that picks `best/` instead of the loss (higher is better), for tasks that
+    /// select by something else (SFT with a reward model: the mean reward of greedy replies).
+    pub score: Option<f64>,
+    /// More metrics to log.
+    pub metrics: Map<String, Value>,
+}
+
+impl Evaluation {
+    /// What picks `best/`: lower is better.
+    pub fn selection(&self) -> f64 {
+        self.score.map_or(self.loss, |s| -s)
+    }
+}
 
 /// One stage's objective and data.
 pub trait Task {
@@ -35,184 +45,93 @@ pub trait Task {
     /// extra metrics to log. `micro` counts micro-batches from the start of the run (resumed
     /// runs continue the count), so epoch-based tasks know their data position.
     fn train_loss(&mut self, model: &Gpt, rng: &mut Rng, micro: u64) -> Result<(Tensor, usize, Map<String, Value>)>;
-    /// Evaluation loss and extra metrics.
-    fn evaluate(&mut self, model: &Gpt) -> Result<(f64, Map<String, Value>)>;
-    /// What picks `best/` (lower is better): the evaluation loss unless a task knows better
-    /// (SFT with a reward model: minus the mean reward on validation prompts).
-    fn selection(&self, eval_loss: f64, _extra: &Map<String, Value>) -> f64 {
-        eval_loss
-    }
+    fn evaluate(&mut self, model: &Gpt) -> Result<Evaluation>;
 }
 
 /// Everything the loop needs besides the task and model.
 pub struct LoopConfig {
-    pub stage: String,
     pub optim: OptimConfig,
     pub schedule: ScheduleConfig,
     pub train: TrainSection,
-    pub out_dir: PathBuf,
     pub resume: bool,
-    /// Resolved config, saved beside every checkpoint.
-    pub resolved_toml: String,
     /// Show a progress bar (off in tests).
     pub progress: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrainerState {
-    pub format_version: u32,
-    pub stage: String,
-    pub step: u64,
-    pub rng: Rng,
-    /// What chose `best/` ([`Task::selection`]: the eval loss, or minus the mean reward).
-    pub best_eval_loss: Option<f64>,
-    pub last_eval_loss: Option<f64>,
-    pub tokens_seen: u64,
-    pub tokenizer_sha256: String,
+impl LoopConfig {
+    /// The settings of an epoch-based stage: `max_iters = 0` becomes `epochs × steps per
+    /// epoch` over `examples`, `decay_iters = 0` the whole run.
+    pub fn epochs(optim: OptimConfig, mut schedule: ScheduleConfig, train: &TrainSection, epochs: u64, examples: usize, resume: bool, progress: bool) -> Self {
+        let mut t = train.clone();
+        if t.max_iters == 0 {
+            t.max_iters = epochs * (examples.div_ceil(t.batch_size.max(1) * t.grad_accum.max(1))).max(1) as u64;
+        }
+        if schedule.decay_iters == 0 {
+            schedule.decay_iters = t.max_iters;
+        }
+        Self { optim, schedule, train: t, resume, progress }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub steps: u64,
     pub final_eval_loss: f64,
-    /// The selection value of `best/` (see [`TrainerState::best_eval_loss`]).
+    /// The selection value of `best/` ([`Evaluation::selection`]).
     pub best_eval_loss: f64,
     pub tokens_per_s: f64,
     pub wall_s: f64,
     pub out_dir: PathBuf,
 }
 
-/// Writes a full checkpoint into `dir` (replacing it whole).
-pub fn save_checkpoint(dir: &Path, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer, opt: Option<&AdamW>, state: &TrainerState, resolved_toml: &str) -> Result<()> {
-    save_checkpoint_with(dir, vs, model, tok, opt, state, resolved_toml, &|_| Ok(()))
-}
-
-/// [`save_checkpoint`], with `extra` writing more files into the checkpoint's temporary
-/// directory before it is renamed into place (a stage's own resume state).
-#[allow(clippy::too_many_arguments)]
-pub fn save_checkpoint_with(
-    dir: &Path,
-    vs: &nn::VarStore,
-    model: &Gpt,
-    tok: &Tokenizer,
-    opt: Option<&AdamW>,
-    state: &TrainerState,
-    resolved_toml: &str,
-    extra: &dyn Fn(&Path) -> Result<()>,
-) -> Result<()> {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.with_file_name(format!(".{name}.tmp"));
-    let old = dir.with_file_name(format!(".{name}.old"));
-    let _ = std::fs::remove_dir_all(&tmp);
-    checkpoint::save_model(&tmp, vs, &model.cfg)?;
-    tok.save(&tmp.join(TOKENIZER_FILE))?;
-    if let Some(opt) = opt {
-        opt.save(&tmp.join(OPTIM_FILE))?;
-    }
-    gptlab_core::fsio::write_json_atomic(&tmp.join(STATE_FILE), state)?;
-    gptlab_core::fsio::write_atomic(&tmp.join("config.toml"), resolved_toml.as_bytes())?;
-    extra(&tmp)?;
-    let io = |p: &Path, e| Error::Core(gptlab_core::Error::io(p, e));
-    if dir.exists() {
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old).map_err(|e| io(dir, e))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
-}
-
-/// Reads `trainer_state.json` of a checkpoint directory.
-pub fn read_state(dir: &Path) -> Result<TrainerState> {
-    let p = dir.join(STATE_FILE);
-    let text = gptlab_core::fsio::read_text(&p)?;
-    let st: TrainerState = serde_json::from_str(&text).map_err(|e| Error::State { path: p.clone(), msg: e.to_string() })?;
-    if st.format_version != FORMAT_VERSION {
-        return Err(Error::State { path: p, msg: format!("format_version {} is not supported (expected {FORMAT_VERSION})", st.format_version) });
-    }
-    Ok(st)
-}
-
-fn progress_bar(enabled: bool, total: u64) -> indicatif::ProgressBar {
-    if !enabled {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(total);
-    let style = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]")
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    pb.set_style(style);
-    pb
-}
-
-/// Runs the loop. `vs`/`model` are the trainable model; `tok` is saved with checkpoints.
-pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer, cfg: &LoopConfig) -> Result<Summary> {
+/// Runs the loop. `vs`/`model` are the trainable model.
+pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg: &LoopConfig) -> Result<Summary> {
     let t = &cfg.train;
     if t.batch_size == 0 || t.grad_accum == 0 || t.eval_interval == 0 || t.eval_iters == 0 {
         return Err(Error::Data("train.batch_size, grad_accum, eval_interval and eval_iters must be positive".into()));
     }
-    let last_dir = cfg.out_dir.join("last");
-    let best_dir = cfg.out_dir.join("best");
-    let metrics_path = cfg.out_dir.join("metrics.jsonl");
-    let tok_sha = gptlab_core::fsio::sha256_hex(tok.to_json()?.as_bytes());
     let mut opt = AdamW::new(vs, cfg.optim, gptlab_model::gpt::decays)?;
-    let mut state = TrainerState {
-        format_version: FORMAT_VERSION,
-        stage: cfg.stage.clone(),
-        step: 0,
-        rng: Rng::new(t.seed),
-        best_eval_loss: None,
-        last_eval_loss: None,
-        tokens_seen: 0,
-        tokenizer_sha256: tok_sha.clone(),
-    };
+    let mut state: TrainerState = rd.start(cfg.resume, t.seed)?;
     if cfg.resume {
-        if !last_dir.join(STATE_FILE).exists() {
-            return Err(Error::State { path: last_dir, msg: "--resume given but there is no checkpoint to resume from".into() });
-        }
-        state = read_state(&last_dir)?;
-        if state.tokenizer_sha256 != tok_sha {
-            return Err(Error::State { path: last_dir, msg: "checkpoint was trained with a different tokenizer".into() });
-        }
-        checkpoint::load_weights(vs, &last_dir.join(checkpoint::MODEL_FILE))?;
-        opt.load(&last_dir.join(OPTIM_FILE))?;
-        metrics::truncate_after_step(&metrics_path, state.step)?;
-    } else {
-        let _ = std::fs::remove_file(&metrics_path);
+        let last = rd.dir(Slot::Last);
+        checkpoint::load_weights(vs, &last.join(checkpoint::MODEL_FILE))?;
+        opt.load(&last.join(crate::rundir::OPTIM_FILE))?;
     }
-    let mut sink = MetricsSink::open(&metrics_path)?;
-    let pb = progress_bar(cfg.progress, t.max_iters);
-    pb.set_prefix(cfg.stage.clone());
-    pb.set_position(state.step);
+    let mut sink = rd.metrics(cfg.resume.then_some(state.step))?;
+    let pb = rd.progress(cfg.progress, t.max_iters, state.step);
     let start = Instant::now();
     let mut run_tokens = 0u64;
     let mut final_eval = state.last_eval_loss.unwrap_or(f64::NAN);
     // a resumed run's first step was evaluated (and checkpointed) before the stop
     let skip_eval_at = cfg.resume.then_some(state.step);
+    let none = |_: &std::path::Path| Ok(());
     loop {
         let step = state.step;
         let at_end = step >= t.max_iters;
         if (step.is_multiple_of(t.eval_interval) || at_end) && skip_eval_at != Some(step) {
-            let (loss, extra) = task.evaluate(model)?;
-            let chosen_by = task.selection(loss, &extra);
-            final_eval = loss;
-            state.last_eval_loss = Some(loss);
+            let ev = task.evaluate(model)?;
+            let chosen_by = ev.selection();
+            final_eval = ev.loss;
+            state.last_eval_loss = Some(ev.loss);
             let mut rec = Map::new();
             rec.insert("step".into(), step.into());
-            rec.insert("eval_loss".into(), loss.into());
-            rec.extend(extra);
+            rec.insert("eval_loss".into(), ev.loss.into());
+            if let Some(s) = ev.score {
+                rec.insert("eval_score".into(), s.into());
+            }
+            rec.extend(ev.metrics);
             sink.log(&rec)?;
-            let line = format!("{} step {step}/{}: eval loss {loss:.4}", cfg.stage, t.max_iters);
+            let line = format!("{} step {step}/{}: eval loss {:.4}", rd.stage, t.max_iters, ev.loss);
             if pb.is_hidden() {
                 eprintln!("{line}");
             } else {
                 pb.println(line);
             }
-            if chosen_by.is_finite() && state.best_eval_loss.is_none_or(|b| chosen_by < b) {
-                state.best_eval_loss = Some(chosen_by);
-                save_checkpoint(&best_dir, vs, model, tok, None, &state, &cfg.resolved_toml)?;
+            if chosen_by.is_finite() && state.best_selection.is_none_or(|b| chosen_by < b) {
+                state.best_selection = Some(chosen_by);
+                rd.save(Slot::Best, vs, model, None, &state, &none)?;
             }
-            save_checkpoint(&last_dir, vs, model, tok, Some(&opt), &state, &cfg.resolved_toml)?;
+            rd.save(Slot::Last, vs, model, Some(&opt), &state, &none)?;
         }
         if at_end {
             break;
@@ -234,8 +153,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer,
         let grad_norm = opt.clip_and_step(lr);
         if !loss.is_finite() || !grad_norm.is_finite() {
             pb.abandon();
-            let bad = if loss.is_finite() { grad_norm } else { loss };
-            return Err(Error::Diverged { step, loss: bad, last_good: last_dir.display().to_string() });
+            return Err(if loss.is_finite() { rd.diverged(step, "gradient norm", grad_norm) } else { rd.diverged(step, "loss", loss) });
         }
         state.step += 1;
         state.tokens_seen += tokens as u64;
@@ -256,13 +174,13 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, tok: &Tokenizer,
     }
     pb.finish_and_clear();
     let wall = start.elapsed().as_secs_f64();
-    crate::plot::loss_curve(&metrics_path, &cfg.out_dir.join("loss.png"), &cfg.stage)?;
+    crate::plot::loss_curve(&rd.metrics_path(), &rd.out_dir.join("loss.png"), &rd.stage)?;
     Ok(Summary {
         steps: state.step,
         final_eval_loss: final_eval,
-        best_eval_loss: state.best_eval_loss.unwrap_or(f64::NAN),
+        best_eval_loss: state.best_selection.unwrap_or(f64::NAN),
         tokens_per_s: run_tokens as f64 / wall.max(1e-9),
         wall_s: wall,
-        out_dir: cfg.out_dir.clone(),
+        out_dir: rd.out_dir.clone(),
     })
 }

@@ -5,7 +5,8 @@ use gptlab_core::rng::Rng;
 use gptlab_model::{Gpt, GptConfig};
 use gptlab_train::config::TrainSection;
 use gptlab_train::optim::{OptimConfig, ScheduleConfig};
-use gptlab_train::trainer::{self, LoopConfig, Task};
+use gptlab_train::rundir::{read_state, RunDir};
+use gptlab_train::trainer::{self, Evaluation, LoopConfig, Task};
 use gptlab_train::Result;
 use serde_json::{Map, Value};
 use tch::{nn, Device, Kind, Tensor};
@@ -25,9 +26,9 @@ impl Task for Toy {
         self.step += 1;
         Ok((loss, 8, Map::new()))
     }
-    fn evaluate(&mut self, model: &Gpt) -> Result<(f64, Map<String, Value>)> {
+    fn evaluate(&mut self, model: &Gpt) -> Result<Evaluation> {
         let x = Tensor::from_slice(&[1i64, 2, 3, 4]).view([1, 4]);
-        Ok((model.loss(&x, &x, false)?.double_value(&[]), Map::new()))
+        Ok(Evaluation { loss: model.loss(&x, &x, false)?.double_value(&[]), ..Default::default() })
     }
 }
 
@@ -39,18 +40,15 @@ fn setup() -> (nn::VarStore, Gpt, gptlab_tokenizer::Tokenizer) {
     (vs, m, tok)
 }
 
-fn loop_cfg(dir: &std::path::Path, iters: u64, accum: usize, batch: usize) -> LoopConfig {
+fn loop_cfg(iters: u64, accum: usize, batch: usize) -> LoopConfig {
     LoopConfig {
-        stage: "test".into(),
         optim: OptimConfig::default(),
         schedule: ScheduleConfig { warmup_iters: 0, decay_iters: iters },
         train: TrainSection {
             batch_size: batch, grad_accum: accum, max_iters: iters, eval_interval: 2, eval_iters: 1,
-            log_interval: 1, seed: 0, device: "cpu".into(), threads: 1, dtype: "fp32".into(),
+            log_interval: 1, seed: 0, device: Default::default(), threads: 1, dtype: Default::default(),
         },
-        out_dir: dir.to_path_buf(),
         resume: false,
-        resolved_toml: String::new(),
         progress: false,
     }
 }
@@ -60,10 +58,11 @@ fn nan_loss_stops_and_keeps_last_good_checkpoint() {
     let dir = tempfile::tempdir().expect("tmp");
     let (vs, m, tok) = setup();
     let mut task = Toy { step: 0, nan_at: Some(5) };
-    let err = trainer::run(&mut task, &vs, &m, &tok, &loop_cfg(dir.path(), 10, 1, 2)).expect_err("must stop");
+    let rd = RunDir::new("test", dir.path(), &tok, "").expect("run dir");
+    let err = trainer::run(&mut task, &vs, &m, &rd, &loop_cfg(10, 1, 2)).expect_err("must stop");
     let msg = err.to_string();
     assert!(msg.contains("diverged") && msg.contains("step 5") && msg.contains("last"), "{msg}");
-    let st = trainer::read_state(&dir.path().join("last")).expect("last good checkpoint");
+    let st = read_state(&dir.path().join("last")).expect("last good checkpoint");
     assert_eq!(st.step, 4, "checkpoint from the last eval before the NaN");
 }
 

@@ -1,8 +1,17 @@
-//! `gptlab eval`: judge a checkpoint. `loss`: held-out next-token loss on a text file.
+//! `gptlab eval`: judge a checkpoint: held-out loss, functional correctness of code, win rate
+//! on the synthetic world. `eval code --model DIR` samples the completions as Codex did
+//! (n per problem, temperature, top-p, Codex's stop sequences), evaluates them
+//! (`crate::eval_code`, which `gptlab` also runs alone on a samples file) and prints Codex's
+//! ranking heuristic beside the oracle.
 
-use crate::common;
+use crate::common::print_json;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use crate::eval_code;
+use gptlab_eval::code::{rank_by_logprob, sample_completions, CodeSampling};
+use gptlab_eval::world::winrate::{win_rate, Sampling};
+use gptlab_model::roles::{self, Mode};
+use gptlab_model::DeviceSpec;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -23,11 +32,11 @@ enum Cmd {
         #[arg(long, default_value_t = 8)]
         batch_size: usize,
         #[arg(long, default_value = "cpu")]
-        device: String,
+        device: DeviceSpec,
     },
     /// Functional correctness: run samples against unit tests in a sandbox, print pass@k
     /// (human-eval compatible files); with --model, sample the completions first.
-    Code(crate::eval_code::Args),
+    Code(eval_code::Args),
     /// Win rate of --model against --baseline on the world's held-out prompts, by the hidden
     /// true preference (and by held-out labelers), with a 95% interval.
     World {
@@ -57,19 +66,26 @@ enum Cmd {
 pub fn run(a: Args) -> Result<()> {
     match a.cmd {
         Cmd::Loss { model, data, batch_size, device } => {
-            let device = common::setup(&device, 0)?;
-            let l = common::load_checkpoint(&model, device)?;
-            let text = gptlab_tokenizer::read_corpus(&data)?;
-            let ids = l.tok.encode(&text)?;
-            let r = gptlab_eval::loss::loss_over_tokens(&l.model, &ids, batch_size)?;
-            println!("{}", serde_json::to_string(&r)?);
+            let l = roles::lm(&model, gptlab_model::device::setup(device, 0)?, Mode::Frozen)?;
+            let ids = l.tok.encode(&gptlab_tokenizer::read_corpus(&data)?)?;
+            print_json(&gptlab_eval::loss::loss_over_tokens(&l.model, &ids, batch_size)?)
         }
-        Cmd::Code(a) => super::eval_sample::run(a)?,
+        Cmd::Code(a) => code(a),
         Cmd::World { world, model, baseline, prompts, limit, temperature, samples, seed } => {
-            let how = super::eval_world::Sampling { temperature, samples, seed };
-            let r = super::eval_world::win_rate(&world, &model, &baseline, prompts.as_deref(), limit, &how)?;
-            println!("{}", serde_json::to_string(&r)?);
+            print_json(&win_rate(&world, &model, &baseline, prompts.as_deref(), limit, &Sampling { temperature, samples, seed })?)
         }
     }
+}
+
+/// `eval code` here: with --model, sample the completions first; then evaluate.
+fn code(a: eval_code::Args) -> Result<()> {
+    let samples = eval_code::samples_path(&a)?;
+    let Some(m) = &a.model else { return eval_code::evaluate(&a, &samples).map(|_| ()) };
+    let s = CodeSampling { num_samples: a.num_samples, temperature: a.temperature, top_p: a.top_p, max_new_tokens: a.max_new_tokens, seed: a.seed };
+    sample_completions(m, a.device.parse()?, &a.problems, &s, &samples)?;
+    eprintln!("wrote {} ({} samples per problem)", samples.display(), a.num_samples);
+    let report = eval_code::evaluate(&a, &samples)?;
+    let r = rank_by_logprob(&report.results_path)?;
+    eprintln!("{}: pass@1 picking the highest mean log-prob sample {:.4}; oracle (any sample passes) {:.4}", samples.display(), r.pass_at_1_by_logprob, r.oracle);
     Ok(())
 }

@@ -1,12 +1,6 @@
 pub mod bench;
 pub mod demo;
 pub mod eval;
-pub mod eval_sample;
-pub mod eval_world;
-pub mod ppo;
-pub mod pretrain;
-pub mod rm;
 pub mod sample;
-pub mod sft;
 pub mod tok;
 pub mod world;

@@ -1,9 +1,10 @@
 //! `gptlab sample`: generate from a checkpoint (KV cache, batched, seeded).
 
-use crate::common;
 use anyhow::Result;
 use clap::Parser;
 use gptlab_engine::{generate, SampleConfig};
+use gptlab_model::roles::{self, Mode};
+use gptlab_model::DeviceSpec;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -32,7 +33,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, default_value = "cpu")]
-    pub device: String,
+    pub device: DeviceSpec,
     /// Treat the prompt as a user turn of the chat format and sample the assistant's reply
     /// (stops at <|end|>).
     #[arg(long)]
@@ -43,27 +44,13 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let device = common::setup(&a.device, 0)?;
-    let l = common::load_checkpoint(&a.model, device)?;
-    let prompt = if a.chat {
-        l.tok.render_chat(&[gptlab_tokenizer::chat::Message::user(&a.prompt)], true)?.ids
-    } else {
-        l.tok.encode(&a.prompt)?
-    };
-    let cfg = SampleConfig {
-        max_new_tokens: a.max_new_tokens,
-        temperature: a.temperature,
-        top_k: a.top_k,
-        top_p: a.top_p,
-        stop: a.stop.clone(),
-        seed: a.seed,
-        stop_at_end: true,
-    };
-    let gens = generate(&l.model, Some(&l.tok), &vec![prompt; a.num_samples], &cfg)?;
-    for g in gens {
+    let l = roles::lm(&a.model, gptlab_model::device::setup(a.device, 0)?, Mode::Frozen)?;
+    let prompt = if a.chat { l.tok.render_chat(&[gptlab_tokenizer::chat::Message::user(&a.prompt)], true)?.ids } else { l.tok.encode(&a.prompt)? };
+    let cfg = SampleConfig { max_new_tokens: a.max_new_tokens, temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, stop: a.stop.clone(), seed: a.seed, stop_at_end: true };
+    for g in generate(&l.model, Some(&l.tok), &vec![prompt; a.num_samples], &cfg)? {
         if a.json {
-            println!("{}", serde_json::json!({"prompt": a.prompt, "completion": g.text, "finish_reason": g.finish,
-                "tokens": g.tokens.len(), "mean_logprob": g.mean_logprob()}));
+            let rec = serde_json::json!({"prompt": a.prompt, "completion": g.text, "finish_reason": g.finish, "tokens": g.tokens.len(), "mean_logprob": g.mean_logprob()});
+            println!("{rec}");
         } else {
             println!("{}{}\n---", a.prompt, g.text);
         }

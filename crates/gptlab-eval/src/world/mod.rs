@@ -8,8 +8,10 @@
 //! mentions: the preferred answer declines), `arith` (small sums), `format` (answer in upper
 //! case), `harmful` (prompts marked `[harmful]`: the preferred answer refuses).
 
+pub mod data;
 pub mod labelers;
 pub mod prefs;
+pub mod winrate;
 
 use gptlab_core::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,31 @@ pub enum Family {
     Arith,
     Format,
     Harmful,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fact => "fact",
+            Self::Unknown => "unknown",
+            Self::Arith => "arith",
+            Self::Format => "format",
+            Self::Harmful => "harmful",
+        }
+    }
+}
+
+/// Families order by name (as reports list them).
+impl Ord for Family {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for Family {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// One prompt with what the hidden preference needs to judge answers to it.

@@ -1,6 +1,5 @@
 //! One file per stage objective. Each header says what it implements and what it leaves out.
 
-pub mod ppo;
 pub mod pretrain;
 pub mod rm;
 pub mod sft;

@@ -4,7 +4,7 @@
 //! Not implemented: document-boundary masking inside windows (windows may span documents).
 
 use crate::data::{random_windows, TokenSplit};
-use crate::trainer::Task;
+use crate::trainer::{Evaluation, Task};
 use crate::Result;
 use gptlab_core::rng::Rng;
 use gptlab_model::Gpt;
@@ -26,7 +26,7 @@ impl Task for PretrainTask {
         Ok((loss, self.batch_size * self.block as usize, Map::new()))
     }
 
-    fn evaluate(&mut self, model: &Gpt) -> Result<(f64, Map<String, Value>)> {
+    fn evaluate(&mut self, model: &Gpt) -> Result<Evaluation> {
         let mut rng = Rng::new(self.eval_seed);
         let mut total = 0.0;
         tch::no_grad(|| -> Result<()> {
@@ -36,6 +36,6 @@ impl Task for PretrainTask {
             }
             Ok(())
         })?;
-        Ok((total / self.eval_iters as f64, Map::new()))
+        Ok(Evaluation { loss: total / self.eval_iters as f64, ..Default::default() })
     }
 }

@@ -4,10 +4,11 @@
 //! the element's loss is −1/C(K,2) · Σ_{w ranked above l} log σ(r(x, y_w) − r(x, y_l)).
 //! A micro-batch averages its elements. Pairwise data is K = 2. Evaluation: the same loss over
 //! held-out comparisons, plus pairwise accuracy (fraction of pairs ordered correctly).
-//! The bias that makes demonstrations score 0 on average is set after training (`rm` command).
+//! The bias that makes demonstrations score 0 on average is set after training (the `rm`
+//! stage).
 //! Not implemented: ties, margins, and per-labeler weighting.
 
-use crate::trainer::Task;
+use crate::trainer::{Evaluation, Task};
 use crate::Result;
 use gptlab_core::rng::Rng;
 use gptlab_model::heads::ScalarHead;
@@ -115,7 +116,17 @@ impl Task for RmTask {
         Ok((loss, tokens, m))
     }
 
-    fn evaluate(&mut self, model: &Gpt) -> Result<(f64, Map<String, Value>)> {
+    fn evaluate(&mut self, model: &Gpt) -> Result<Evaluation> {
+        let (loss, accuracy) = self.loss_and_accuracy(model)?;
+        let mut metrics = Map::new();
+        metrics.insert("eval_accuracy".into(), accuracy.into());
+        Ok(Evaluation { loss, score: None, metrics })
+    }
+}
+
+impl RmTask {
+    /// Mean loss over the validation groups and the fraction of their pairs ordered correctly.
+    pub fn loss_and_accuracy(&self, model: &Gpt) -> Result<(f64, f64)> {
         let (mut loss, mut correct, mut pairs, mut n) = (0.0, 0, 0, 0);
         tch::no_grad(|| -> Result<()> {
             for chunk in self.val.chunks(self.batch_size.max(1)) {
@@ -128,9 +139,7 @@ impl Task for RmTask {
             }
             Ok(())
         })?;
-        let mut m = Map::new();
-        m.insert("eval_accuracy".into(), (correct as f64 / pairs.max(1) as f64).into());
-        Ok((loss / n.max(1) as f64, m))
+        Ok((loss / n.max(1) as f64, correct as f64 / pairs.max(1) as f64))
     }
 }
 

@@ -7,11 +7,12 @@
 //! otherwise the lowest validation loss. Not implemented: packing several conversations into
 //! one sequence.
 
-use crate::objectives::ppo::{mean_score, Scalar};
-use crate::trainer::Task;
+use crate::rl::rollout::mean_score;
+use crate::trainer::{Evaluation, Task};
 use crate::Result;
 use gptlab_core::rng::Rng;
 use gptlab_model::ops::IGNORE;
+use gptlab_model::roles::Scalar;
 use gptlab_model::Gpt;
 use gptlab_tokenizer::chat::Rendered;
 use gptlab_tokenizer::Tokenizer;
@@ -67,11 +68,6 @@ pub fn batch(items: &[&Rendered], block: usize, pad: u32, device: Device) -> (Te
 }
 
 impl SftTask {
-    /// Optimizer steps per epoch (with `grad_accum` micro-batches a step).
-    pub fn steps_per_epoch(&self, grad_accum: usize) -> u64 {
-        (self.train.len().div_ceil(self.batch_size * grad_accum)).max(1) as u64
-    }
-
     fn order(&self, epoch: u64) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..self.train.len()).collect();
         Rng::new(self.seed ^ epoch.wrapping_mul(0x9E37_79B9)).shuffle(&mut idx);
@@ -93,7 +89,7 @@ impl Task for SftTask {
         Ok((loss, n, m))
     }
 
-    fn evaluate(&mut self, model: &Gpt) -> Result<(f64, Map<String, Value>)> {
+    fn evaluate(&mut self, model: &Gpt) -> Result<Evaluation> {
         let pad = model.cfg.eos_token_id.unwrap_or(0) as u32;
         let (mut total, mut count) = (0.0, 0usize);
         tch::no_grad(|| -> Result<()> {
@@ -110,19 +106,13 @@ impl Task for SftTask {
             }
             Ok(())
         })?;
-        let mut m = Map::new();
-        m.insert("eval_tokens".into(), count.into());
-        if let Some(sel) = &self.selector {
-            m.insert("eval_reward".into(), mean_score(model, &sel.reward, &sel.tok, &sel.prompts, sel.max_new_tokens)?.into());
-        }
-        Ok((total / count.max(1) as f64, m))
-    }
-
-    fn selection(&self, eval_loss: f64, extra: &Map<String, Value>) -> f64 {
-        match extra.get("eval_reward").and_then(Value::as_f64) {
-            Some(r) if self.selector.is_some() => -r,
-            _ => eval_loss,
-        }
+        let mut metrics = Map::new();
+        metrics.insert("eval_tokens".into(), count.into());
+        let score = match &self.selector {
+            Some(sel) => Some(mean_score(model, &sel.reward, &sel.tok, &sel.prompts, sel.max_new_tokens)?),
+            None => None,
+        };
+        Ok(Evaluation { loss: total / count.max(1) as f64, score, metrics })
     }
 }
 

@@ -1,23 +1,31 @@
-//! `gptlab eval world`: win rate of one checkpoint against another on the world's held-out
-//! prompts, judged by the hidden true preference (and, separately, by held-out labelers).
+//! Win rate of one model over another on a world's prompts, judged by the hidden true
+//! preference (and, separately, by held-out labelers), overall and per task family.
+//!
+//! Both models reply `samples` times per prompt (the i-th reply of one meets the i-th of the
+//! other); a prompt's outcome is its mean over those meetings (a tie counts ½), and the 95%
+//! interval is the normal one over prompts.
 
-use crate::common;
-use anyhow::Result;
+use super::data::load_world;
+use super::prefs::true_score;
+use super::Family;
+use crate::{Error, Result};
 use gptlab_core::rng::Rng;
-use gptlab_engine::SampleConfig;
-use gptlab_eval::world::prefs::true_score;
+use gptlab_engine::{chat_replies, SampleConfig};
+use gptlab_model::roles::{self, Mode};
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// How replies are drawn for the comparison.
 #[derive(Debug, Clone)]
 pub struct Sampling {
     pub temperature: f64,
-    /// Replies per prompt and model; the i-th of one model meets the i-th of the other.
+    /// Replies per prompt and model (1 when greedy).
     pub samples: usize,
     pub seed: u64,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct WinRate {
     pub win_rate: f64,
     /// 95% interval (normal approximation over prompts: a prompt's samples are averaged first).
@@ -29,11 +37,11 @@ pub struct WinRate {
     pub win_rate_held_out_labelers: f64,
     pub mean_true_score: f64,
     pub mean_true_score_baseline: f64,
-    /// The same per task family (fact, unknown, arith, format, harmful).
-    pub by_family: std::collections::BTreeMap<String, FamilyStats>,
+    /// The same per task family.
+    pub by_family: BTreeMap<Family, FamilyStats>,
 }
 
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct FamilyStats {
     pub prompts: usize,
     pub win_rate: f64,
@@ -41,9 +49,20 @@ pub struct FamilyStats {
     pub mean_true_score_baseline: f64,
 }
 
+/// 1 for a win, ½ for a tie, 0 for a loss.
+fn outcome(a: f64, b: f64) -> f64 {
+    if a > b {
+        1.0
+    } else if a < b {
+        0.0
+    } else {
+        0.5
+    }
+}
+
 /// Mean of per-prompt win fractions with a 95% normal interval from their sample variance
 /// (for 0/1 outcomes this is the usual binomial interval).
-fn rate(wins: &[f64]) -> (f64, (f64, f64)) {
+pub fn rate(wins: &[f64]) -> (f64, (f64, f64)) {
     let n = wins.len().max(1) as f64;
     let p = wins.iter().sum::<f64>() / n;
     let var = wins.iter().map(|w| (w - p) * (w - p)).sum::<f64>() / n;
@@ -51,17 +70,19 @@ fn rate(wins: &[f64]) -> (f64, (f64, f64)) {
     (p, ((p - half).max(0.0), (p + half).min(1.0)))
 }
 
+/// Win rate of `model` over `baseline` on the first `limit` prompts of `prompts` (default:
+/// the world's held-out users' prompts).
 pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option<&Path>, limit: usize, how: &Sampling) -> Result<WinRate> {
-    let world = crate::cmd::world::load_world(world_dir)?;
-    let device = common::setup("cpu", 0)?;
-    let a = common::load_checkpoint(model, device)?;
-    let b = common::load_checkpoint(baseline, device)?;
+    let world = load_world(world_dir)?;
+    let device = gptlab_model::device::setup(gptlab_model::DeviceSpec::Cpu, 0)?;
+    let a = roles::lm(model, device, Mode::Frozen)?;
+    let b = roles::lm(baseline, device, Mode::Frozen)?;
     let path = prompts.map(Path::to_path_buf).unwrap_or_else(|| world_dir.join("prompts_val.jsonl"));
     let texts: Vec<String> = gptlab_tokenizer::chat::read_prompts(&path)?.into_iter().take(limit).collect();
     let judged: Vec<_> = texts
         .iter()
         .enumerate()
-        .map(|(i, t)| world.judge_data(t).ok_or_else(|| anyhow::anyhow!("{}: prompt {} is not from this world", path.display(), i + 1)))
+        .map(|(i, t)| world.judge_data(t).ok_or_else(|| Error::Input(format!("{}: prompt {} is not from this world", path.display(), i + 1))))
         .collect::<Result<_>>()?;
     let n_samples = if how.temperature > 0.0 { how.samples.max(1) } else { 1 };
     let held: Vec<_> = world.labelers.iter().filter(|l| l.held_out).collect();
@@ -70,24 +91,23 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
     let (mut per_a, mut per_b) = (vec![0.0; texts.len()], vec![0.0; texts.len()]);
     for j in 0..n_samples {
         let sc = SampleConfig { max_new_tokens: 24, temperature: how.temperature, seed: how.seed.wrapping_add(j as u64 * 7919), ..Default::default() };
-        let ra = common::chat_replies(&a.model, &a.tok, &texts, &sc)?;
-        let rb = common::chat_replies(&b.model, &b.tok, &texts, &sc)?;
+        let ra = chat_replies(&a.model, &a.tok, &texts, &sc)?;
+        let rb = chat_replies(&b.model, &b.tok, &texts, &sc)?;
         for (i, p) in judged.iter().enumerate() {
             let (x, y) = (true_score(p, &ra[i]), true_score(p, &rb[i]));
             per_a[i] += x;
             per_b[i] += y;
-            wins[i] += if x > y { 1.0 } else if x < y { 0.0 } else { 0.5 };
+            wins[i] += outcome(x, y);
             let l = held[i % held.len().max(1)];
             let (px, py) = (l.perceive(p, &ra[i], &mut rng), l.perceive(p, &rb[i], &mut rng));
-            lab_wins[i] += if px > py { 1.0 } else if px < py { 0.0 } else { 0.5 };
+            lab_wins[i] += outcome(px, py);
         }
     }
     let per_prompt = |v: Vec<f64>| v.into_iter().map(|w| w / n_samples as f64).collect::<Vec<_>>();
     let wins = per_prompt(wins);
-    let mut by_family: std::collections::BTreeMap<String, FamilyStats> = std::collections::BTreeMap::new();
+    let mut by_family: BTreeMap<Family, FamilyStats> = BTreeMap::new();
     for (i, p) in judged.iter().enumerate() {
-        let key = serde_json::to_value(p.family).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let f = by_family.entry(key).or_default();
+        let f = by_family.entry(p.family).or_default();
         f.prompts += 1;
         f.win_rate += wins[i];
         f.mean_true_score += per_a[i];
@@ -112,4 +132,18 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
         mean_true_score_baseline: per_b.iter().sum::<f64>() / n,
         by_family,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_is_the_mean_with_a_normal_interval() {
+        let (p, (lo, hi)) = rate(&[1.0, 0.0, 1.0, 1.0]);
+        assert_eq!(p, 0.75);
+        let half = 1.96 * (0.1875f64 / 4.0).sqrt();
+        assert!((lo - (0.75 - half)).abs() < 1e-12 && hi == 1.0, "{lo} {hi}");
+        assert_eq!(outcome(1.0, 0.0) + outcome(0.0, 1.0) + outcome(0.3, 0.3), 1.5);
+    }
 }

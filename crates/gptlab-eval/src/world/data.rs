@@ -1,0 +1,195 @@
+//! A world's files, and the comparisons its labelers make.
+//!
+//! [`generate`] writes a world directory: `world.json` (the knowledge base and labelers),
+//! `corpus.txt` / `corpus_val.txt` (pretraining text), `prompts_train.jsonl` /
+//! `prompts_val.jsonl` (prompts logged from simulated API users, split by user: a fifth of the
+//! users are held out) and `sft.jsonl` (the training labelers' demonstrations for the training
+//! prompts). [`label`] samples K replies per prompt from one or more models and has the
+//! training labelers rank them (`comparisons.jsonl`), measuring their agreement on a shared
+//! tenth of the prompts.
+
+use super::{labelers, World};
+use crate::{Error, Result};
+use gptlab_core::fsio::{write_atomic, write_json_atomic};
+use gptlab_core::rng::Rng;
+use gptlab_engine::{chat_replies, SampleConfig};
+use gptlab_model::roles::{self, Mode};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Simulated API users; every fifth (`user-000`, `user-005`, …) is held out.
+pub const USERS: usize = 40;
+
+/// Whether a user's prompts are held out (validation).
+pub fn is_held_out_user(user: &str) -> bool {
+    user.trim_start_matches("user-").parse::<usize>().unwrap_or(0) % 5 == 0
+}
+
+/// Reads `world.json` of a world directory.
+pub fn load_world(dir: &Path) -> Result<World> {
+    let p = dir.join("world.json");
+    serde_json::from_str(&gptlab_core::fsio::read_text(&p)?).map_err(|e| Error::Input(format!("{}: not a world file ({e})", p.display())))
+}
+
+fn jsonl<T: Serialize>(path: &Path, items: impl IntoIterator<Item = T>) -> Result<()> {
+    let mut s = String::new();
+    for it in items {
+        s.push_str(&serde_json::to_string(&it).map_err(|e| Error::Input(e.to_string()))?);
+        s.push('\n');
+    }
+    Ok(write_atomic(path, s.as_bytes())?)
+}
+
+/// Sizes of a generated world.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub seed: u64,
+    /// Sentences of pretraining text.
+    pub corpus_sentences: usize,
+    /// Prompts logged from the simulated users.
+    pub prompts: usize,
+    /// Countries whose capital the corpus states.
+    pub known: usize,
+    /// Countries it never mentions.
+    pub unknown: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerateReport {
+    pub world: PathBuf,
+    pub train_prompts: usize,
+    pub val_prompts: usize,
+    pub labelers: usize,
+}
+
+#[derive(Serialize)]
+struct Demonstration<'a> {
+    prompt: &'a str,
+    completion: String,
+    labeler: &'a str,
+}
+
+/// Writes a world into `out` (see the module docs).
+pub fn generate(o: &GenerateOptions, out: &Path) -> Result<GenerateReport> {
+    if o.known < 2 || o.unknown < 1 {
+        return Err(Error::Input(format!("a world needs at least 2 known and 1 unknown country (--known {}, --unknown {})", o.known, o.unknown)));
+    }
+    let world = World::new(o.seed, o.known, o.unknown, 8);
+    let mut rng = Rng::new(o.seed ^ 0xC0);
+    write_atomic(&out.join("corpus.txt"), world.corpus(o.corpus_sentences, &mut rng).as_bytes())?;
+    write_atomic(&out.join("corpus_val.txt"), world.corpus(o.corpus_sentences / 10 + 1, &mut rng).as_bytes())?;
+    let users: Vec<String> = (0..USERS).map(|i| format!("user-{i:03}")).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut all = vec![];
+    while all.len() < o.prompts && seen.len() < 10 * o.prompts {
+        let u = &users[rng.below(users.len() as u64) as usize];
+        let p = world.prompt(u, &mut rng);
+        if seen.insert((p.user.clone(), p.prompt.clone())) {
+            all.push(p);
+        }
+    }
+    let (val, train): (Vec<_>, Vec<_>) = all.into_iter().partition(|p| is_held_out_user(&p.user));
+    jsonl(&out.join("prompts_train.jsonl"), &train)?;
+    jsonl(&out.join("prompts_val.jsonl"), &val)?;
+    let trainers: Vec<&labelers::Labeler> = world.labelers.iter().filter(|l| !l.held_out).collect();
+    let demos: Vec<Demonstration> = train
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let l = trainers[i % trainers.len()];
+            Demonstration { prompt: &p.prompt, completion: l.demonstrate(&world, p, &mut rng), labeler: &l.id }
+        })
+        .collect();
+    jsonl(&out.join("sft.jsonl"), demos)?;
+    write_json_atomic(&out.join("world.json"), &world)?;
+    Ok(GenerateReport { world: out.into(), train_prompts: train.len(), val_prompts: val.len(), labelers: world.labelers.len() })
+}
+
+/// How [`label`] samples and ranks.
+#[derive(Debug, Clone)]
+pub struct LabelOptions {
+    /// Samples per prompt (at least 2).
+    pub k: usize,
+    /// Prompts taken from the start of the prompts file.
+    pub limit: usize,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelReport {
+    pub comparisons: PathBuf,
+    /// The labelers' mean pairwise agreement on the shared items.
+    pub labeler_agreement: f64,
+    /// Prompts ranked (with at least two distinct samples).
+    pub groups: usize,
+    /// Prompts left out because every sample was the same text.
+    pub skipped_identical: usize,
+}
+
+#[derive(Serialize)]
+struct RankedRecord<'a> {
+    prompt: &'a str,
+    completions: &'a [String],
+    ranking: Vec<usize>,
+    labeler: &'a str,
+}
+
+/// K samples per prompt (sample j from `models[j % M]`) ranked by the training labelers into
+/// `out`; `prompts` defaults to the world's training prompts.
+pub fn label(world_dir: &Path, models: &[&Path], prompts: Option<&Path>, o: &LabelOptions, out: &Path) -> Result<LabelReport> {
+    let world = load_world(world_dir)?;
+    let device = gptlab_model::device::setup(gptlab_model::DeviceSpec::Cpu, 0)?;
+    if models.is_empty() {
+        return Err(Error::Input("world label: no model to sample from".into()));
+    }
+    let loaded = models.iter().map(|m| roles::lm(m, device, Mode::Frozen)).collect::<std::result::Result<Vec<_>, _>>()?;
+    let path = prompts.map(Path::to_path_buf).unwrap_or_else(|| world_dir.join("prompts_train.jsonl"));
+    let texts: Vec<String> = gptlab_tokenizer::chat::read_prompts(&path)?.into_iter().take(o.limit).collect();
+    let sc = SampleConfig { max_new_tokens: 24, temperature: 1.0, seed: o.seed, ..Default::default() };
+    let mut samples: Vec<Vec<String>> = vec![vec![]; texts.len()];
+    for j in 0..o.k.max(2) {
+        let l = &loaded[j % loaded.len()];
+        let r = chat_replies(&l.model, &l.tok, &texts, &SampleConfig { seed: o.seed.wrapping_add(j as u64 * 104_729), ..sc.clone() })?;
+        for (s, x) in samples.iter_mut().zip(r) {
+            s.push(x);
+        }
+    }
+    let trainers: Vec<&labelers::Labeler> = world.labelers.iter().filter(|l| !l.held_out).collect();
+    let mut rng = Rng::new(o.seed ^ 0x1A);
+    let (mut recs, mut shared) = (vec![], vec![]);
+    let mut skipped = 0;
+    for (i, (t, comps)) in texts.iter().zip(&samples).enumerate() {
+        let p = world.judge_data(t).ok_or_else(|| Error::Input(format!("{}: prompt {} is not from this world", path.display(), i + 1)))?;
+        // labelers compare distinct outputs (identical ones would only add coin flips)
+        let mut comps = comps.clone();
+        let mut seen = std::collections::HashSet::new();
+        comps.retain(|c| seen.insert(c.clone()));
+        if comps.len() < 2 {
+            skipped += 1;
+            continue;
+        }
+        let lab = trainers[i % trainers.len()];
+        let ranking = lab.rank(&p, &comps, &mut rng);
+        if i % 10 == 0 {
+            shared.push(trainers.iter().map(|x| x.rank(&p, &comps, &mut rng)).collect::<Vec<_>>());
+        }
+        recs.push((t.clone(), comps, ranking, lab.id.clone()));
+    }
+    if recs.is_empty() {
+        let names: Vec<String> = models.iter().map(|m| m.display().to_string()).collect();
+        return Err(Error::Input(format!("{}: the model gave one distinct answer to every prompt; nothing to rank (sample more, or train less)", names.join(", "))));
+    }
+    jsonl(out, recs.iter().map(|(prompt, completions, ranking, labeler)| RankedRecord { prompt, completions, ranking: ranking.clone(), labeler }))?;
+    Ok(LabelReport { comparisons: out.into(), labeler_agreement: labelers::agreement(&shared), groups: texts.len() - skipped, skipped_identical: skipped })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fifth_user_is_held_out() {
+        let held: Vec<usize> = (0..USERS).filter(|i| is_held_out_user(&format!("user-{i:03}"))).collect();
+        assert_eq!(held, vec![0, 5, 10, 15, 20, 25, 30, 35]);
+    }
+}

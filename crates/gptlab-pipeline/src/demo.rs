@@ -1,0 +1,255 @@
+//! The InstructGPT demo: world generate → tokenizer + pretrain (world corpus) → SFT (labelers'
+//! demonstrations) → comparison rounds (round 1: K samples of the SFT model ranked by the
+//! training labelers → RM → a PPO run against it; each later round: samples of SFT and of
+//! that policy ranked side by side → RM retrained on all comparisons) → PPO and PPO-ptx from
+//! SFT against the last RM (same seed and settings, the second with the pretraining term) →
+//! win rates on held-out users' prompts (hidden true preference, also per task family;
+//! held-out labelers) and the pretraining validation loss of every model (the alignment tax).
+//!
+//! Every stage reads its config from `<configs>/<stage>.toml` with the demo's paths set;
+//! `STAGE:KEY=VALUE` overrides change one stage's key (`ppo:` applies to every PPO run).
+
+use crate::report::{self, DemoReport, Models, PolicyPair, RoundInfo, Tax};
+use crate::{Error, Result};
+use gptlab_engine::{chat_replies, SampleConfig};
+use gptlab_eval::world::data::{self as world, GenerateOptions, LabelOptions};
+use gptlab_eval::world::winrate::{win_rate, Sampling};
+use gptlab_model::roles::{self, Mode};
+use gptlab_train::config::{PpoConfig, PretrainConfig, RmConfig, SftConfig};
+use gptlab_train::stages::{self, ppo::PpoReport, RunOptions};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The stages whose configs the demo reads.
+pub const STAGES: [&str; 4] = ["pretrain", "sft", "rm", "ppo"];
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Output directory (the report is `<out>/report.md`).
+    pub out: PathBuf,
+    /// Folder with pretrain.toml, sft.toml, rm.toml and ppo.toml.
+    pub configs: PathBuf,
+    /// Seed of the synthetic world.
+    pub seed: u64,
+    pub corpus_sentences: usize,
+    pub prompts: usize,
+    /// Samples per prompt the labelers rank.
+    pub k: usize,
+    /// Prompts sent to the labelers per round.
+    pub label_prompts: usize,
+    /// Rounds of comparison collection (1..=5).
+    pub rounds: u32,
+    /// `STAGE:KEY=VALUE` overrides.
+    pub overrides: Vec<String>,
+    pub progress: bool,
+}
+
+/// `STAGE:KEY=VALUE` overrides as (stage, `KEY=VALUE`), checked before anything runs.
+pub fn split_overrides(overrides: &[String]) -> Result<Vec<(&str, &str)>> {
+    overrides
+        .iter()
+        .map(|o| {
+            let (s, kv) = o.split_once(':').filter(|(_, kv)| kv.contains('=')).ok_or_else(|| Error::Input(format!("--set {o}: expected STAGE:KEY=VALUE (stages: {})", STAGES.join(", "))))?;
+            if !STAGES.contains(&s) {
+                return Err(Error::Input(format!("--set {o}: unknown stage `{s}` (stages: {})", STAGES.join(", "))));
+            }
+            Ok((s, kv))
+        })
+        .collect()
+}
+
+fn toml_str(p: &Path) -> String {
+    serde_json::Value::String(p.display().to_string()).to_string()
+}
+
+/// The config of `stage` with the demo's paths, then the user's overrides for that stage, and
+/// the run options with its resolved TOML.
+fn stage_config<T: serde::de::DeserializeOwned + serde::Serialize>(o: &DemoOptions, stage: &str, paths: &[(&str, &Path)]) -> Result<(T, RunOptions)> {
+    let mut ov: Vec<String> = paths.iter().map(|(k, p)| format!("{k}={}", toml_str(p))).collect();
+    for (s, kv) in split_overrides(&o.overrides)? {
+        if s == stage {
+            ov.push(kv.to_string());
+        }
+    }
+    let cfg: T = gptlab_core::config::load(&o.configs.join(format!("{stage}.toml")), &ov)?;
+    let resolved_toml = gptlab_core::config::to_toml(&cfg);
+    Ok((cfg, RunOptions { resolved_toml, resume: false, progress: o.progress }))
+}
+
+fn stage_err(stage: impl Into<String>) -> impl FnOnce(gptlab_train::Error) -> Error {
+    let stage = stage.into();
+    move |source| Error::Stage { stage, source }
+}
+
+/// Mean next-token loss of a checkpoint on a text.
+fn val_loss(ckpt: &Path, text: &str) -> Result<f64> {
+    let l = roles::lm(ckpt, tch::Device::Cpu, Mode::Frozen)?;
+    let ids = l.tok.encode(text)?;
+    Ok(gptlab_eval::loss::loss_over_tokens(&l.model, &ids, 8)?.loss)
+}
+
+/// Stage wall times, in order.
+struct Clock {
+    t0: Instant,
+    lap: Instant,
+    times: BTreeMap<String, f64>,
+}
+
+impl Clock {
+    fn tick(&mut self, name: &str) {
+        self.times.insert(name.to_string(), self.lap.elapsed().as_secs_f64());
+        self.lap = Instant::now();
+        eprintln!("demo: {name} done ({:.0} s so far)", self.t0.elapsed().as_secs_f64());
+    }
+}
+
+/// Runs the demo and writes `<out>/report.md` and `<out>/report.json`.
+pub fn run(o: &DemoOptions) -> Result<DemoReport> {
+    split_overrides(&o.overrides)?;
+    if !(1..=5).contains(&o.rounds) {
+        return Err(Error::Input(format!("--rounds {}: expected 1 to 5", o.rounds)));
+    }
+    for s in STAGES {
+        let p = o.configs.join(format!("{s}.toml"));
+        if !p.exists() {
+            return Err(Error::Input(format!("{}: config not found (--configs DIR must hold {}.toml)", p.display(), STAGES.join(".toml, "))));
+        }
+    }
+    let mut clock = Clock { t0: Instant::now(), lap: Instant::now(), times: BTreeMap::new() };
+    let out = &o.out;
+    let wdir = out.join("world");
+    let go = GenerateOptions { seed: o.seed, corpus_sentences: o.corpus_sentences, prompts: o.prompts, known: 16, unknown: 8 };
+    world::generate(&go, &wdir).map_err(|e| Error::Input(format!("world stage: {e}")))?;
+    clock.tick("world");
+
+    let (pcfg, ro) = stage_config::<PretrainConfig>(o, "pretrain", &[("data.corpus", &wdir.join("corpus.txt")), ("run.out_dir", &out.join("pretrain"))])?;
+    let pre = stages::pretrain::run(&pcfg, &ro).map_err(stage_err("pretrain"))?;
+    clock.tick("pretrain");
+
+    let sft_ckpt = out.join("sft/best");
+    let (scfg, ro) = stage_config::<SftConfig>(o, "sft", &[("sft.init_from", &out.join("pretrain/best")), ("sft.train", &wdir.join("sft.jsonl")), ("run.out_dir", &out.join("sft"))])?;
+    let sft_sum = stages::sft::run(&scfg, &ro).map_err(stage_err("sft"))?;
+    clock.tick("sft");
+
+    let run_ppo = |dir: &str, rm_dir: &Path, ptx: bool| -> Result<PpoReport> {
+        let mut paths: Vec<(&str, PathBuf)> = vec![
+            ("ppo.policy_from", sft_ckpt.clone()),
+            ("ppo.reward_from", rm_dir.join("best")),
+            ("ppo.prompts", wdir.join("prompts_train.jsonl")),
+            ("ppo.val_prompts", wdir.join("prompts_val.jsonl")),
+            ("run.out_dir", out.join(dir)),
+        ];
+        if ptx {
+            paths.push(("ppo.ptx_corpus", wdir.join("corpus.txt")));
+        }
+        let refs: Vec<(&str, &Path)> = paths.iter().map(|(k, p)| (*k, p.as_path())).collect();
+        let (cfg, ro) = stage_config::<PpoConfig>(o, "ppo", &refs)?;
+        stages::ppo::run(&cfg, &ro).map_err(stage_err(dir))
+    };
+
+    // comparison rounds: label → RM (→ PPO against it, whose samples the next round ranks)
+    let mut all_cmp = String::new();
+    let mut rounds: Vec<RoundInfo> = vec![];
+    let mut policy: Option<PathBuf> = None;
+    let mut rm_rep = None;
+    for round in 1..=o.rounds {
+        let last = round == o.rounds;
+        let mut models = vec![sft_ckpt.as_path()];
+        if let Some(p) = &policy {
+            models.push(p.as_path());
+        }
+        let cmp = out.join(format!("data/comparisons_r{round}.jsonl"));
+        let lo = LabelOptions { k: o.k, limit: o.label_prompts, seed: o.seed.wrapping_add(u64::from(round - 1) * 7_919) };
+        let lab = world::label(&wdir, &models, None, &lo, &cmp).map_err(|e| Error::Input(format!("label stage (round {round}): {e}")))?;
+        all_cmp.push_str(&gptlab_core::fsio::read_text(&cmp)?);
+        let all = out.join("data/comparisons.jsonl");
+        gptlab_core::fsio::write_atomic(&all, all_cmp.as_bytes())?;
+        clock.tick(&format!("label_r{round}"));
+
+        let rm_dir = out.join(if last { "rm".to_string() } else { format!("rm_r{round}") });
+        let (rcfg, ro) = stage_config::<RmConfig>(o, "rm", &[("rm.init_from", &sft_ckpt), ("rm.train", &all), ("rm.demos", &wdir.join("sft.jsonl")), ("run.out_dir", &rm_dir)])?;
+        let rep = stages::rm::run(&rcfg, &ro).map_err(stage_err(format!("rm (round {round})")))?;
+        clock.tick(&format!("rm_r{round}"));
+        let mut info = RoundInfo {
+            round,
+            sampled_from: models.iter().map(|m| m.display().to_string()).collect(),
+            groups: lab.groups,
+            labeler_agreement: lab.labeler_agreement,
+            rm_accuracy: rep.rm_accuracy,
+            ppo_final_kl: f64::NAN,
+        };
+        if !last {
+            let dir = format!("ppo_r{round}");
+            info.ppo_final_kl = run_ppo(&dir, &rm_dir, false)?.last_kl;
+            policy = Some(out.join(dir).join("last"));
+            clock.tick(&format!("ppo_r{round}"));
+        }
+        rounds.push(info);
+        rm_rep = Some(rep);
+    }
+    let rm_rep = rm_rep.ok_or_else(|| Error::Input("no comparison round ran".into()))?;
+    let agreement = rounds[0].labeler_agreement;
+
+    let ppo = run_ppo("ppo", &out.join("rm"), false)?;
+    clock.tick("ppo");
+    let ppo_ptx = run_ppo("ppo_ptx", &out.join("rm"), true)?;
+    clock.tick("ppo_ptx");
+    if let Some(i) = rounds.last_mut() {
+        i.ppo_final_kl = ppo.last_kl;
+    }
+
+    let val_prompts = wdir.join("prompts_val.jsonl");
+    let (ppo_ckpt, ptx_ckpt) = (out.join("ppo/last"), out.join("ppo_ptx/last"));
+    let how = Sampling { temperature: 1.0, samples: 4, seed: o.seed };
+    let wr_ppo = win_rate(&wdir, &ppo_ckpt, &sft_ckpt, Some(&val_prompts), usize::MAX, &how)?;
+    let wr_ptx = win_rate(&wdir, &ptx_ckpt, &sft_ckpt, Some(&val_prompts), usize::MAX, &how)?;
+    let corpus_val = gptlab_core::fsio::read_text(&wdir.join("corpus_val.txt"))?;
+    let loss = Models {
+        pretrain: val_loss(&out.join("pretrain/best"), &corpus_val)?,
+        sft: val_loss(&sft_ckpt, &corpus_val)?,
+        ppo: val_loss(&ppo_ckpt, &corpus_val)?,
+        ppo_ptx: val_loss(&ptx_ckpt, &corpus_val)?,
+    };
+    let examples = side_by_side(&val_prompts, &[&sft_ckpt, &ppo_ckpt, &ptx_ckpt], 8)?;
+    clock.tick("eval");
+
+    report::compare_plots(out)?;
+    let r = DemoReport {
+        rm_accuracy: rm_rep.rm_accuracy,
+        labeler_agreement: agreement,
+        win_rate_ppo_vs_sft: wr_ppo.win_rate,
+        win_rate_ppo_ptx_vs_sft: wr_ptx.win_rate,
+        win_rate_ppo_vs_sft_ci95: wr_ppo.ci95,
+        win_rate_ppo_ptx_vs_sft_ci95: wr_ptx.ci95,
+        win_rate_held_out_labelers: PolicyPair { ppo: wr_ppo.win_rate_held_out_labelers, ppo_ptx: wr_ptx.win_rate_held_out_labelers },
+        mean_true_score: Tax { sft: wr_ppo.mean_true_score_baseline, ppo: wr_ppo.mean_true_score, ppo_ptx: wr_ptx.mean_true_score },
+        alignment_tax: Tax { sft: loss.sft - loss.pretrain, ppo: loss.ppo - loss.pretrain, ppo_ptx: loss.ppo_ptx - loss.pretrain },
+        pretrain_val_loss: loss,
+        val_prompts: wr_ppo.n,
+        comparisons: rounds.iter().map(|r| r.groups).sum(),
+        by_family: PolicyPair { ppo: wr_ppo.by_family, ppo_ptx: wr_ptx.by_family },
+        rounds,
+        pretrain_eval_loss: pre.best_eval_loss,
+        sft_eval_loss: sft_sum.best_eval_loss,
+        ppo_final_kl: PolicyPair { ppo: ppo.last_kl, ppo_ptx: ppo_ptx.last_kl },
+        stage_seconds: clock.times.clone(),
+        wall_s: clock.t0.elapsed().as_secs_f64(),
+    };
+    let md = report::render(o, &r, &examples);
+    gptlab_core::fsio::write_atomic(&out.join("report.md"), md.as_bytes())?;
+    gptlab_core::fsio::write_json_atomic(&out.join("report.json"), &r)?;
+    Ok(r)
+}
+
+/// Greedy replies of several checkpoints to the first `n` prompts of a file.
+fn side_by_side(prompts: &Path, ckpts: &[&Path], n: usize) -> Result<Vec<(String, Vec<String>)>> {
+    let texts: Vec<String> = gptlab_tokenizer::chat::read_prompts(prompts)?.into_iter().take(n).collect();
+    let sc = SampleConfig { max_new_tokens: 24, temperature: 0.0, ..Default::default() };
+    let mut cols = vec![];
+    for c in ckpts {
+        let l = roles::lm(c, tch::Device::Cpu, Mode::Frozen)?;
+        cols.push(chat_replies(&l.model, &l.tok, &texts, &sc)?);
+    }
+    Ok(texts.into_iter().enumerate().map(|(i, t)| (t, cols.iter().map(|c| c[i].clone()).collect())).collect())
+}

@@ -1,0 +1,25 @@
+//! gptlab-pipeline: whole runs over the stages. [`demo`]: InstructGPT's method end to end on
+//! the synthetic world, at toy scale on a CPU, ending in a typed [`report::DemoReport`] written
+//! as `report.json` and rendered as `report.md`.
+
+pub mod demo;
+pub mod report;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Core(#[from] gptlab_core::Error),
+    #[error(transparent)]
+    Model(#[from] gptlab_model::Error),
+    #[error(transparent)]
+    Tokenizer(#[from] gptlab_tokenizer::Error),
+    #[error(transparent)]
+    Engine(#[from] gptlab_engine::Error),
+    #[error(transparent)]
+    Eval(#[from] gptlab_eval::Error),
+    #[error("{stage} stage: {source}")]
+    Stage { stage: String, source: gptlab_train::Error },
+    #[error("{0}")]
+    Input(String),
+}
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,154 @@
+//! The demo's report: a typed [`DemoReport`] (`report.json`) and its markdown rendering
+//! (`report.md`, with the PPO curves of both runs drawn side by side).
+
+use crate::demo::DemoOptions;
+use crate::Result;
+use gptlab_eval::world::winrate::FamilyStats;
+use gptlab_eval::world::Family;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// A value for each model of the pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Models {
+    pub pretrain: f64,
+    pub sft: f64,
+    pub ppo: f64,
+    pub ppo_ptx: f64,
+}
+
+/// A value for SFT and both RL policies.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Tax {
+    pub sft: f64,
+    pub ppo: f64,
+    pub ppo_ptx: f64,
+}
+
+/// A value for each RL policy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyPair<T> {
+    pub ppo: T,
+    pub ppo_ptx: T,
+}
+
+/// One comparison-collection round.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RoundInfo {
+    pub round: u32,
+    /// Checkpoints whose samples were ranked (sample j from model j mod M).
+    pub sampled_from: Vec<String>,
+    /// Prompts ranked.
+    pub groups: usize,
+    pub labeler_agreement: f64,
+    /// The RM trained on every comparison so far: accuracy on its validation comparisons.
+    pub rm_accuracy: f64,
+    /// Final KL of the PPO run this round's RM fed.
+    pub ppo_final_kl: f64,
+}
+
+/// `report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    pub rm_accuracy: f64,
+    pub labeler_agreement: f64,
+    pub win_rate_ppo_vs_sft: f64,
+    pub win_rate_ppo_ptx_vs_sft: f64,
+    pub win_rate_ppo_vs_sft_ci95: (f64, f64),
+    pub win_rate_ppo_ptx_vs_sft_ci95: (f64, f64),
+    pub win_rate_held_out_labelers: PolicyPair<f64>,
+    pub mean_true_score: Tax,
+    pub by_family: PolicyPair<BTreeMap<Family, FamilyStats>>,
+    /// Loss on the world's held-out pretraining text.
+    pub pretrain_val_loss: Models,
+    /// Rise of that loss over the pretrained model (nats/token).
+    pub alignment_tax: Tax,
+    pub val_prompts: usize,
+    pub comparisons: usize,
+    pub rounds: Vec<RoundInfo>,
+    pub pretrain_eval_loss: f64,
+    pub sft_eval_loss: f64,
+    pub ppo_final_kl: PolicyPair<f64>,
+    pub stage_seconds: BTreeMap<String, f64>,
+    pub wall_s: f64,
+}
+
+/// PPO and PPO-ptx curves in one figure per metric.
+pub fn compare_plots(out: &Path) -> Result<()> {
+    let a = gptlab_core::metrics::read_jsonl(&out.join("ppo/metrics.jsonl"))?;
+    let b = gptlab_core::metrics::read_jsonl(&out.join("ppo_ptx/metrics.jsonl"))?;
+    for (key, file) in [("objective/rlhf_reward", "reward.png"), ("objective/kl", "kl.png"), ("objective/entropy", "entropy.png")] {
+        let mut sa = gptlab_train::plot::series_from(&a, key);
+        sa.name = "PPO".into();
+        let mut sb = gptlab_train::plot::series_from(&b, key);
+        sb.name = "PPO-ptx".into();
+        gptlab_train::plot::line_plot(&out.join(file), key, "PPO iteration", &[sa, sb]).map_err(|e| crate::Error::Stage { stage: "report".into(), source: e })?;
+    }
+    Ok(())
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn f(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.3}")
+    } else {
+        "n/a".into()
+    }
+}
+
+/// `report.md`. Writing into a `String` cannot fail, so the `fmt::Result`s are dropped.
+pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)]) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "# gptlab demo: InstructGPT on a synthetic world\n");
+    let _ = writeln!(m, "World seed {}, {} comparisons (K = {}), {} held-out prompts from held-out users. Wall time {:.0} s.\n", o.seed, r.comparisons, o.k, r.val_prompts, r.wall_s);
+    let _ = writeln!(m, "## Findings\n");
+    let _ = writeln!(m, "| measure | value | paper (InstructGPT) |\n|---|---|---|");
+    let _ = writeln!(m, "| labelers' agreement on shared comparisons | {} | 72–77% |", f(r.labeler_agreement));
+    let _ = writeln!(m, "| RM accuracy on held-out comparisons | {} | 69.6–72.4% |", f(r.rm_accuracy));
+    let ci = |c: (f64, f64)| format!("[{}, {}]", f(c.0), f(c.1));
+    let _ = writeln!(m, "| win rate PPO vs SFT (true preference, 95% CI) | {} {} | ≈ 70% (175B) |", f(r.win_rate_ppo_vs_sft), ci(r.win_rate_ppo_vs_sft_ci95));
+    let _ = writeln!(m, "| win rate PPO-ptx vs SFT (true preference, 95% CI) | {} {} | ≈ 70% |", f(r.win_rate_ppo_ptx_vs_sft), ci(r.win_rate_ppo_ptx_vs_sft_ci95));
+    let _ = writeln!(m, "| win rate PPO / PPO-ptx vs SFT (held-out labelers) | {} / {} | |", f(r.win_rate_held_out_labelers.ppo), f(r.win_rate_held_out_labelers.ppo_ptx));
+    let t = &r.mean_true_score;
+    let _ = writeln!(m, "| mean true score SFT / PPO / PPO-ptx | {} / {} / {} | |", f(t.sft), f(t.ppo), f(t.ppo_ptx));
+    let l = &r.pretrain_val_loss;
+    let _ = writeln!(m, "| pretraining val loss: pretrain / SFT / PPO / PPO-ptx | {} / {} / {} / {} | PPO-ptx reduces the regressions |\n", f(l.pretrain), f(l.sft), f(l.ppo), f(l.ppo_ptx));
+    let t = &r.alignment_tax;
+    let _ = writeln!(
+        m,
+        "Alignment tax (rise of the pretraining-corpus validation loss over the pretrained model, nats/token; the paper measures it the same way, against GPT-3): SFT {}, PPO {}, PPO-ptx {}.\n",
+        f(t.sft),
+        f(t.ppo),
+        f(t.ppo_ptx)
+    );
+    let _ = writeln!(m, "### By task family (win rate vs SFT; mean true score SFT → model)\n");
+    let _ = writeln!(m, "| family | prompts | PPO | PPO-ptx |\n|---|---|---|---|");
+    let cellf = |v: Option<&FamilyStats>| v.map_or("n/a".into(), |v| format!("{} ({} → {})", f(v.win_rate), f(v.mean_true_score_baseline), f(v.mean_true_score)));
+    for (k, v) in &r.by_family.ppo {
+        let _ = writeln!(m, "| {} | {} | {} | {} |", k.name(), v.prompts, cellf(Some(v)), cellf(r.by_family.ppo_ptx.get(k)));
+    }
+    let _ = writeln!(m);
+    let _ = writeln!(m, "## Comparison rounds\n\nEach round ranks K samples per prompt, drawn from the listed models in turn; the RM is retrained on every comparison so far (its accuracy is on held-out comparisons of all rounds).\n");
+    let _ = writeln!(m, "| round | sampled from | prompts ranked | labelers' agreement | RM accuracy | KL of the PPO run it fed |\n|---|---|---|---|---|---|");
+    for i in &r.rounds {
+        let _ = writeln!(m, "| {} | {} | {} | {} | {} | {} |", i.round, i.sampled_from.join(", "), i.groups, f(i.labeler_agreement), f(i.rm_accuracy), f(i.ppo_final_kl));
+    }
+    let _ = writeln!(m);
+    let _ = writeln!(m, "## PPO curves (PPO and PPO-ptx)\n\n![reward](reward.png)\n\n![KL](kl.png)\n\n![entropy](entropy.png)\n");
+    let _ = writeln!(m, "## Training curves\n\n![pretrain](pretrain/loss.png) ![sft](sft/loss.png) ![rm](rm/loss.png)\n");
+    let _ = writeln!(m, "## Greedy replies to held-out prompts\n\n| prompt | SFT | PPO | PPO-ptx |\n|---|---|---|---|");
+    for (p, cols) in examples {
+        let _ = writeln!(m, "| {} | {} |", cell(p), cols.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "));
+    }
+    let _ = writeln!(m, "\n## Stage times (s)\n");
+    for (k, v) in &r.stage_seconds {
+        let _ = writeln!(m, "- {k}: {v:.1}");
+    }
+    let _ = writeln!(m, "\nConfigs: `{}/*.toml`; overrides: {:?}. Each stage's resolved config is saved beside its checkpoints.", o.configs.display(), o.overrides);
+    m
+}

@@ -1,0 +1,172 @@
+//! Speed measurements behind `gptlab bench`: one training step (forward, cross-entropy,
+//! backward, clipping, AdamW) and KV-cache generation, on a model of a given shape (or, for
+//! generation, a checkpoint). Each reports the median over timed repetitions after warm-up,
+//! with min and max, peak memory and where it ran. `bench/` compares these with PyTorch and
+//! Hugging Face.
+
+use crate::optim::{AdamW, OptimConfig};
+use crate::Result;
+use gptlab_engine::{generate, SampleConfig};
+use gptlab_model::roles::{self, Mode};
+use gptlab_model::{DeviceSpec, Dtype, Gpt, GptConfig};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+use tch::{Kind, Tensor};
+
+/// A model shape and where it runs.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub vocab: i64,
+    pub block: i64,
+    pub n_layer: i64,
+    pub n_head: i64,
+    pub n_embd: i64,
+    pub device: DeviceSpec,
+    pub threads: usize,
+    pub dtype: Dtype,
+}
+
+impl Shape {
+    fn config(&self) -> GptConfig {
+        GptConfig::new(self.vocab, self.block, self.n_layer, self.n_head, self.n_embd)
+    }
+}
+
+/// Peak resident memory of this process (MiB), from /proc.
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainBench {
+    pub bench: &'static str,
+    pub tokens_per_s: f64,
+    pub step_ms_median: f64,
+    pub step_ms_min: f64,
+    pub step_ms_max: f64,
+    pub steps: usize,
+    pub peak_rss_mib: Option<f64>,
+    pub params: i64,
+    pub batch: i64,
+    pub block: i64,
+    pub threads: i32,
+    pub device: String,
+    pub loss: f64,
+    pub dtype: Dtype,
+    pub version: &'static str,
+}
+
+/// `steps` timed training steps on random tokens after `warmup` untimed ones.
+pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Result<TrainBench> {
+    let device = gptlab_model::device::setup(shape.device, shape.threads)?;
+    tch::manual_seed(0);
+    let vs = tch::nn::VarStore::new(device);
+    let cfg = shape.config();
+    let mut model = Gpt::new(&vs.root(), &cfg)?;
+    model.set_precision(shape.dtype);
+    let mut opt = AdamW::new(&vs, OptimConfig::default(), gptlab_model::gpt::decays)?;
+    let x = Tensor::randint(shape.vocab, [batch, shape.block + 1], (Kind::Int64, device));
+    let (inp, tgt) = (x.narrow(1, 0, shape.block), x.narrow(1, 1, shape.block));
+    let mut times = Vec::new();
+    let mut last_loss = 0.0;
+    for i in 0..warmup + steps.max(1) {
+        let t0 = Instant::now();
+        opt.zero_grad();
+        let loss = model.loss(&inp, &tgt, true)?;
+        loss.backward();
+        opt.clip_and_step(1e-4);
+        last_loss = loss.double_value(&[]);
+        if i >= warmup {
+            times.push(t0.elapsed().as_secs_f64());
+        }
+    }
+    let t = sorted(times);
+    let median = t[t.len() / 2];
+    Ok(TrainBench {
+        bench: "train",
+        tokens_per_s: (batch * shape.block) as f64 / median,
+        step_ms_median: median * 1e3,
+        step_ms_min: t[0] * 1e3,
+        step_ms_max: t[t.len() - 1] * 1e3,
+        steps: t.len(),
+        peak_rss_mib: peak_rss_mib(),
+        params: cfg.num_params(),
+        batch,
+        block: shape.block,
+        threads: tch::get_num_threads(),
+        device: format!("{device:?}"),
+        loss: last_loss,
+        dtype: shape.dtype,
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerateBench {
+    pub bench: &'static str,
+    pub tokens_per_s: f64,
+    pub seconds_median: f64,
+    pub seconds_min: f64,
+    pub seconds_max: f64,
+    pub new_tokens: usize,
+    pub batch: usize,
+    pub prompt_len: usize,
+    pub peak_rss_mib: Option<f64>,
+    pub threads: i32,
+    pub device: String,
+    pub dtype: Dtype,
+    pub version: &'static str,
+}
+
+/// Greedy generation of `new_tokens` tokens for `batch` copies of a `prompt_len`-token
+/// prompt, timed `repeats` times after one warm-up; from `model` (a checkpoint) or a fresh
+/// model of `shape`.
+pub fn generation(shape: &Shape, model: Option<&PathBuf>, batch: usize, prompt_len: usize, new_tokens: usize, repeats: usize) -> Result<GenerateBench> {
+    let device = gptlab_model::device::setup(shape.device, shape.threads)?;
+    tch::manual_seed(0);
+    let (_vs, mut gpt) = match model {
+        Some(dir) => roles::lm_weights_only(dir, device, Mode::Frozen)?,
+        None => {
+            let vs = tch::nn::VarStore::new(device);
+            let m = Gpt::new(&vs.root(), &shape.config())?;
+            (vs, m)
+        }
+    };
+    gpt.set_precision(shape.dtype);
+    let prompt: Vec<u32> = (0..prompt_len as u32).map(|i| (i * 7 + 3) % gpt.cfg.vocab_size as u32).collect();
+    let cfg = SampleConfig { max_new_tokens: new_tokens, temperature: 0.0, stop_at_end: false, ..Default::default() };
+    let mut times = Vec::new();
+    let mut produced = 0;
+    for _ in 0..repeats.max(1) + 1 {
+        let t0 = Instant::now();
+        let g = generate(&gpt, None, &vec![prompt.clone(); batch], &cfg).map_err(|e| crate::Error::Data(format!("generate: {e}")))?;
+        times.push(t0.elapsed().as_secs_f64());
+        produced = g.iter().map(|g| g.tokens.len()).sum::<usize>();
+    }
+    let t = sorted(times[1..].to_vec());
+    let median = t[t.len() / 2];
+    Ok(GenerateBench {
+        bench: "generate",
+        tokens_per_s: produced as f64 / median,
+        seconds_median: median,
+        seconds_min: t[0],
+        seconds_max: t[t.len() - 1],
+        new_tokens: produced,
+        batch,
+        prompt_len,
+        peak_rss_mib: peak_rss_mib(),
+        threads: tch::get_num_threads(),
+        device: format!("{device:?}"),
+        dtype: shape.dtype,
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}

@@ -1,0 +1,317 @@
+//! The RL data path, as separate steps: [`sample`] (the policy answers a batch of prompts with
+//! the engine's KV cache) → [`score`] (reward model, KL reference, value model) →
+//! [`advantages`] (per-token rewards, GAE) → a [`Rollout`] that an objective's update reads.
+//!
+//! Layout: queries left-padded to `q` tokens, responses right-padded to `r` tokens, so every
+//! row's response starts at column `q`. Response tensors are `[B, r]`.
+
+use crate::Result;
+use gptlab_engine::{generate, SampleConfig};
+use gptlab_model::roles::Scalar;
+use gptlab_model::{ops, rl, Gpt};
+use gptlab_tokenizer::Tokenizer;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+/// The per-token KL estimate used in the reward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KlEstimator {
+    /// log π(a) − log π_ref(a), the penalty of InstructGPT's objective.
+    K1,
+    /// (r − 1) − log r with r = π_ref(a)/π(a): never negative.
+    K3,
+}
+
+/// Sampled responses and what the sampler knew about them.
+pub struct Samples {
+    /// Tokens `[B, q + r]`.
+    pub x: Tensor,
+    /// `[B, q + r]`, false at padding.
+    pub key_mask: Tensor,
+    /// `[B, r]`, 1 at response tokens.
+    pub resp_mask: Tensor,
+    pub q: i64,
+    pub r: i64,
+    /// The sampler's log-probabilities of the response tokens `[B, r]` (temperature 1: the
+    /// policy's own distribution, as a forward pass computes it).
+    pub old_logp: Tensor,
+    /// Real (unpadded) prompt and response length of each row.
+    pub prompt_lens: Vec<i64>,
+    pub resp_lens: Vec<i64>,
+    /// Whether each response ended with `<|end|>`.
+    pub ended: Vec<bool>,
+}
+
+impl Samples {
+    /// Column (in `0..r`) of each row's last response token.
+    pub fn last_col(&self) -> Tensor {
+        let v: Vec<i64> = self.resp_lens.iter().map(|&n| n.max(1) - 1).collect();
+        Tensor::from_slice(&v).to_device(self.x.device())
+    }
+
+    pub fn ended_frac(&self) -> f64 {
+        self.ended.iter().filter(|&&e| e).count() as f64 / self.ended.len().max(1) as f64
+    }
+
+    pub fn mean_len(&self) -> f64 {
+        self.resp_lens.iter().sum::<i64>() as f64 / self.resp_lens.len().max(1) as f64
+    }
+}
+
+/// Step 1: the policy samples one response per prompt (stopping at `<|end|>`).
+pub fn sample(policy: &Gpt, tok: &Tokenizer, prompts: &[Vec<u32>], max_new_tokens: usize, temperature: f64, seed: u64) -> Result<Samples> {
+    let dev = policy.device();
+    let sc = SampleConfig { max_new_tokens, temperature, seed, ..Default::default() };
+    let gens = generate(policy, Some(tok), prompts, &sc).map_err(|e| crate::Error::Data(format!("rollout: {e}")))?;
+    let b = prompts.len();
+    let q = prompts.iter().map(Vec::len).max().unwrap_or(1) as i64;
+    let r = gens.iter().map(|g| g.tokens.len()).max().unwrap_or(1).max(1) as i64;
+    let (mut x, mut km, mut rm) = (vec![tok.end as i64; b * (q + r) as usize], vec![false; b * (q + r) as usize], vec![0f32; b * r as usize]);
+    let mut old_logp = vec![0f32; b * r as usize];
+    for (i, (p, g)) in prompts.iter().zip(&gens).enumerate() {
+        let row = i * (q + r) as usize;
+        let off = q as usize - p.len();
+        for (j, &t) in p.iter().enumerate() {
+            x[row + off + j] = t as i64;
+            km[row + off + j] = true;
+        }
+        for (j, &t) in g.tokens.iter().enumerate() {
+            x[row + q as usize + j] = t as i64;
+            km[row + q as usize + j] = true;
+            rm[i * r as usize + j] = 1.0;
+        }
+        old_logp[i * r as usize..i * r as usize + g.logprobs.len()].copy_from_slice(&g.logprobs);
+    }
+    let shape = [b as i64, q + r];
+    Ok(Samples {
+        x: Tensor::from_slice(&x).view(shape).to_device(dev),
+        key_mask: Tensor::from_slice(&km).view(shape).to_device(dev),
+        resp_mask: Tensor::from_slice(&rm).view([b as i64, r]).to_device(dev),
+        q,
+        r,
+        old_logp: Tensor::from_slice(&old_logp).view([b as i64, r]).to_device(dev),
+        prompt_lens: prompts.iter().map(|p| p.len() as i64).collect(),
+        resp_lens: gens.iter().map(|g| g.tokens.len() as i64).collect(),
+        ended: gens.iter().map(|g| g.tokens.last() == Some(&tok.end)).collect(),
+    })
+}
+
+/// Log-probs `[B, r]` of the response tokens of `s`, and the logits they came from.
+pub fn response_logprobs(model: &Gpt, s: &Samples, train: bool) -> Result<(Tensor, Tensor)> {
+    let h = model.hidden_window(&s.x, train, Some(&s.key_mask), s.q - 1, s.r)?;
+    let logits = model.lm_head(&h);
+    let targets = s.x.narrow(1, s.q, s.r);
+    Ok((ops::token_logprobs(&logits, &targets), logits))
+}
+
+/// Values `[B, r]`: the value of the state before each response token.
+pub fn response_values(v: &Scalar, s: &Samples, train: bool) -> Result<Tensor> {
+    let h = v.gpt.hidden_window(&s.x, train, Some(&s.key_mask), s.q - 1, s.r)?;
+    Ok(v.head.forward(&h))
+}
+
+/// The reward model's score of each response, read at its last token, minus
+/// `missing_eos_penalty` for a response that did not end with `<|end|>`.
+pub fn final_scores(reward: &Scalar, s: &Samples, missing_eos_penalty: Option<f64>) -> Result<Tensor> {
+    let h = reward.gpt.hidden_window(&s.x, false, Some(&s.key_mask), s.q, s.r)?;
+    let all = reward.head.forward(&h);
+    let mut scores = all.gather(1, &s.last_col().unsqueeze(1), false).squeeze_dim(1);
+    if let Some(pen) = missing_eos_penalty {
+        let no_end: Vec<f32> = s.ended.iter().map(|&e| if e { 0.0 } else { pen as f32 }).collect();
+        scores -= Tensor::from_slice(&no_end).to_device(scores.device());
+    }
+    Ok(scores)
+}
+
+/// What the frozen models say about the samples.
+pub struct Scored {
+    pub ref_logp: Tensor,
+    pub old_values: Tensor,
+    pub scores: Tensor,
+    /// Per-token KL estimate `[B, r]` (0 at padding).
+    pub kl: Tensor,
+}
+
+/// Step 2: reference log-probs and per-token KL, values, reward-model scores.
+pub fn score(s: &Samples, reference: &Gpt, value: &Scalar, reward: &Scalar, kl: KlEstimator, missing_eos_penalty: Option<f64>) -> Result<Scored> {
+    tch::no_grad(|| {
+        let ref_logp = response_logprobs(reference, s, false)?.0;
+        let old_values = response_values(value, s, false)? * &s.resp_mask;
+        let scores = final_scores(reward, s, missing_eos_penalty)?;
+        let kl = match kl {
+            KlEstimator::K1 => rl::kl_k1(&s.old_logp, &ref_logp),
+            KlEstimator::K3 => rl::kl_k3(&s.old_logp, &ref_logp),
+        } * &s.resp_mask;
+        Ok(Scored { ref_logp, old_values, scores, kl })
+    })
+}
+
+/// Per-token rewards `[B, r]`: −β·KL at every response token, plus the score at the last.
+pub fn token_rewards(kl: &Tensor, scores: &Tensor, last_col: &Tensor, beta: f64) -> Tensor {
+    (kl * (-beta)).scatter_add(1, &last_col.unsqueeze(1), &scores.unsqueeze(1))
+}
+
+/// A scored rollout with advantages and returns, ready for updates.
+pub struct Rollout {
+    pub s: Samples,
+    pub ref_logp: Tensor,
+    pub old_values: Tensor,
+    pub scores: Tensor,
+    pub kl: Tensor,
+    /// Whitened GAE advantages `[B, r]` and value targets.
+    pub adv: Tensor,
+    pub ret: Tensor,
+}
+
+/// Step 3: rewards (optionally whitened), GAE(γ, λ), whitened advantages.
+pub fn advantages(s: Samples, sc: Scored, beta: f64, gamma: f64, lam: f64, whiten_rewards: bool) -> Rollout {
+    let (adv, ret) = tch::no_grad(|| {
+        let mut rewards = token_rewards(&sc.kl, &sc.scores, &s.last_col(), beta);
+        if whiten_rewards {
+            rewards = rl::whiten(&rewards, &s.resp_mask, false);
+        }
+        let (adv, ret) = rl::gae(&rewards, &sc.old_values, &s.resp_mask, gamma, lam);
+        (rl::whiten(&adv, &s.resp_mask, true), ret)
+    });
+    Rollout { s, ref_logp: sc.ref_logp, old_values: sc.old_values, scores: sc.scores, kl: sc.kl, adv, ret }
+}
+
+impl Samples {
+    /// A second handle on the same tensors (no copy), for work on another thread.
+    pub fn share(&self) -> Samples {
+        Samples {
+            x: self.x.shallow_clone(),
+            key_mask: self.key_mask.shallow_clone(),
+            resp_mask: self.resp_mask.shallow_clone(),
+            q: self.q,
+            r: self.r,
+            old_logp: self.old_logp.shallow_clone(),
+            prompt_lens: self.prompt_lens.clone(),
+            resp_lens: self.resp_lens.clone(),
+            ended: self.ended.clone(),
+        }
+    }
+}
+
+impl Rollout {
+    pub fn share(&self) -> Rollout {
+        Rollout {
+            s: self.s.share(),
+            ref_logp: self.ref_logp.shallow_clone(),
+            old_values: self.old_values.shallow_clone(),
+            scores: self.scores.shallow_clone(),
+            kl: self.kl.shallow_clone(),
+            adv: self.adv.shallow_clone(),
+            ret: self.ret.shallow_clone(),
+        }
+    }
+
+    /// Rows of the rollout (a minibatch), cut to the longest prompt and the longest response
+    /// among them: padding columns no row of the minibatch needs are not computed. Positions
+    /// come from the key mask, so the model sees the same inputs.
+    pub fn rows(&self, idx: &[i64]) -> Rollout {
+        let s = &self.s;
+        let pick = |v: &[i64]| -> Vec<i64> { idx.iter().map(|&i| v[i as usize]).collect() };
+        let (prompt_lens, resp_lens) = (pick(&s.prompt_lens), pick(&s.resp_lens));
+        let q = prompt_lens.iter().copied().max().unwrap_or(1).clamp(1, s.q);
+        let r = resp_lens.iter().copied().max().unwrap_or(1).clamp(1, s.r);
+        let i = Tensor::from_slice(idx).to_device(s.x.device());
+        let seq = |t: &Tensor| t.index_select(0, &i).narrow(1, s.q - q, q + r);
+        let resp = |t: &Tensor| t.index_select(0, &i).narrow(1, 0, r);
+        Rollout {
+            s: Samples {
+                x: seq(&s.x),
+                key_mask: seq(&s.key_mask),
+                resp_mask: resp(&s.resp_mask),
+                q,
+                r,
+                old_logp: resp(&s.old_logp),
+                prompt_lens,
+                resp_lens,
+                ended: idx.iter().map(|&j| s.ended[j as usize]).collect(),
+            },
+            ref_logp: resp(&self.ref_logp),
+            old_values: resp(&self.old_values),
+            scores: self.scores.index_select(0, &i),
+            kl: resp(&self.kl),
+            adv: resp(&self.adv),
+            ret: resp(&self.ret),
+        }
+    }
+}
+
+/// Mean reward-model score of greedy responses to `prompts`.
+pub fn mean_score(policy: &Gpt, reward: &Scalar, tok: &Tokenizer, prompts: &[Vec<u32>], max_new: usize) -> Result<f64> {
+    let mut sum = 0.0;
+    for chunk in prompts.chunks(16) {
+        let s = sample(policy, tok, chunk, max_new, 0.0, 0)?;
+        sum += tch::no_grad(|| final_scores(reward, &s, None))?.sum(Kind::Float).double_value(&[]);
+    }
+    Ok(sum / prompts.len().max(1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gptlab_model::heads::ScalarHead;
+    use gptlab_model::GptConfig;
+    use tch::{nn, Device};
+
+    /// A random tiny policy and reward model, and a rollout of prompts of lengths 1–5.
+    fn tiny_rollout() -> (nn::VarStore, Gpt, Rollout) {
+        tch::manual_seed(0);
+        let tok = gptlab_tokenizer::Tokenizer::train(&["abcdefghijklmno".into()], gptlab_tokenizer::Kind::Char, 0).expect("tok");
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = GptConfig::new(tok.vocab_size() as i64, 32, 2, 2, 16);
+        let policy = Gpt::new(&(vs.root() / "p"), &cfg).expect("policy");
+        let reward = Scalar { gpt: Gpt::new(&(vs.root() / "r"), &cfg).expect("rm"), head: ScalarHead::new(&(vs.root() / "r"), 16) };
+        let prompts: Vec<Vec<u32>> = ["abcde", "a", "abc", "de", "bcdea", "ab"].iter().map(|p| tok.encode(p).expect("encode")).collect();
+        let s = sample(&policy, &tok, &prompts, 6, 1.0, 7).expect("sample");
+        let sc = score(&s, &policy, &reward, &reward, KlEstimator::K3, None).expect("score");
+        (vs, policy, advantages(s, sc, 0.1, 1.0, 0.95, false))
+    }
+
+    fn masked_max_diff(a: &Tensor, b: &Tensor, mask: &Tensor) -> f64 {
+        ((a - b).abs() * mask).max().double_value(&[])
+    }
+
+    #[test]
+    fn sampler_logprobs_equal_a_full_forward() {
+        let (_vs, policy, ro) = tiny_rollout();
+        let full = tch::no_grad(|| response_logprobs(&policy, &ro.s, false)).expect("forward").0;
+        let d = masked_max_diff(&full, &ro.s.old_logp, &ro.s.resp_mask);
+        assert!(d < 1e-4, "KV-cache sampling and a full forward disagree by {d}");
+        assert!(ro.s.resp_mask.sum(Kind::Float).double_value(&[]) > 6.0, "responses were sampled");
+    }
+
+    #[test]
+    fn minibatches_are_cut_to_their_own_padding_and_compute_the_same() {
+        let (_vs, policy, ro) = tiny_rollout();
+        let idx = [1i64, 3, 5]; // prompts of 1, 2 and 2 tokens
+        let mb = ro.rows(&idx);
+        assert_eq!(mb.s.q, 2);
+        assert!(mb.s.q < ro.s.q && mb.s.r <= ro.s.r);
+        assert_eq!(mb.s.r, mb.s.resp_lens.iter().copied().max().expect("rows"));
+        let (cut, full) = tch::no_grad(|| {
+            let i = Tensor::from_slice(&idx);
+            let full = response_logprobs(&policy, &ro.s, false).expect("full").0.index_select(0, &i).narrow(1, 0, mb.s.r);
+            (response_logprobs(&policy, &mb.s, false).expect("cut").0, full)
+        });
+        let d = masked_max_diff(&cut, &full, &mb.s.resp_mask);
+        assert!(d < 1e-5, "cut minibatch changes log-probs by {d}");
+        assert_eq!(mb.s.resp_mask.sum(Kind::Float).double_value(&[]), idx.iter().map(|&i| ro.s.resp_lens[i as usize]).sum::<i64>() as f64);
+    }
+
+    #[test]
+    fn reward_is_minus_beta_kl_at_every_token_plus_the_score_at_the_last() {
+        let kl = Tensor::from_slice(&[0.5f32, 1.0, 2.0, 0.25, 0.0, 0.0]).view([2, 3]);
+        let scores = Tensor::from_slice(&[3.0f32, -1.0]);
+        let last = Tensor::from_slice(&[2i64, 0]);
+        let r: Vec<f32> = Vec::try_from(token_rewards(&kl, &scores, &last, 0.1).view([-1])).expect("r");
+        let want = [-0.05, -0.1, -0.2 + 3.0, -0.025 - 1.0, 0.0, 0.0];
+        for (a, b) in r.iter().zip(want) {
+            assert!((f64::from(*a) - b).abs() < 1e-6, "{r:?} vs {want:?}");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The `pretrain` stage: a GPT trained on a text corpus, from scratch (a new tokenizer, or a
+//! given one, and the `[model]` shape) or continuing from `model.init_from`.
+
+use crate::config::{PretrainConfig, TokenizerSpec};
+use crate::data::TokenSplit;
+use crate::objectives::pretrain::PretrainTask;
+use crate::rundir::RunDir;
+use crate::stages::RunOptions;
+use crate::trainer::{self, LoopConfig, Summary};
+use crate::{Error, Result};
+use gptlab_model::roles::{self, Mode};
+use gptlab_model::{Gpt, GptConfig};
+use gptlab_tokenizer::{read_corpus, Kind, Tokenizer};
+
+fn tokenizer_for(spec: &TokenizerSpec, vocab_size: usize, corpus: &str) -> Result<Tokenizer> {
+    Ok(match spec {
+        TokenizerSpec::Char => Tokenizer::train(&[corpus.to_string()], Kind::Char, 0)?,
+        TokenizerSpec::Bpe => Tokenizer::train(&[corpus.to_string()], Kind::Bpe, vocab_size)?,
+        TokenizerSpec::File(path) => Tokenizer::load(path)?,
+    })
+}
+
+pub fn run(cfg: &PretrainConfig, o: &RunOptions) -> Result<Summary> {
+    let device = gptlab_model::device::setup(cfg.train.device, cfg.train.threads)?;
+    tch::manual_seed(cfg.train.seed as i64);
+    let corpus = read_corpus(&cfg.data.corpus)?;
+    let (mut vs, mut model, tok) = match &cfg.model.init_from {
+        Some(dir) => {
+            let l = roles::lm(dir, device, Mode::Trainable).map_err(|e| Error::Context { what: format!("model.init_from = {}", dir.display()), source: Box::new(e.into()) })?;
+            (l.vs, l.model, l.tok)
+        }
+        None => {
+            let tok = tokenizer_for(&cfg.data.tokenizer, cfg.data.vocab_size, &corpus)?;
+            let m = &cfg.model;
+            let mut mc = GptConfig::new(tok.vocab_size() as i64, m.block_size, m.n_layer, m.n_head, m.n_embd);
+            (mc.resid_pdrop, mc.embd_pdrop, mc.attn_pdrop) = (m.dropout, m.dropout, m.dropout);
+            mc.bias = m.bias;
+            mc.activation_function = m.activation.hf_name().into();
+            mc.bos_token_id = Some(tok.bos as i64);
+            mc.eos_token_id = Some(tok.end as i64);
+            let vs = tch::nn::VarStore::new(device);
+            let model = Gpt::new(&vs.root(), &mc).map_err(|e| Error::Context { what: "[model]".into(), source: Box::new(e.into()) })?;
+            (vs, model, tok)
+        }
+    };
+    vs.set_kind(tch::Kind::Float);
+    model.set_precision(cfg.train.dtype);
+    let ids = tok.encode(&corpus)?;
+    let block = model.cfg.n_positions.min(cfg.model.block_size);
+    let data = TokenSplit::new(&ids, cfg.data.val_fraction, block, device).map_err(|e| Error::Context { what: format!("data.corpus = {}", cfg.data.corpus.display()), source: Box::new(e) })?;
+    let eval_seed = cfg.train.seed ^ 0xE7A1;
+    let mut task = PretrainTask { data, batch_size: cfg.train.batch_size, block, eval_iters: cfg.train.eval_iters, eval_seed };
+    let lc = LoopConfig { optim: cfg.optim, schedule: cfg.schedule, train: cfg.train.clone(), resume: o.resume, progress: o.progress };
+    let rd = RunDir::new("pretrain", &cfg.run.out_dir, &tok, &o.resolved_toml)?;
+    trainer::run(&mut task, &vs, &model, &rd, &lc)
+}

@@ -1,0 +1,55 @@
+//! The `sft` stage: supervised fine-tuning on demonstrations (InstructGPT step 1). The loss is
+//! on the assistant's tokens only; epochs with cosine decay and residual dropout come from the
+//! config. Validation is `sft.val`, or the last `sft.val_fraction` of the demonstrations. With
+//! `sft.reward_from` the kept checkpoint is the one whose greedy validation replies the reward
+//! model scores highest (the paper's choice); otherwise the lowest validation loss.
+
+use crate::config::SftConfig;
+use crate::objectives::sft::{prompt_ids, RewardSelector, SftTask};
+use crate::rundir::RunDir;
+use crate::stages::{hold_out, RunOptions};
+use crate::trainer::{self, LoopConfig, Summary};
+use crate::{Error, Result};
+use gptlab_model::roles::{self, Mode};
+use gptlab_tokenizer::chat::{read_sft, Rendered};
+use gptlab_tokenizer::Tokenizer;
+use std::path::Path;
+
+/// The demonstrations of `path`, rendered (with their loss masks).
+pub fn render_demos(tok: &Tokenizer, path: &Path) -> Result<Vec<Rendered>> {
+    read_sft(path)?
+        .iter()
+        .enumerate()
+        .map(|(i, ex)| tok.render_chat(&ex.messages, false).map_err(|e| Error::Data(format!("{}: example {}: {e}", path.display(), i + 1))))
+        .collect()
+}
+
+pub fn run(cfg: &SftConfig, o: &RunOptions) -> Result<Summary> {
+    let s = &cfg.sft;
+    let device = gptlab_model::device::setup(cfg.train.device, cfg.train.threads)?;
+    tch::manual_seed(cfg.train.seed as i64);
+    let l = roles::lm_with(&s.init_from, device, Mode::Trainable, |c| c.resid_pdrop = s.resid_pdrop)
+        .map_err(|e| Error::Context { what: format!("sft.init_from = {}", s.init_from.display()), source: Box::new(e.into()) })?;
+    let (vs, mut model, tok) = (l.vs, l.model, l.tok);
+    model.set_precision(cfg.train.dtype);
+    let mut train = render_demos(&tok, &s.train)?;
+    let val = match &s.val {
+        Some(v) => render_demos(&tok, v)?,
+        None => hold_out(&mut train, s.val_fraction, &s.train)?,
+    };
+    let block = model.cfg.n_positions as usize;
+    let n_train = train.len();
+    let selector = match &s.reward_from {
+        Some(dir) => {
+            let r = roles::scalar(dir, device, Mode::Frozen).map_err(|e| Error::Context { what: format!("sft.reward_from = {}", dir.display()), source: Box::new(e.into()) })?;
+            let prompts = val.iter().map(prompt_ids).filter(|p| p.len() + s.reward_max_new_tokens <= block).collect();
+            // the model holds its own references to the (frozen) weights
+            Some(RewardSelector { reward: r.model, tok: tok.clone(), prompts, max_new_tokens: s.reward_max_new_tokens })
+        }
+        None => None,
+    };
+    let mut task = SftTask { train, val, selector, batch_size: cfg.train.batch_size, block, seed: cfg.train.seed, device };
+    let lc = LoopConfig::epochs(cfg.optim, cfg.schedule, &cfg.train, s.epochs, n_train, o.resume, o.progress);
+    let rd = RunDir::new("sft", &cfg.run.out_dir, &tok, &o.resolved_toml)?;
+    trainer::run(&mut task, &vs, &model, &rd, &lc)
+}
