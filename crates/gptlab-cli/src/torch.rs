@@ -42,8 +42,23 @@ enum Cmd {
     Demo(cmd::demo::Args),
 }
 
+/// What `gptlab --version` (or `-V`) prints: the version, and which libtorch this executable
+/// was built against (build.rs) and whether it can use CUDA here (asked at run time, so only
+/// for this flag, not on every start).
+fn version() -> String {
+    let cuda = if tch::Cuda::is_available() { "yes" } else { "no" };
+    format!("gptlab {} (libtorch {}, CUDA available: {cuda})", env!("CARGO_PKG_VERSION"), env!("GPTLAB_LIBTORCH_VERSION"))
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
+            println!("{}", version());
+            return;
+        }
+        Err(e) => e.exit(),
+    };
     let out = match cli.cmd {
         Cmd::Tok(a) => cmd::tok::run(a),
         Cmd::Pretrain(a) => common::run_stage(&a, stages::pretrain::run),

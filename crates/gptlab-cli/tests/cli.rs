@@ -650,3 +650,24 @@ fn world_generate_label_and_win_rate() {
     assert_eq!(r["win_rate"], 0.5);
     assert!(r["ci95"][0].as_f64().expect("lo") <= 0.5 && r["ci95"][1].as_f64().expect("hi") >= 0.5);
 }
+
+#[test]
+fn installed_binary_runs_without_ld_library_path() {
+    // `gptlab-torch` carries the libtorch directory it was built against (build.rs: rpath), so
+    // the built or installed `gptlab` runs without LD_LIBRARY_PATH, which only ./dev.sh sets
+    let run_bare = |args: &[&str]| -> String {
+        let o = bin().args(args).env_remove("LD_LIBRARY_PATH").output().expect("spawn gptlab");
+        assert!(o.status.success(), "gptlab {args:?} without LD_LIBRARY_PATH failed:\n{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("utf8")
+    };
+    // --version names the libtorch it was built against and whether CUDA is usable
+    for flag in ["--version", "-V"] {
+        let v = run_bare(&[flag]);
+        let rest = v.strip_prefix(&format!("gptlab {} (libtorch ", env!("CARGO_PKG_VERSION"))).unwrap_or_else(|| panic!("{flag}: {v}"));
+        assert!(rest.starts_with(|c: char| c.is_ascii_digit()), "{flag} names a libtorch version: {v}");
+        assert!(rest.trim_end().ends_with(", CUDA available: no)") || rest.trim_end().ends_with(", CUDA available: yes)"), "{flag}: {v}");
+    }
+    // a command that computes with libtorch
+    let o = run_bare(&["bench", "train", "--steps", "1", "--warmup", "0", "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--vocab", "64", "--block", "16", "--batch", "1", "--threads", "1"]);
+    assert!(json(&o).is_object(), "{o}");
+}
