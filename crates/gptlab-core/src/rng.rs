@@ -1,5 +1,38 @@
 //! A small seeded RNG (SplitMix64) whose whole state is one `u64`, so it can be saved in a
 //! checkpoint and a resumed run draws exactly the batches it would have drawn.
+//!
+//! # Seeds
+//! Every random choice of a run comes from its one seed (`train.seed`, `--seed`) through named
+//! streams: [`Rng::stream`]`(seed, name)` starts the stream `name` at [`stream_seed`]`(seed,
+//! name)`, the seed mixed with the FNV-1a hash of the name by one SplitMix64 step. The same
+//! seed and name always give the same stream; different names give unrelated streams. The
+//! names in use:
+//!
+//! | stream | draws |
+//! |---|---|
+//! | `<stage>/loop` | a training loop's batches (pretrain windows; PPO's prompt order and rollouts) |
+//! | `pretrain/eval` | the pretraining validation windows (the same at every evaluation) |
+//! | `sft/epoch/<e>`, `rm/epoch/<e>` | the order of epoch `e`'s examples |
+//! | `batch/<i>` | the sampling seed of chat batch `i` (`gptlab-engine`) |
+//! | `world/data` | a world's corpus, prompts and demonstrations (its knowledge base and labelers come from the world seed itself) |
+//! | `label/sample/<j>`, `label/rank` | the j-th sample per prompt for the labelers, their rankings |
+//! | `demo/label/<round>` | the seed of the demo's comparison round |
+//! | `eval/sample/<j>`, `eval/labelers` | win-rate replies, the held-out labelers' perception |
+//! | `code/<task>/<n>` | the sampling seed of a problem's completions from the n-th on |
+//! | `data/split` | the users' order when a prompt dataset is split by user |
+//!
+//! libtorch's own generator (weight initialisation, dropout) is seeded with the run seed
+//! itself (`tch::manual_seed`).
+
+/// The seed of stream `name` of a run seeded `seed` (see the module docs).
+pub fn stream_seed(seed: u64, name: &str) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    Rng::new(seed ^ h).next_u64()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rng {
@@ -9,6 +42,11 @@ pub struct Rng {
 impl Rng {
     pub fn new(seed: u64) -> Self {
         Self { state: seed ^ 0x9E37_79B9_7F4A_7C15 }
+    }
+
+    /// The named stream `name` of the run seeded `seed`.
+    pub fn stream(seed: u64, name: &str) -> Self {
+        Self::new(stream_seed(seed, name))
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -62,5 +100,16 @@ mod tests {
         let mut c = Rng::new(1);
         let mean = (0..10_000).map(|_| c.uniform()).sum::<f64>() / 10_000.0;
         assert!((mean - 0.5).abs() < 0.02, "{mean}");
+    }
+
+    #[test]
+    fn named_streams_are_reproducible_and_distinct() {
+        assert_eq!(Rng::stream(3, "sft/epoch/0"), Rng::stream(3, "sft/epoch/0"));
+        let seeds: std::collections::HashSet<u64> = [(3, "a"), (3, "b"), (4, "a"), (3, "sft/epoch/1"), (3, "sft/epoch/10")].iter().map(|&(s, n)| stream_seed(s, n)).collect();
+        assert_eq!(seeds.len(), 5, "different seeds or names give different streams");
+        // the first draws of neighbouring streams are unrelated
+        let (mut a, mut b) = (Rng::stream(0, "batch/0"), Rng::stream(0, "batch/1"));
+        let same = (0..64).filter(|_| a.below(2) == b.below(2)).count();
+        assert!((16..=48).contains(&same), "{same} of 64 coin flips agree");
     }
 }

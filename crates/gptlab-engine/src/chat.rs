@@ -4,19 +4,19 @@
 
 use crate::{generate, Result, SampleConfig};
 use gptlab_model::Gpt;
-use gptlab_tokenizer::chat::Message;
+use gptlab_data::chat::Message;
 use gptlab_tokenizer::Tokenizer;
 
 /// Prompts per sampled batch.
 pub const CHAT_BATCH: usize = 16;
 
 /// The reply text to each prompt, without its closing special token. Batch `i` samples with
-/// seed `cfg.seed + i·7919`.
+/// the seed of stream `batch/<i>` of `cfg.seed`.
 pub fn chat_replies(model: &Gpt, tok: &Tokenizer, prompts: &[String], cfg: &SampleConfig) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(prompts.len());
     for (i, chunk) in prompts.chunks(CHAT_BATCH).enumerate() {
         let ids: Vec<Vec<u32>> = chunk.iter().map(|p| tok.render_chat(&[Message::user(p)], true).map(|r| r.ids)).collect::<std::result::Result<_, _>>()?;
-        let c = SampleConfig { seed: cfg.seed.wrapping_add(i as u64 * 7919), ..cfg.clone() };
+        let c = SampleConfig { seed: gptlab_core::rng::stream_seed(cfg.seed, &format!("batch/{i}")), ..cfg.clone() };
         out.extend(generate(model, Some(tok), &ids, &c)?.into_iter().map(|g| cut_at_special(g.text)));
     }
     Ok(out)

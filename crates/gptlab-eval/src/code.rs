@@ -46,7 +46,7 @@ pub fn sample_completions(model: &Path, device: gptlab_model::DeviceSpec, proble
     };
     let ctx = l.model.cfg.n_positions as usize;
     let mut text = String::new();
-    for (pi, p) in probs.iter().enumerate() {
+    for p in &probs {
         let ids = l.tok.encode(&p.prompt)?;
         if ids.len() >= ctx {
             eprintln!("note: {}: prompt of {} tokens does not fit the context ({ctx}); sampling empty completions", p.task_id, ids.len());
@@ -57,7 +57,7 @@ pub fn sample_completions(model: &Path, device: gptlab_model::DeviceSpec, proble
             let gens = if ids.len() >= ctx {
                 vec![]
             } else {
-                let c = SampleConfig { seed: cfg.seed.wrapping_add((pi * 1_000_003 + done) as u64), ..cfg.clone() };
+                let c = SampleConfig { seed: gptlab_core::rng::stream_seed(cfg.seed, &format!("code/{}/{done}", p.task_id)), ..cfg.clone() };
                 generate(&l.model, Some(&l.tok), &vec![ids.clone(); b], &c)?
             };
             for i in 0..b {

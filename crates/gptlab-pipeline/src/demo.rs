@@ -160,7 +160,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
             models.push(p.as_path());
         }
         let cmp = out.join(format!("data/comparisons_r{round}.jsonl"));
-        let lo = LabelOptions { k: o.k, limit: o.label_prompts, seed: o.seed.wrapping_add(u64::from(round - 1) * 7_919) };
+        let lo = LabelOptions { k: o.k, limit: o.label_prompts, seed: gptlab_core::rng::stream_seed(o.seed, &format!("demo/label/{round}")) };
         let lab = world::label(&wdir, &models, None, &lo, &cmp).map_err(|e| Error::Input(format!("label stage (round {round}): {e}")))?;
         all_cmp.push_str(&gptlab_core::fsio::read_text(&cmp)?);
         let all = out.join("data/comparisons.jsonl");
@@ -244,7 +244,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
 
 /// Greedy replies of several checkpoints to the first `n` prompts of a file.
 fn side_by_side(prompts: &Path, ckpts: &[&Path], n: usize) -> Result<Vec<(String, Vec<String>)>> {
-    let texts: Vec<String> = gptlab_tokenizer::chat::read_prompts(prompts)?.into_iter().take(n).collect();
+    let texts: Vec<String> = gptlab_data::read_prompts(prompts)?.into_iter().take(n).collect();
     let sc = SampleConfig { max_new_tokens: 24, temperature: 0.0, ..Default::default() };
     let mut cols = vec![];
     for c in ckpts {

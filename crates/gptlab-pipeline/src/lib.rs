@@ -14,6 +14,8 @@ pub enum Error {
     #[error(transparent)]
     Tokenizer(#[from] gptlab_tokenizer::Error),
     #[error(transparent)]
+    Data(#[from] gptlab_data::Error),
+    #[error(transparent)]
     Engine(#[from] gptlab_engine::Error),
     #[error(transparent)]
     Eval(#[from] gptlab_eval::Error),

@@ -38,8 +38,6 @@ pub enum Error {
     Train(String),
     #[error("{0}")]
     Codec(String),
-    #[error("empty corpus: {0}")]
-    EmptyCorpus(PathBuf),
 }
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -219,15 +217,6 @@ pub(crate) fn added_token(id: u32, content: &str) -> serde_json::Value {
                        "rstrip": false, "normalized": false, "special": true})
 }
 
-/// Reads a corpus file as UTF-8 text, rejecting empty files.
-pub fn read_corpus(path: &Path) -> Result<String> {
-    let text = gptlab_core::fsio::read_text(path)?;
-    if text.trim().is_empty() {
-        return Err(Error::EmptyCorpus(path.to_path_buf()));
-    }
-    Ok(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,9 +272,6 @@ mod tests {
         assert!(e.contains("tokenizer.json"), "{e}");
         let e = Tokenizer::load(&dir.path().join("missing.json")).expect_err("missing").to_string();
         assert!(e.contains("missing.json"), "{e}");
-        let empty = dir.path().join("empty.txt");
-        std::fs::write(&empty, "  \n").expect("w");
-        assert!(matches!(read_corpus(&empty), Err(Error::EmptyCorpus(_))));
         let tk = Tokenizer::train(&corpus(), Kind::Bpe, 280).expect("train");
         assert!(tk.decode(&[100_000]).is_err());
     }

@@ -28,6 +28,8 @@ pub enum Error {
     Model(#[from] gptlab_model::Error),
     #[error(transparent)]
     Tokenizer(#[from] gptlab_tokenizer::Error),
+    #[error(transparent)]
+    DataFile(#[from] gptlab_data::Error),
     #[error("{path}: {msg}")]
     State { path: PathBuf, msg: String },
     #[error("{0}")]

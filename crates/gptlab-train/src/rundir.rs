@@ -125,7 +125,7 @@ impl RunDir {
         self.out_dir.join(METRICS_FILE)
     }
 
-    /// A fresh state (its random stream from `seed`), or with `resume` the state saved in
+    /// A fresh state (its random stream: `<stage>/loop` of `seed`), or with `resume` the state saved in
     /// `last/`, which must exist and have been trained with this tokenizer.
     pub fn start(&self, resume: bool, seed: u64) -> Result<TrainerState> {
         if !resume {
@@ -133,7 +133,7 @@ impl RunDir {
                 format_version: FORMAT_VERSION,
                 stage: self.stage.clone(),
                 step: 0,
-                rng: Rng::new(seed),
+                rng: Rng::stream(seed, &format!("{}/loop", self.stage)),
                 best_selection: None,
                 last_eval_loss: None,
                 tokens_seen: 0,
@@ -203,7 +203,7 @@ mod tests {
         let e = rd.start(true, 0).expect_err("nothing to resume").to_string();
         assert!(e.contains("no checkpoint to resume"), "{e}");
         let mut st = rd.start(false, 5).expect("fresh");
-        assert_eq!((st.step, st.rng), (0, Rng::new(5)));
+        assert_eq!((st.step, st.rng), (0, Rng::stream(5, "unit/loop")));
         let mut sink = rd.metrics(None).expect("metrics");
         for s in 0..4u64 {
             let mut m = serde_json::Map::new();

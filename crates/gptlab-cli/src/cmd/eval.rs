@@ -67,7 +67,7 @@ pub fn run(a: Args) -> Result<()> {
     match a.cmd {
         Cmd::Loss { model, data, batch_size, device } => {
             let l = roles::lm(&model, gptlab_model::device::setup(device, 0)?, Mode::Frozen)?;
-            let ids = l.tok.encode(&gptlab_tokenizer::read_corpus(&data)?)?;
+            let ids = l.tok.encode(&gptlab_data::read_corpus(&data)?)?;
             print_json(&gptlab_eval::loss::loss_over_tokens(&l.model, &ids, batch_size)?)
         }
         Cmd::Code(a) => code(a),

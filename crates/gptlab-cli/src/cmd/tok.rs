@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use gptlab_tokenizer::{read_corpus, Kind, Tokenizer};
+use gptlab_data::read_corpus;
+use gptlab_tokenizer::{Kind, Tokenizer};
 use std::io::Read;
 use std::path::PathBuf;
 

@@ -2,27 +2,39 @@
 //!
 //! [`generate`] writes a world directory: `world.json` (the knowledge base and labelers),
 //! `corpus.txt` / `corpus_val.txt` (pretraining text), `prompts_train.jsonl` /
-//! `prompts_val.jsonl` (prompts logged from simulated API users, split by user: a fifth of the
-//! users are held out) and `sft.jsonl` (the training labelers' demonstrations for the training
+//! `prompts_val.jsonl` (prompts logged from simulated API users, split by user with gptlab-data's
+//! prompt-dataset builder: a fifth of the users are held out, at most 200 prompts a user) and
+//! `sft.jsonl` (the training labelers' demonstrations for the training
 //! prompts). [`label`] samples K replies per prompt from one or more models and has the
 //! training labelers rank them (`comparisons.jsonl`), measuring their agreement on a shared
 //! tenth of the prompts.
 
-use super::{labelers, World};
+use super::{labelers, Prompt, World};
+use gptlab_data::prompts::{build, BuildOptions, Dedup, PromptRecord};
 use crate::{Error, Result};
 use gptlab_core::fsio::{write_atomic, write_json_atomic};
-use gptlab_core::rng::Rng;
+use gptlab_core::rng::{stream_seed, Rng};
 use gptlab_engine::{chat_replies, SampleConfig};
 use gptlab_model::roles::{self, Mode};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Simulated API users; every fifth (`user-000`, `user-005`, …) is held out.
+/// Simulated API users.
 pub const USERS: usize = 40;
 
-/// Whether a user's prompts are held out (validation).
-pub fn is_held_out_user(user: &str) -> bool {
-    user.trim_start_matches("user-").parse::<usize>().unwrap_or(0) % 5 == 0
+/// How a world's prompts become its splits. Deduplication is off: the world's templates make
+/// few distinct texts, which many users send (each user's repeats are dropped as they are
+/// logged).
+pub fn split_options(seed: u64) -> BuildOptions {
+    BuildOptions { dedup: Dedup::Off, per_user_cap: 200, val_fraction: 0.2, test_fraction: 0.0, seed }
+}
+
+fn record(p: &Prompt) -> Result<PromptRecord> {
+    serde_json::from_value(serde_json::to_value(p).map_err(|e| Error::Input(e.to_string()))?).map_err(|e| Error::Input(e.to_string()))
+}
+
+fn prompt(r: &PromptRecord) -> Result<Prompt> {
+    serde_json::from_value(serde_json::to_value(r).map_err(|e| Error::Input(e.to_string()))?).map_err(|e| Error::Input(e.to_string()))
 }
 
 /// Reads `world.json` of a world directory.
@@ -75,7 +87,7 @@ pub fn generate(o: &GenerateOptions, out: &Path) -> Result<GenerateReport> {
         return Err(Error::Input(format!("a world needs at least 2 known and 1 unknown country (--known {}, --unknown {})", o.known, o.unknown)));
     }
     let world = World::new(o.seed, o.known, o.unknown, 8);
-    let mut rng = Rng::new(o.seed ^ 0xC0);
+    let mut rng = Rng::stream(o.seed, "world/data");
     write_atomic(&out.join("corpus.txt"), world.corpus(o.corpus_sentences, &mut rng).as_bytes())?;
     write_atomic(&out.join("corpus_val.txt"), world.corpus(o.corpus_sentences / 10 + 1, &mut rng).as_bytes())?;
     let users: Vec<String> = (0..USERS).map(|i| format!("user-{i:03}")).collect();
@@ -88,7 +100,8 @@ pub fn generate(o: &GenerateOptions, out: &Path) -> Result<GenerateReport> {
             all.push(p);
         }
     }
-    let (val, train): (Vec<_>, Vec<_>) = all.into_iter().partition(|p| is_held_out_user(&p.user));
+    let splits = build(all.iter().map(record).collect::<Result<_>>()?, &split_options(o.seed));
+    let (train, val) = (splits.train.iter().map(prompt).collect::<Result<Vec<_>>>()?, splits.val);
     jsonl(&out.join("prompts_train.jsonl"), &train)?;
     jsonl(&out.join("prompts_val.jsonl"), &val)?;
     let trainers: Vec<&labelers::Labeler> = world.labelers.iter().filter(|l| !l.held_out).collect();
@@ -144,18 +157,18 @@ pub fn label(world_dir: &Path, models: &[&Path], prompts: Option<&Path>, o: &Lab
     }
     let loaded = models.iter().map(|m| roles::lm(m, device, Mode::Frozen)).collect::<std::result::Result<Vec<_>, _>>()?;
     let path = prompts.map(Path::to_path_buf).unwrap_or_else(|| world_dir.join("prompts_train.jsonl"));
-    let texts: Vec<String> = gptlab_tokenizer::chat::read_prompts(&path)?.into_iter().take(o.limit).collect();
+    let texts: Vec<String> = gptlab_data::read_prompts(&path)?.into_iter().take(o.limit).collect();
     let sc = SampleConfig { max_new_tokens: 24, temperature: 1.0, seed: o.seed, ..Default::default() };
     let mut samples: Vec<Vec<String>> = vec![vec![]; texts.len()];
     for j in 0..o.k.max(2) {
         let l = &loaded[j % loaded.len()];
-        let r = chat_replies(&l.model, &l.tok, &texts, &SampleConfig { seed: o.seed.wrapping_add(j as u64 * 104_729), ..sc.clone() })?;
+        let r = chat_replies(&l.model, &l.tok, &texts, &SampleConfig { seed: stream_seed(o.seed, &format!("label/sample/{j}")), ..sc.clone() })?;
         for (s, x) in samples.iter_mut().zip(r) {
             s.push(x);
         }
     }
     let trainers: Vec<&labelers::Labeler> = world.labelers.iter().filter(|l| !l.held_out).collect();
-    let mut rng = Rng::new(o.seed ^ 0x1A);
+    let mut rng = Rng::stream(o.seed, "label/rank");
     let (mut recs, mut shared) = (vec![], vec![]);
     let mut skipped = 0;
     for (i, (t, comps)) in texts.iter().zip(&samples).enumerate() {
@@ -188,8 +201,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_fifth_user_is_held_out() {
-        let held: Vec<usize> = (0..USERS).filter(|i| is_held_out_user(&format!("user-{i:03}"))).collect();
-        assert_eq!(held, vec![0, 5, 10, 15, 20, 25, 30, 35]);
+    fn a_world_splits_its_prompts_by_user() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let o = GenerateOptions { seed: 4, corpus_sentences: 50, prompts: 400, known: 4, unknown: 2 };
+        let r = generate(&o, tmp.path()).expect("generate");
+        let users = |f: &str| -> std::collections::HashSet<String> {
+            let text = std::fs::read_to_string(tmp.path().join(f)).expect("read");
+            text.lines().map(|l| serde_json::from_str::<Prompt>(l).expect("prompt").user).collect()
+        };
+        let (train, val) = (users("prompts_train.jsonl"), users("prompts_val.jsonl"));
+        assert!(train.is_disjoint(&val), "no user in both splits");
+        assert_eq!(val.len(), USERS / 5, "a fifth of the users are held out");
+        assert_eq!(r.train_prompts + r.val_prompts, 400);
+        let demos = std::fs::read_to_string(tmp.path().join("sft.jsonl")).expect("sft").lines().count();
+        assert_eq!(demos, r.train_prompts, "a demonstration for every training prompt");
     }
 }

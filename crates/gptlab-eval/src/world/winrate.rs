@@ -9,7 +9,7 @@ use super::data::load_world;
 use super::prefs::true_score;
 use super::Family;
 use crate::{Error, Result};
-use gptlab_core::rng::Rng;
+use gptlab_core::rng::{stream_seed, Rng};
 use gptlab_engine::{chat_replies, SampleConfig};
 use gptlab_model::roles::{self, Mode};
 use serde::Serialize;
@@ -78,7 +78,7 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
     let a = roles::lm(model, device, Mode::Frozen)?;
     let b = roles::lm(baseline, device, Mode::Frozen)?;
     let path = prompts.map(Path::to_path_buf).unwrap_or_else(|| world_dir.join("prompts_val.jsonl"));
-    let texts: Vec<String> = gptlab_tokenizer::chat::read_prompts(&path)?.into_iter().take(limit).collect();
+    let texts: Vec<String> = gptlab_data::read_prompts(&path)?.into_iter().take(limit).collect();
     let judged: Vec<_> = texts
         .iter()
         .enumerate()
@@ -86,11 +86,11 @@ pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option
         .collect::<Result<_>>()?;
     let n_samples = if how.temperature > 0.0 { how.samples.max(1) } else { 1 };
     let held: Vec<_> = world.labelers.iter().filter(|l| l.held_out).collect();
-    let mut rng = Rng::new(17 ^ how.seed);
+    let mut rng = Rng::stream(how.seed, "eval/labelers");
     let (mut wins, mut lab_wins) = (vec![0.0; texts.len()], vec![0.0; texts.len()]);
     let (mut per_a, mut per_b) = (vec![0.0; texts.len()], vec![0.0; texts.len()]);
     for j in 0..n_samples {
-        let sc = SampleConfig { max_new_tokens: 24, temperature: how.temperature, seed: how.seed.wrapping_add(j as u64 * 7919), ..Default::default() };
+        let sc = SampleConfig { max_new_tokens: 24, temperature: how.temperature, seed: stream_seed(how.seed, &format!("eval/sample/{j}")), ..Default::default() };
         let ra = chat_replies(&a.model, &a.tok, &texts, &sc)?;
         let rb = chat_replies(&b.model, &b.tok, &texts, &sc)?;
         for (i, p) in judged.iter().enumerate() {

@@ -30,6 +30,8 @@ pub struct RmTask {
     pub batch_size: usize,
     pub block: usize,
     pub pad: u32,
+    /// The run seed (the epochs' orders are its `rm/epoch/<e>` streams).
+    pub seed: u64,
     pub device: Device,
 }
 
@@ -107,7 +109,7 @@ impl Task for RmTask {
         let per_epoch = self.train.len().div_ceil(self.batch_size) as u64;
         let (epoch, k) = (micro / per_epoch, (micro % per_epoch) as usize);
         let mut order: Vec<usize> = (0..self.train.len()).collect();
-        Rng::new(0x5EED ^ epoch).shuffle(&mut order);
+        Rng::stream(self.seed, &format!("rm/epoch/{epoch}")).shuffle(&mut order);
         let groups: Vec<&RankedGroup> = order.iter().skip(k * self.batch_size).take(self.batch_size).map(|&i| &self.train[i]).collect();
         let (loss, correct, pairs, tokens) = self.groups_loss(model, &groups, true)?;
         let mut m = Map::new();

@@ -70,7 +70,7 @@ pub fn batch(items: &[&Rendered], block: usize, pad: u32, device: Device) -> (Te
 impl SftTask {
     fn order(&self, epoch: u64) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..self.train.len()).collect();
-        Rng::new(self.seed ^ epoch.wrapping_mul(0x9E37_79B9)).shuffle(&mut idx);
+        Rng::stream(self.seed, &format!("sft/epoch/{epoch}")).shuffle(&mut idx);
         idx
     }
 }

@@ -20,7 +20,8 @@ use crate::stages::RunOptions;
 use crate::{Error, Result};
 use gptlab_model::roles::{self, Mode};
 use gptlab_model::checkpoint;
-use gptlab_tokenizer::chat::{read_prompts, Message};
+use gptlab_data::chat::Message;
+use gptlab_data::read_prompts;
 use gptlab_tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -73,7 +74,7 @@ fn render_prompts(tok: &Tokenizer, path: &Path, max_prompt: usize) -> Result<Vec
 
 /// The ptx corpus as one token tensor and its window length.
 fn ptx_data(tok: &Tokenizer, corpus: &Path, n_positions: i64, device: tch::Device) -> Result<(Tensor, i64)> {
-    let ids: Vec<i64> = tok.encode(&gptlab_tokenizer::read_corpus(corpus)?)?.into_iter().map(i64::from).collect();
+    let ids: Vec<i64> = tok.encode(&gptlab_data::read_corpus(corpus)?)?.into_iter().map(i64::from).collect();
     let block = n_positions.min(64);
     if ids.len() as i64 <= block + 1 {
         return Err(Error::Data(format!("{}: too short for ptx windows of {block} tokens", corpus.display())));

@@ -10,7 +10,8 @@ use crate::trainer::{self, LoopConfig, Summary};
 use crate::{Error, Result};
 use gptlab_model::roles::{self, Mode};
 use gptlab_model::{Gpt, GptConfig};
-use gptlab_tokenizer::{read_corpus, Kind, Tokenizer};
+use gptlab_data::read_corpus;
+use gptlab_tokenizer::{Kind, Tokenizer};
 
 fn tokenizer_for(spec: &TokenizerSpec, vocab_size: usize, corpus: &str) -> Result<Tokenizer> {
     Ok(match spec {
@@ -48,7 +49,7 @@ pub fn run(cfg: &PretrainConfig, o: &RunOptions) -> Result<Summary> {
     let ids = tok.encode(&corpus)?;
     let block = model.cfg.n_positions.min(cfg.model.block_size);
     let data = TokenSplit::new(&ids, cfg.data.val_fraction, block, device).map_err(|e| Error::Context { what: format!("data.corpus = {}", cfg.data.corpus.display()), source: Box::new(e) })?;
-    let eval_seed = cfg.train.seed ^ 0xE7A1;
+    let eval_seed = gptlab_core::rng::stream_seed(cfg.train.seed, "pretrain/eval");
     let mut task = PretrainTask { data, batch_size: cfg.train.batch_size, block, eval_iters: cfg.train.eval_iters, eval_seed };
     let lc = LoopConfig { optim: cfg.optim, schedule: cfg.schedule, train: cfg.train.clone(), resume: o.resume, progress: o.progress };
     let rd = RunDir::new("pretrain", &cfg.run.out_dir, &tok, &o.resolved_toml)?;

@@ -13,7 +13,7 @@ use crate::trainer::{self, LoopConfig};
 use crate::{Error, Result};
 use gptlab_model::checkpoint;
 use gptlab_model::roles::{self, Mode, Scalar};
-use gptlab_tokenizer::chat::read_comparisons_file;
+use gptlab_data::read_comparisons_file;
 use gptlab_tokenizer::Tokenizer;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -70,7 +70,7 @@ pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
     };
     let (n_train, n_val) = (train.len(), val.len());
     let block = model.cfg.n_positions as usize;
-    let mut task = RmTask { train, val, head, batch_size: cfg.train.batch_size, block, pad: tok.end, device };
+    let mut task = RmTask { train, val, head, batch_size: cfg.train.batch_size, block, pad: tok.end, seed: cfg.train.seed, device };
     let lc = LoopConfig::epochs(cfg.optim, cfg.schedule, &cfg.train, r.epochs, n_train, o.resume, o.progress);
     let rd = RunDir::new("rm", &cfg.run.out_dir, &tok, &o.resolved_toml)?;
     trainer::run(&mut task, &vs, &model, &rd, &lc)?;

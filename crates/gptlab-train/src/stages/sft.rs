@@ -11,7 +11,8 @@ use crate::stages::{hold_out, RunOptions};
 use crate::trainer::{self, LoopConfig, Summary};
 use crate::{Error, Result};
 use gptlab_model::roles::{self, Mode};
-use gptlab_tokenizer::chat::{read_sft, Rendered};
+use gptlab_data::read_sft;
+use gptlab_tokenizer::chat::Rendered;
 use gptlab_tokenizer::Tokenizer;
 use std::path::Path;
 

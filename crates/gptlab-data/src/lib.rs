@@ -1,0 +1,25 @@
+//! gptlab-data: data without tensors. [`chat`]: the messages of a conversation. [`readers`]:
+//! the data files every stage reads (corpora, SFT demonstrations, ranked comparisons, RL
+//! prompts) in the layouts HF, TRL, Alpaca and Anthropic HH-RLHF use. [`prompts`]: building a
+//! prompt dataset as InstructGPT did (deduplication, a per-user cap, splits by user).
+
+pub mod chat;
+pub mod prompts;
+pub mod readers;
+
+pub use readers::{read_comparisons_file, read_corpus, read_prompts, read_sft, Comparison, ComparisonFile, SftExample};
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Core(#[from] gptlab_core::Error),
+    #[error("{path}:{line}: {msg}")]
+    Line { path: PathBuf, line: usize, msg: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("empty data file: {0}")]
+    Empty(PathBuf),
+}
+pub type Result<T> = std::result::Result<T, Error>;
