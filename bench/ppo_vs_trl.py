@@ -55,7 +55,7 @@ def gptlab_run(d, w, iters, threads, tag):
        "--set", f"ppo.prompts={w}/prompts_train.jsonl", "--set", f"ppo.val_prompts={w}/prompts_val.jsonl",
        "--set", f"rollout.batch={BATCH}", "--set", f"ppo.minibatch_size={MINIBATCH}",
        "--set", f"ppo.ppo_epochs={EPOCHS}", "--set", f"rollout.max_new_tokens={NEW}",
-       "--set", "ppo.kl_estimator=k3", "--set", f"train.max_iters={iters}", "--set", f"train.threads={threads}",
+       "--set", f"train.max_iters={iters}", "--set", f"train.threads={threads}",
        "--set", f"run.out_dir={out}")
     recs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
     times = [r["time/iteration_s"] for r in recs][1:]
@@ -104,7 +104,7 @@ def trl_child(d, w, iters, threads):
     args = PPOConfig(
         output_dir=os.path.join(d, "trl-out"), per_device_train_batch_size=BATCH, gradient_accumulation_steps=1,
         num_mini_batches=BATCH // MINIBATCH, num_ppo_epochs=EPOCHS, response_length=NEW, temperature=1.0,
-        total_episodes=(iters + 1) * BATCH, learning_rate=1e-5, kl_coef=0.02, kl_estimator="k3", cliprange=0.2,
+        total_episodes=(iters + 1) * BATCH, learning_rate=1e-5, kl_coef=0.02, kl_estimator="k1", cliprange=0.2,
         cliprange_value=0.2, vf_coef=0.1, gamma=1.0, lam=0.95, stop_token="eos", local_rollout_forward_batch_size=BATCH,
         num_sample_generations=0, report_to=[], save_strategy="no", logging_steps=1, use_cpu=True, bf16=False,
         fp16=False, seed=0, dataloader_num_workers=0,

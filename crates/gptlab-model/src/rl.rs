@@ -6,8 +6,11 @@
 use tch::{Kind, Tensor};
 
 /// Per-token KL estimates of π against the reference from log-probs of the sampled tokens.
-/// `k1 = log π − log π_ref` (unbiased, can be negative per token);
-/// `k3 = (r − 1) − log r` with `r = π_ref/π` (unbiased and never negative; Schulman 2020).
+/// `k1 = log π − log π_ref` (unbiased, can be negative per token): as a reward, −β·k1 gives
+/// PPO exactly the gradient −β·∇KL(π‖π_ref), which is why it is InstructGPT's penalty;
+/// `k3 = (r − 1) − log r` with `r = π_ref/π` (unbiased and never negative; Schulman 2020): a
+/// good estimate of the value, but as a reward its gradient is not ∇KL, so gptlab only
+/// reports it.
 pub fn kl_k1(logp: &Tensor, ref_logp: &Tensor) -> Tensor {
     logp - ref_logp
 }
@@ -117,6 +120,16 @@ mod tests {
         let e3 = (kl_k3(&lp, &rp) * &w).sum(Kind::Float).double_value(&[]);
         let e1 = (kl_k1(&lp, &rp) * &w).sum(Kind::Float).double_value(&[]);
         assert!((e3 - exact).abs() < 1e-5 && (e1 - exact).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_step_on_the_policy_loss_raises_advantaged_tokens_and_lowers_the_others() {
+        let logp = t(&[-1.0, -1.0], 1).set_requires_grad(true);
+        let (loss, _, _) = policy_loss(&logp, &logp.detach(), &t(&[2.0, -0.5], 1), &t(&[1.0, 1.0], 1), 0.2);
+        let g: Vec<f32> = Vec::try_from(Tensor::run_backward(&[loss], &[&logp], false, false).remove(0).view([-1])).expect("g");
+        // gradient descent moves log π against the gradient: up for A > 0, down for A < 0
+        assert!(g[0] < 0.0 && g[1] > 0.0, "{g:?}");
+        assert!((g[0] + 1.0).abs() < 1e-6 && (g[1] - 0.25).abs() < 1e-6, "−A/N at ratio 1: {g:?}");
     }
 
     #[test]

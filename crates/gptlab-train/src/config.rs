@@ -3,7 +3,6 @@
 //! no defaults.
 
 use crate::optim::{OptimConfig, ScheduleConfig};
-pub use crate::rl::rollout::KlEstimator;
 use gptlab_model::{DeviceSpec, Dtype};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -281,12 +280,9 @@ pub struct PpoSection {
     /// Pretraining windows per minibatch.
     #[serde(default = "eight")]
     pub ptx_batch: usize,
-    /// β: per-token KL penalty against the reference (InstructGPT: 0.02).
+    /// β: the per-token penalty −β·log(π/π_SFT) in the reward (InstructGPT: 0.02).
     #[serde(default = "kl_coef")]
     pub kl_coef: f64,
-    /// Per-token KL estimate in the reward: `k1` (log-ratio) or `k3` (never negative).
-    #[serde(default = "k3")]
-    pub kl_estimator: KlEstimator,
     /// Adaptive KL controller (Ziegler et al. 2019) towards `target_kl` (summed per response).
     #[serde(default)]
     pub adaptive_kl: bool,
@@ -368,9 +364,6 @@ fn eight() -> usize {
 }
 fn kl_coef() -> f64 {
     0.02
-}
-fn k3() -> KlEstimator {
-    KlEstimator::K3
 }
 fn target_kl() -> f64 {
     6.0

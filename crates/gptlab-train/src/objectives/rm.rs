@@ -70,6 +70,21 @@ pub fn group_loss(rewards: &Tensor, ranking: &[usize]) -> (Tensor, usize, usize)
     (-diff.log_sigmoid().mean(Kind::Float), correct, w.len())
 }
 
+/// Mean reward (the head at each sequence's last token) of rendered sequences, `batch` at a
+/// time, each cut to its last `block` tokens.
+pub fn mean_reward(model: &Gpt, head: &ScalarHead, seqs: &[Rendered], batch: usize, block: usize, pad: u32) -> Result<f64> {
+    let mut sum = 0.0;
+    tch::no_grad(|| -> Result<()> {
+        for chunk in seqs.chunks(batch.max(1)) {
+            let items: Vec<&Rendered> = chunk.iter().collect();
+            let (x, last) = pack(&items, block, pad, model.device());
+            sum += head.at_last(model, &x, &last, false)?.sum(Kind::Float).double_value(&[]);
+        }
+        Ok(())
+    })?;
+    Ok(sum / seqs.len().max(1) as f64)
+}
+
 impl RmTask {
     /// Loss (mean over groups) and (correct, total) pairs for some groups, in one forward pass.
     fn groups_loss(&self, model: &Gpt, groups: &[&RankedGroup], train: bool) -> Result<(Tensor, usize, usize, usize)> {
@@ -91,16 +106,7 @@ impl RmTask {
 
     /// Mean reward of rendered sequences (for the demonstration bias).
     pub fn mean_reward(&self, model: &Gpt, seqs: &[Rendered]) -> Result<f64> {
-        let mut sum = 0.0;
-        tch::no_grad(|| -> Result<()> {
-            for chunk in seqs.chunks(self.batch_size.max(1) * 2) {
-                let items: Vec<&Rendered> = chunk.iter().collect();
-                let (x, last) = pack(&items, self.block, self.pad, self.device);
-                sum += self.head.at_last(model, &x, &last, false)?.sum(Kind::Float).double_value(&[]);
-            }
-            Ok(())
-        })?;
-        Ok(sum / seqs.len().max(1) as f64)
+        mean_reward(model, &self.head, seqs, self.batch_size * 2, self.block, self.pad)
     }
 }
 

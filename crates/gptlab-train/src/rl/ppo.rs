@@ -108,6 +108,9 @@ pub fn rollout_metrics(ro: &Rollout, kl_coef: f64) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("objective/scores".into(), mean(&ro.scores).into());
     m.insert("objective/kl".into(), mean(&kl_sum).into());
+    // the non-negative k3 estimate of the same KL, for monitoring (its value is unbiased)
+    let k3 = (rl::kl_k3(&ro.s.old_logp, &ro.ref_logp) * mask).sum_dim_intlist(1, false, Kind::Float);
+    m.insert("objective/kl_k3".into(), mean(&k3).into());
     m.insert("objective/rlhf_reward".into(), mean(&(&ro.scores - &kl_sum * kl_coef)).into());
     let ent = -(&ro.s.old_logp * mask).sum_dim_intlist(1, false, Kind::Float);
     m.insert("objective/entropy".into(), mean(&ent).into());

@@ -10,18 +10,7 @@ use gptlab_engine::{generate, SampleConfig};
 use gptlab_model::roles::Scalar;
 use gptlab_model::{ops, rl, Gpt};
 use gptlab_tokenizer::Tokenizer;
-use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
-
-/// The per-token KL estimate used in the reward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KlEstimator {
-    /// log π(a) − log π_ref(a), the penalty of InstructGPT's objective.
-    K1,
-    /// (r − 1) − log r with r = π_ref(a)/π(a): never negative.
-    K3,
-}
 
 /// Sampled responses and what the sampler knew about them.
 pub struct Samples {
@@ -129,20 +118,23 @@ pub struct Scored {
     pub ref_logp: Tensor,
     pub old_values: Tensor,
     pub scores: Tensor,
-    /// Per-token KL estimate `[B, r]` (0 at padding).
+    /// Per-token log-ratio log π(a) − log π_ref(a) `[B, r]` (0 at padding): the KL penalty of
+    /// InstructGPT's reward (k1; its expectation under π is KL(π‖π_ref)).
     pub kl: Tensor,
 }
 
-/// Step 2: reference log-probs and per-token KL, values, reward-model scores.
-pub fn score(s: &Samples, reference: &Gpt, value: &Scalar, reward: &Scalar, kl: KlEstimator, missing_eos_penalty: Option<f64>) -> Result<Scored> {
+/// Step 2: reference log-probs and the per-token penalty, values, reward-model scores.
+///
+/// The penalty is k1, the log-ratio. PPO treats each reward as a constant, so what it
+/// follows is E_π[r(a)·∇log π(a)]; with r = −β·k1 that is exactly −β·∇KL(π‖π_ref). The
+/// non-negative k3 estimate has an unbiased value but not that gradient (a test below
+/// measures both), so it serves only as a reported estimate.
+pub fn score(s: &Samples, reference: &Gpt, value: &Scalar, reward: &Scalar, missing_eos_penalty: Option<f64>) -> Result<Scored> {
     tch::no_grad(|| {
         let ref_logp = response_logprobs(reference, s, false)?.0;
         let old_values = response_values(value, s, false)? * &s.resp_mask;
         let scores = final_scores(reward, s, missing_eos_penalty)?;
-        let kl = match kl {
-            KlEstimator::K1 => rl::kl_k1(&s.old_logp, &ref_logp),
-            KlEstimator::K3 => rl::kl_k3(&s.old_logp, &ref_logp),
-        } * &s.resp_mask;
+        let kl = rl::kl_k1(&s.old_logp, &ref_logp) * &s.resp_mask;
         Ok(Scored { ref_logp, old_values, scores, kl })
     })
 }
@@ -268,7 +260,7 @@ mod tests {
         let reward = Scalar { gpt: Gpt::new(&(vs.root() / "r"), &cfg).expect("rm"), head: ScalarHead::new(&(vs.root() / "r"), 16) };
         let prompts: Vec<Vec<u32>> = ["abcde", "a", "abc", "de", "bcdea", "ab"].iter().map(|p| tok.encode(p).expect("encode")).collect();
         let s = sample(&policy, &tok, &prompts, 6, 1.0, 7).expect("sample");
-        let sc = score(&s, &policy, &reward, &reward, KlEstimator::K3, None).expect("score");
+        let sc = score(&s, &policy, &reward, &reward, None).expect("score");
         (vs, policy, advantages(s, sc, 0.1, 1.0, 0.95, false))
     }
 
@@ -301,6 +293,39 @@ mod tests {
         let d = masked_max_diff(&cut, &full, &mb.s.resp_mask);
         assert!(d < 1e-5, "cut minibatch changes log-probs by {d}");
         assert_eq!(mb.s.resp_mask.sum(Kind::Float).double_value(&[]), idx.iter().map(|&i| ro.s.resp_lens[i as usize]).sum::<i64>() as f64);
+    }
+
+    /// E_{a∼π}[r(a)·∇θ log π(a)] for one-token responses `a` of a softmax policy π = softmax(θ),
+    /// with r built by [`token_rewards`] from the per-token estimate `k` (β = 0.1, score 0).
+    fn expected_gradient(theta: &Tensor, reference: &Tensor, k: fn(&Tensor, &Tensor) -> Tensor) -> Tensor {
+        let logp = theta.log_softmax(0, Kind::Float);
+        let v = theta.size()[0];
+        let kl = k(&logp.detach().view([v, 1]), &reference.view([v, 1]));
+        let r = token_rewards(&kl, &Tensor::zeros([v], (Kind::Float, Device::Cpu)), &Tensor::zeros([v], (Kind::Int64, Device::Cpu)), 0.1).view([v]);
+        let objective = (logp.exp().detach() * r * &logp).sum(Kind::Float);
+        Tensor::run_backward(&[objective], &[theta], false, false).remove(0)
+    }
+
+    #[test]
+    fn the_k1_penalty_pulls_the_policy_towards_the_reference_and_k3_does_not() {
+        tch::manual_seed(0);
+        let cos = |a: &Tensor, b: &Tensor| (a * b).sum(Kind::Float).double_value(&[]) / (a.norm().double_value(&[]) * b.norm().double_value(&[]));
+        let (mut k1, mut k3, mut k3_wrong_way) = (0.0, 0.0, 0);
+        let draws = 200;
+        for _ in 0..draws {
+            let theta = Tensor::randn([8], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+            let reference = Tensor::randn([8], (Kind::Float, Device::Cpu)).log_softmax(0, Kind::Float);
+            let logp = theta.log_softmax(0, Kind::Float);
+            let kl = (logp.exp() * (&logp - &reference)).sum(Kind::Float);
+            let toward_reference = -Tensor::run_backward(&[kl], &[&theta], false, false).remove(0);
+            k1 += cos(&expected_gradient(&theta, &reference, rl::kl_k1), &toward_reference);
+            let c3 = cos(&expected_gradient(&theta, &reference, rl::kl_k3), &toward_reference);
+            k3 += c3;
+            k3_wrong_way += usize::from(c3 < 0.0);
+        }
+        let (k1, k3) = (k1 / draws as f64, k3 / draws as f64);
+        assert!(k1 > 0.999, "with the k1 penalty PPO's expected gradient is −β∇KL: mean cosine {k1}");
+        assert!(k3 < 0.9, "k3 as a reward does not follow ∇KL (mean cosine {k3}, {k3_wrong_way} of {draws} the wrong way)");
     }
 
     #[test]

@@ -170,7 +170,7 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
             })
             .collect();
         let samples = sample(&policy_m, &tok, &batch, ro.max_new_tokens, ro.temperature, state.rng.next_u64())?;
-        let scored = score(&samples, &reference_m, &value.model, &reward_m, p.kl_estimator, ro.missing_eos_penalty)?;
+        let scored = score(&samples, &reference_m, &value.model, &reward_m, ro.missing_eos_penalty)?;
         let rollout = advantages(samples, scored, ps.beta, p.gamma, p.lam, p.whiten_rewards);
         let rollout_s = t_iter.elapsed().as_secs_f64();
         let mut rec = ppo::rollout_metrics(&rollout, ps.beta);

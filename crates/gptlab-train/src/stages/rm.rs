@@ -5,7 +5,7 @@
 //! (the paper normalises its reward model so demonstrations score 0 on average).
 
 use crate::config::RmConfig;
-use crate::objectives::rm::{RankedGroup, RmTask};
+use crate::objectives::rm::{mean_reward, RankedGroup, RmTask};
 use crate::rundir::{read_state, RunDir, Slot};
 use crate::stages::sft::render_demos;
 use crate::stages::{hold_out, RunOptions};
@@ -23,8 +23,10 @@ pub struct RmReport {
     /// Pairwise accuracy on the validation comparisons.
     pub rm_accuracy: f64,
     pub eval_loss: f64,
-    /// The demonstrations' mean reward before the bias was set (with `rm.demos`).
+    /// The demonstrations' mean reward before the bias was set (with `rm.demos`), and as the
+    /// saved checkpoint scores them (≈ 0).
     pub demo_mean_reward_before_bias: Option<f64>,
+    pub demo_mean_reward_after_bias: Option<f64>,
     pub bias: f64,
     pub train_groups: usize,
     pub val_groups: usize,
@@ -78,7 +80,7 @@ pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
     // best checkpoint, then the bias that centres the demonstrations' rewards on 0
     let best = rd.dir(Slot::Best);
     checkpoint::load_weights(&vs, &best.join(checkpoint::MODEL_FILE))?;
-    let mut before = None;
+    let (mut before, mut after) = (None, None);
     if let Some(demos) = &r.demos {
         let seqs = render_demos(&tok, demos)?;
         let mean = task.mean_reward(&model, &seqs)?;
@@ -86,12 +88,15 @@ pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
         task.head.set_bias(b);
         before = Some(mean);
         rd.save(Slot::Best, &vs, &model, None, &read_state(&best)?, &|_| Ok(()))?;
+        let saved = roles::scalar(&best, device, Mode::Frozen)?.model;
+        after = Some(mean_reward(&saved.gpt, &saved.head, &seqs, cfg.train.batch_size * 2, block, tok.end)?);
     }
     let (eval_loss, rm_accuracy) = task.loss_and_accuracy(&model)?;
     Ok(RmReport {
         rm_accuracy,
         eval_loss,
         demo_mean_reward_before_bias: before,
+        demo_mean_reward_after_bias: after,
         bias: task.head.b.double_value(&[0]),
         train_groups: n_train,
         val_groups: n_val,
