@@ -249,7 +249,7 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
         "--set", "pretrain:train.max_iters=20", "--set", "pretrain:train.eval_interval=10", "--set", "pretrain:train.eval_iters=2",
         "--set", "pretrain:model.n_layer=1", "--set", "pretrain:model.n_embd=32", "--set", "pretrain:model.n_head=2", "--set", "pretrain:data.vocab_size=300",
         "--set", "pretrain:model.block_size=64", "--set", "sft:sft.epochs=1", "--set", "rm:rm.epochs=1",
-        "--set", "ppo:train.max_iters=2", "--set", "ppo:rollout.batch=4", "--set", "ppo:ppo.minibatch_size=2", "--set", "ppo:ppo.ptx_batch=2",
+        "--set", "ppo:train.max_iters=2", "--set", "ppo:rollout.batch=4", "--set", "ppo:ppo.minibatch_size=2", "--set", "ppo:ppo.ptx_ratio=1",
     ]
     .map(String::from)
     .to_vec();

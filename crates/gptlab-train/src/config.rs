@@ -277,9 +277,10 @@ pub struct PpoSection {
     /// γ: weight of the pretraining log-likelihood (InstructGPT: 27.8).
     #[serde(default = "ptx_coef")]
     pub ptx_coef: f64,
-    /// Pretraining windows per minibatch.
-    #[serde(default = "eight")]
-    pub ptx_batch: usize,
+    /// Pretraining windows per RL episode in each minibatch (InstructGPT mixes 8 times as many
+    /// pretraining examples as RL episodes).
+    #[serde(default = "eight_f64")]
+    pub ptx_ratio: f64,
     /// β: the per-token penalty −β·log(π/π_SFT) in the reward (InstructGPT: 0.02).
     #[serde(default = "kl_coef")]
     pub kl_coef: f64,
@@ -302,6 +303,10 @@ pub struct PpoSection {
     pub cliprange_value: f64,
     #[serde(default = "vf_coef")]
     pub vf_coef: f64,
+    /// The value model's learning rate (peak; it follows the policy's schedule), when it
+    /// should differ from `optim.lr`: the paper tunes the two apart.
+    #[serde(default)]
+    pub value_lr: Option<f64>,
     /// Discount (InstructGPT/TRL: 1) and GAE λ (0.95).
     #[serde(default = "one_f64")]
     pub gamma: f64,
@@ -361,6 +366,9 @@ fn ptx_coef() -> f64 {
 }
 fn eight() -> usize {
     8
+}
+fn eight_f64() -> f64 {
+    8.0
 }
 fn kl_coef() -> f64 {
     0.02

@@ -47,7 +47,7 @@ fn run(beta: f64, iters: usize) -> ((f64, f64), (f64, f64)) {
         rewards.push(sc.scores.mean(Kind::Float).double_value(&[]));
         kls.push(sc.kl.sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float).double_value(&[]));
         let ro = advantages(s, sc, beta, 1.0, 0.95, false);
-        let mut u = Update { policy: &policy, value: &mut value, policy_opt: &mut popt, value_opt: &mut vopt, lr: 3e-3, cliprange: 0.2, cliprange_value: 0.2, vf_coef: 0.1, ptx: None };
+        let mut u = Update { policy: &policy, value: &mut value, policy_opt: &mut popt, value_opt: &mut vopt, lr: 3e-3, value_lr: 3e-3, cliprange: 0.2, cliprange_value: 0.2, vf_coef: 0.1, ptx: None };
         ppo::update(&mut u, &ro, 4, 8, &mut rng).expect("update");
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use tch::{Kind, Tensor};
 
 /// The pretraining term of PPO-ptx: `batch` random windows of `block` tokens of `data` per
-/// minibatch, their mean next-token loss weighted by `coef`.
+/// minibatch, their mean next-token loss (per token) weighted by `coef`.
 pub struct PtxMix<'a> {
     pub data: &'a Tensor,
     pub batch: usize,
@@ -35,7 +35,9 @@ pub struct Update<'a> {
     pub value: &'a mut Scalar,
     pub policy_opt: &'a mut AdamW,
     pub value_opt: &'a mut AdamW,
+    /// Learning rates of the policy and of the value model.
     pub lr: f64,
+    pub value_lr: f64,
     pub cliprange: f64,
     pub cliprange_value: f64,
     pub vf_coef: f64,
@@ -59,7 +61,7 @@ pub fn update(u: &mut Update, ro: &Rollout, epochs: usize, minibatch: usize, rng
             let m = ro.rows(mb);
             let vm = m.share();
             let (value, value_opt) = (&mut *u.value, &mut *u.value_opt);
-            let (lr, clip_v, vf_coef) = (u.lr, u.cliprange_value, u.vf_coef);
+            let (lr, clip_v, vf_coef) = (u.value_lr, u.cliprange_value, u.vf_coef);
             // the policy and the value model are separate: their steps run side by side
             let (pol, val) = crate::par::side_by_side(
                 dev,

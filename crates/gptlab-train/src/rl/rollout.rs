@@ -22,9 +22,12 @@ pub struct Samples {
     pub resp_mask: Tensor,
     pub q: i64,
     pub r: i64,
-    /// The sampler's log-probabilities of the response tokens `[B, r]` (temperature 1: the
-    /// policy's own distribution, as a forward pass computes it).
+    /// Log-probabilities `[B, r]` of the response tokens under the distribution they were
+    /// sampled from (the policy's logits divided by `temperature`).
     pub old_logp: Tensor,
+    /// The sampling temperature (1 for greedy samples, whose log-probs are not used): PPO's
+    /// ratio and KL use the log-probs of this distribution, for the policy and the reference.
+    pub temperature: f64,
     /// Real (unpadded) prompt and response length of each row.
     pub prompt_lens: Vec<i64>,
     pub resp_lens: Vec<i64>,
@@ -48,7 +51,9 @@ impl Samples {
     }
 }
 
-/// Step 1: the policy samples one response per prompt (stopping at `<|end|>`).
+/// Step 1: the policy samples one response per prompt (stopping at `<|end|>`). The sampler
+/// returns the log-probs at temperature 1; at another temperature they are recomputed from
+/// the sampling distribution.
 pub fn sample(policy: &Gpt, tok: &Tokenizer, prompts: &[Vec<u32>], max_new_tokens: usize, temperature: f64, seed: u64) -> Result<Samples> {
     let dev = policy.device();
     let sc = SampleConfig { max_new_tokens, temperature, seed, ..Default::default() };
@@ -73,7 +78,7 @@ pub fn sample(policy: &Gpt, tok: &Tokenizer, prompts: &[Vec<u32>], max_new_token
         old_logp[i * r as usize..i * r as usize + g.logprobs.len()].copy_from_slice(&g.logprobs);
     }
     let shape = [b as i64, q + r];
-    Ok(Samples {
+    let mut s = Samples {
         x: Tensor::from_slice(&x).view(shape).to_device(dev),
         key_mask: Tensor::from_slice(&km).view(shape).to_device(dev),
         resp_mask: Tensor::from_slice(&rm).view([b as i64, r]).to_device(dev),
@@ -83,13 +88,22 @@ pub fn sample(policy: &Gpt, tok: &Tokenizer, prompts: &[Vec<u32>], max_new_token
         prompt_lens: prompts.iter().map(|p| p.len() as i64).collect(),
         resp_lens: gens.iter().map(|g| g.tokens.len() as i64).collect(),
         ended: gens.iter().map(|g| g.tokens.last() == Some(&tok.end)).collect(),
-    })
+        temperature: if temperature > 0.0 { temperature } else { 1.0 },
+    };
+    if s.temperature != 1.0 {
+        s.old_logp = tch::no_grad(|| response_logprobs(policy, &s, false))?.0 * &s.resp_mask;
+    }
+    Ok(s)
 }
 
-/// Log-probs `[B, r]` of the response tokens of `s`, and the logits they came from.
+/// Log-probs `[B, r]` of the response tokens of `s` under `model` at the samples'
+/// temperature, and the (temperature-scaled) logits they came from.
 pub fn response_logprobs(model: &Gpt, s: &Samples, train: bool) -> Result<(Tensor, Tensor)> {
     let h = model.hidden_window(&s.x, train, Some(&s.key_mask), s.q - 1, s.r)?;
-    let logits = model.lm_head(&h);
+    let mut logits = model.lm_head(&h);
+    if s.temperature != 1.0 {
+        logits = logits / s.temperature;
+    }
     let targets = s.x.narrow(1, s.q, s.r);
     Ok((ops::token_logprobs(&logits, &targets), logits))
 }
@@ -182,6 +196,7 @@ impl Samples {
             prompt_lens: self.prompt_lens.clone(),
             resp_lens: self.resp_lens.clone(),
             ended: self.ended.clone(),
+            temperature: self.temperature,
         }
     }
 }
@@ -222,6 +237,7 @@ impl Rollout {
                 prompt_lens,
                 resp_lens,
                 ended: idx.iter().map(|&j| s.ended[j as usize]).collect(),
+                temperature: s.temperature,
             },
             ref_logp: resp(&self.ref_logp),
             old_values: resp(&self.old_values),
@@ -275,6 +291,21 @@ mod tests {
         let d = masked_max_diff(&full, &ro.s.old_logp, &ro.s.resp_mask);
         assert!(d < 1e-4, "KV-cache sampling and a full forward disagree by {d}");
         assert!(ro.s.resp_mask.sum(Kind::Float).double_value(&[]) > 6.0, "responses were sampled");
+    }
+
+    #[test]
+    fn at_another_temperature_the_logprobs_are_those_of_the_sampling_distribution() {
+        tch::manual_seed(0);
+        let tok = gptlab_tokenizer::Tokenizer::train(&["abcdefghijklmno".into()], gptlab_tokenizer::Kind::Char, 0).expect("tok");
+        let vs = nn::VarStore::new(Device::Cpu);
+        let policy = Gpt::new(&vs.root(), &GptConfig::new(tok.vocab_size() as i64, 32, 2, 2, 16)).expect("policy");
+        let prompts: Vec<Vec<u32>> = ["abc", "de"].iter().map(|p| tok.encode(p).expect("encode")).collect();
+        let s = sample(&policy, &tok, &prompts, 6, 0.5, 3).expect("sample");
+        let logits = tch::no_grad(|| policy.lm_head(&policy.hidden_window(&s.x, false, Some(&s.key_mask), s.q - 1, s.r).expect("h")));
+        let at_half = ops::token_logprobs(&(logits.shallow_clone() / 0.5), &s.x.narrow(1, s.q, s.r));
+        let at_one = ops::token_logprobs(&logits, &s.x.narrow(1, s.q, s.r));
+        assert!(masked_max_diff(&at_half, &s.old_logp, &s.resp_mask) < 1e-4, "log-probs of softmax(logits / T)");
+        assert!(masked_max_diff(&at_one, &s.old_logp, &s.resp_mask) > 1e-2, "not of the model at T = 1");
     }
 
     #[test]

@@ -117,6 +117,8 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
         None => prompts.iter().take(32).cloned().collect(),
     };
     let ptx = p.ptx_corpus.as_ref().map(|c| ptx_data(&tok, c, policy_m.cfg.n_positions, device)).transpose()?;
+    // windows of pretraining text per minibatch: ptx_ratio per RL episode
+    let ptx_windows = ((p.ptx_ratio * p.minibatch_size as f64).round() as usize).max(1);
     let mut popt = AdamW::new(&vs_p, cfg.optim, gptlab_model::gpt::decays)?;
     let mut vopt = AdamW::new(&value.vs, cfg.optim, gptlab_model::gpt::decays)?;
     let mut ema: Option<Vec<Tensor>> = p.ema_decay.map(|_| vs_p.trainable_variables().iter().map(|v| v.detach().copy()).collect());
@@ -175,16 +177,18 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
         let rollout_s = t_iter.elapsed().as_secs_f64();
         let mut rec = ppo::rollout_metrics(&rollout, ps.beta);
         let lr = lr_at(step, &cfg.optim, &cfg.schedule);
+        let value_lr = lr * p.value_lr.map_or(1.0, |v| v / cfg.optim.lr);
         let mut u = Update {
             policy: &policy_m,
             value: &mut value.model,
             policy_opt: &mut popt,
             value_opt: &mut vopt,
             lr,
+            value_lr,
             cliprange: p.cliprange,
             cliprange_value: p.cliprange_value,
             vf_coef: p.vf_coef,
-            ptx: ptx.as_ref().map(|(data, block)| PtxMix { data, batch: p.ptx_batch, block: *block, coef: p.ptx_coef }),
+            ptx: ptx.as_ref().map(|(data, block)| PtxMix { data, batch: ptx_windows, block: *block, coef: p.ptx_coef }),
         };
         rec.extend(ppo::update(&mut u, &rollout, p.ppo_epochs, p.minibatch_size, &mut state.rng)?);
         ps.last_kl = rec.get("objective/kl").and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
