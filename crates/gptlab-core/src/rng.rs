@@ -18,6 +18,7 @@
 //! | `label/sample/<j>`, `label/rank` | the j-th sample per prompt for the labelers, their rankings |
 //! | `demo/label/<round>` | the seed of the demo's comparison round |
 //! | `eval/sample/<j>`, `eval/labelers` | win-rate replies, the held-out labelers' perception |
+//! | `eval/tasks/text`, `eval/tasks/choices` | the public tasks' held-out sentences, their distractors and answer positions (`gptlab-eval`'s `world::tasks`) |
 //! | `code/<task>/<n>` | the sampling seed of a problem's completions from the n-th on |
 //! | `data/split` | the users' order when a prompt dataset is split by user |
 //!

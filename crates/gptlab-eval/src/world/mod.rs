@@ -11,6 +11,7 @@
 pub mod data;
 pub mod labelers;
 pub mod prefs;
+pub mod tasks;
 pub mod winrate;
 
 use gptlab_core::rng::Rng;
