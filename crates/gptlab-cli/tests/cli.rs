@@ -265,6 +265,15 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
     for k in ["sft", "ppo", "ppo_ptx"] {
         assert!(j["pretrain_val_loss"][k].as_f64().expect("loss").is_finite(), "pretrain_val_loss.{k}");
     }
+    // the RM's accuracy is on test comparisons, beside the labelers' agreement on them; the
+    // alignment tax on the world's public tasks, for every model
+    assert!((0.0..=1.0).contains(&j["rm_test_labeler_agreement"].as_f64().expect("agreement")));
+    for k in ["pretrain", "sft", "ppo", "ppo_ptx"] {
+        for t in ["fact_completion", "next_sentence"] {
+            assert!((0.0..=1.0).contains(&j["public_tasks"][k][t].as_f64().expect("task")), "public_tasks.{k}.{t}");
+        }
+    }
+    assert!(report.contains("public tasks"), "{report}");
     for f in ["pretrain/loss.png", "sft/loss.png", "rm/loss.png", "reward.png", "kl.png", "entropy.png", "ppo/last/model.safetensors", "ppo_ptx/last/model.safetensors"] {
         assert!(out.join(f).exists(), "{f}");
     }
@@ -281,11 +290,19 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
     // a stage override must name a stage
     fails(&["demo", "--out", out.to_str().expect("p"), "--set", "train.max_iters=1"], "STAGE:KEY=VALUE");
     // the demo is deterministic: the same seed gives the same report (wall times and the
-    // output paths aside)
-    let again = dir.path().join("again");
-    let mut args2 = args.clone();
-    args2[3] = again.to_str().expect("p").to_string();
-    ok(&sargs(&args2));
+    // output paths aside). On one thread per stage: with several, libtorch's parallel
+    // reductions may add floats in another order while other tests load the machine.
+    let one_thread = |to: &std::path::Path| -> Vec<String> {
+        let mut a = args.clone();
+        a[3] = to.to_str().expect("p").to_string();
+        for stage in ["pretrain", "sft", "rm", "ppo"] {
+            a.extend(["--set".to_string(), format!("{stage}:train.threads=1")]);
+        }
+        a
+    };
+    let (out, again) = (dir.path().join("one"), dir.path().join("again"));
+    ok(&sargs(&one_thread(&out)));
+    ok(&sargs(&one_thread(&again)));
     let strip = |d: &std::path::Path| -> String {
         let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report.json")).expect("json")).expect("parse");
         let o = v.as_object_mut().expect("object");
@@ -441,19 +458,24 @@ fn rm_learns_k_wise_rankings_and_centres_demonstrations() {
     let c = corpus(d);
     let base = d.join("base");
     ok(&sargs(&tiny_args(&c, &base, 10)));
-    // comparisons the test makes itself: K = 4 completions of "reverse: w1 w2 w3", ranked
-    // correct reversal > last word only > copy > unrelated words
-    let words = ["the", "cat", "dog", "sees", "a", "red", "apple", "house", "blue", "tree"];
+    // comparisons the test makes itself, on 240 distinct prompts (17 is prime to 1000, so the
+    // word triples never repeat): K = 4 replies mixing the prompt's words with "apple", ranked
+    // by how many apples they hold, a preference a reward model can carry to unseen prompts
+    let words = ["the", "cat", "dog", "sees", "a", "red", "house", "blue", "tree", "boat"];
     let (mut cmp, mut demos) = (String::new(), String::new());
     for i in 0..240usize {
-        let w: Vec<&str> = (0..3).map(|j| words[(i * 7 + j * 3 + i / 10) % words.len()]).collect();
-        let rev: Vec<&str> = w.iter().rev().copied().collect();
-        let junk: Vec<&str> = (0..3).map(|j| words[(i * 3 + j * 5 + 1) % words.len()]).collect();
-        let prompt = format!("reverse: {}", w.join(" "));
-        let comps = [w.join(" "), rev.join(" "), junk.join(" "), w[2].to_string()];
-        cmp.push_str(&serde_json::json!({"prompt": prompt, "completions": comps, "ranking": [1, 3, 0, 2], "labeler": format!("L{}", i % 3)}).to_string());
+        let w: Vec<&str> = (0..3).map(|j| words[(i * 17 + 3) % 1000 / 10usize.pow(j) % 10]).collect();
+        let prompt = format!("describe: {}", w.join(" "));
+        // reply j holds 3 − j apples among the prompt's words; replies appear rotated by i
+        let reply = |apples: usize| -> String { (0..3).map(|k| if k < apples { "apple" } else { w[k] }).collect::<Vec<_>>().join(" ") };
+        let comps: Vec<String> = (0..4).map(|pos| reply(3 - (pos + i) % 4)).collect();
+        let mut order: Vec<usize> = (0..4).collect();
+        order.sort_by_key(|&pos| (pos + i) % 4);
+        // every fourth labeler marks the two worst as equally bad (a tie)
+        let ranking = if i % 4 == 0 { serde_json::json!([order[0], order[1], [order[2], order[3]]]) } else { serde_json::json!(order) };
+        cmp.push_str(&serde_json::json!({"prompt": prompt, "completions": comps, "ranking": ranking, "labeler": format!("L{}", i % 3)}).to_string());
         cmp.push('\n');
-        demos.push_str(&serde_json::json!({"prompt": prompt, "completion": rev.join(" ")}).to_string());
+        demos.push_str(&serde_json::json!({"prompt": prompt, "completion": reply(3)}).to_string());
         demos.push('\n');
     }
     let (cmp_p, demo_p) = (d.join("cmp.jsonl"), d.join("demos.jsonl"));
@@ -470,9 +492,22 @@ fn rm_learns_k_wise_rankings_and_centres_demonstrations() {
     ]
     .map(String::from);
     let r = json(&ok(&sargs(&args)));
-    assert_eq!(r["train_groups"], 192);
-    assert_eq!(r["val_groups"], 48);
+    // the comparisons are split by prompt: every one is in one split, no prompt in two
+    let split = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(out.join("data").join(format!("{name}.jsonl"))).expect("split").lines().map(|l| serde_json::from_str(l).expect("j")).collect()
+    };
+    let (tr, va, te) = (split("train"), split("val"), split("test"));
+    assert_eq!((tr.len(), va.len(), te.len()), (r["train_groups"].as_u64().expect("n") as usize, r["val_groups"].as_u64().expect("n") as usize, r["test_groups"].as_u64().expect("n") as usize));
+    assert_eq!(tr.len() + va.len() + te.len(), 240);
+    assert!(!va.is_empty() && !te.is_empty());
+    let prompts = |v: &[serde_json::Value]| v.iter().map(|c| c["prompt"].to_string()).collect::<std::collections::HashSet<_>>();
+    assert!(prompts(&tr).is_disjoint(&prompts(&va)) && prompts(&tr).is_disjoint(&prompts(&te)) && prompts(&va).is_disjoint(&prompts(&te)));
+    // a tied pair adds no loss and is counted: one per tied record
+    let tied = |v: &[serde_json::Value]| v.iter().filter(|c| c["ranking"].as_array().expect("r").len() == 3).count() as u64;
+    assert_eq!(r["test"]["tied_pairs"].as_u64(), Some(tied(&te)));
+    assert_eq!(r["test"]["pairs"].as_u64(), Some(6 * te.len() as u64 - tied(&te)));
     assert!(r["rm_accuracy"].as_f64().expect("acc") > 0.6, "held-out pairwise accuracy above chance: {r}");
+    assert_eq!(r["rm_accuracy"], r["test"]["accuracy"], "the accuracy reported is on test");
     // the bias centres the demonstrations: re-scoring them now gives mean ≈ 0
     let before = r["demo_mean_reward_before_bias"].as_f64().expect("before");
     let after = r["demo_mean_reward_after_bias"].as_f64().expect("after");

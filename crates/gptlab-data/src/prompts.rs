@@ -119,17 +119,33 @@ pub fn build(records: Vec<PromptRecord>, o: &BuildOptions) -> Splits {
     Splits { train, val, test, report }
 }
 
-/// Split index (0 train, 1 val, 2 test) of each user: a seeded shuffle of the sorted ids, the
-/// first `val_fraction` of them validation, the next `test_fraction` test (each at least one
-/// user when its fraction is positive and a training user remains).
-fn assign_users(mut users: Vec<String>, o: &BuildOptions) -> BTreeMap<String, usize> {
-    users.sort();
-    Rng::stream(o.seed, "data/split").shuffle(&mut users);
-    let n = users.len();
+fn assign_users(users: Vec<String>, o: &BuildOptions) -> BTreeMap<String, usize> {
+    assign_keys(users, o.val_fraction, o.test_fraction, Rng::stream(o.seed, "data/split"))
+}
+
+/// Split index (0 train, 1 val, 2 test) of each distinct key: a shuffle (by `rng`) of the
+/// sorted keys, the first `val_fraction` of them validation, the next `test_fraction` test
+/// (each at least one key when its fraction is positive and a training key remains).
+pub fn assign_keys(mut keys: Vec<String>, val_fraction: f64, test_fraction: f64, mut rng: Rng) -> BTreeMap<String, usize> {
+    keys.sort();
+    keys.dedup();
+    rng.shuffle(&mut keys);
+    let n = keys.len();
     let count = |f: f64| if f > 0.0 { ((n as f64 * f).round() as usize).max(1) } else { 0 };
-    let n_val = count(o.val_fraction).min(n.saturating_sub(1));
-    let n_test = count(o.test_fraction).min(n.saturating_sub(1 + n_val));
-    users.into_iter().enumerate().map(|(i, u)| (u, if i < n_val { 1 } else if i < n_val + n_test { 2 } else { 0 })).collect()
+    let n_val = count(val_fraction).min(n.saturating_sub(1));
+    let n_test = count(test_fraction).min(n.saturating_sub(1 + n_val));
+    keys.into_iter().enumerate().map(|(i, u)| (u, if i < n_val { 1 } else if i < n_val + n_test { 2 } else { 0 })).collect()
+}
+
+/// `items` in three splits (train, val, test) by `key`: every item with one key goes to the
+/// same split (see [`assign_keys`]).
+pub fn split_by_key<T>(items: Vec<T>, key: impl Fn(&T) -> String, val_fraction: f64, test_fraction: f64, rng: Rng) -> [Vec<T>; 3] {
+    let split = assign_keys(items.iter().map(&key).collect(), val_fraction, test_fraction, rng);
+    let mut out: [Vec<T>; 3] = Default::default();
+    for it in items {
+        out[split[&key(&it)]].push(it);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -27,15 +27,55 @@ pub struct SftExample {
     pub messages: Vec<Message>,
 }
 
-/// One comparison: K completions of a conversation, ranked best first (indices into
-/// `completions`).
-#[derive(Debug, Clone, PartialEq)]
+/// One comparison: K completions of a conversation, ranked best first. `ranking` is a list
+/// of tie groups (indices into `completions`): a labeler who marks two completions as equally
+/// good puts them in one group; a strict ranking is all singletons. In a file an entry is an
+/// index or a list of tied indices: `"ranking": [2, [0, 1]]`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Comparison {
     /// The conversation the completions reply to (a single user turn for `{"prompt": str}`).
+    #[serde(rename = "prompt")]
     pub context: Vec<Message>,
     pub completions: Vec<String>,
-    pub ranking: Vec<usize>,
+    pub ranking: Vec<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub labeler: Option<String>,
+}
+
+impl Comparison {
+    /// The ranking as a best-first order (tied completions in their group's order).
+    pub fn order(&self) -> Vec<usize> {
+        self.ranking.iter().flatten().copied().collect()
+    }
+
+    /// A text that identifies the prompt (the conversation before the completions), for
+    /// splitting comparisons so that no prompt is in two splits.
+    pub fn prompt_key(&self) -> String {
+        self.context.iter().map(|m| format!("{:?}: {}", m.role, crate::prompts::normalise(&m.content))).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// A ranking entry list (`[2, [0, 1]]`) as tie groups, checked to partition `0..k`.
+fn tie_groups(v: &serde_json::Value, k: usize) -> std::result::Result<Vec<Vec<usize>>, String> {
+    let bad = || format!("`ranking` must list every index of `completions` (0..{k}) once, best first; tied ones as a list, e.g. [2, [0, 1]] (K ≥ 2)");
+    let entries = v.as_array().ok_or_else(bad)?;
+    let mut groups = vec![];
+    for e in entries {
+        let g: Vec<usize> = match e {
+            serde_json::Value::Array(a) => a.iter().map(|x| x.as_u64().map(|i| i as usize)).collect::<Option<_>>().ok_or_else(bad)?,
+            x => vec![x.as_u64().ok_or_else(bad)? as usize],
+        };
+        if g.is_empty() {
+            return Err(bad());
+        }
+        groups.push(g);
+    }
+    let mut seen = vec![false; k];
+    let all: Vec<usize> = groups.iter().flatten().copied().collect();
+    if k < 2 || all.len() != k || all.iter().any(|&r| r >= k || std::mem::replace(&mut seen[r], true)) {
+        return Err(bad());
+    }
+    Ok(groups)
 }
 
 type Records = Vec<(usize, serde_json::Map<String, serde_json::Value>)>;
@@ -210,6 +250,7 @@ fn reply(v: &serde_json::Value) -> std::result::Result<(Vec<Message>, String), S
 }
 
 /// Comparisons and notes on records left out (see [`read_comparisons_file`]).
+#[derive(Debug)]
 pub struct ComparisonFile {
     pub comparisons: Vec<Comparison>,
     /// Records left out, with why (e.g. HH pairs whose transcripts differ before the last reply).
@@ -241,7 +282,7 @@ pub fn read_comparisons_file(path: &Path) -> Result<ComparisonFile> {
                 }
                 None => cc,
             };
-            comparisons.push(Comparison { context: ctx, completions: vec![c, r], ranking: vec![0, 1], labeler });
+            comparisons.push(Comparison { context: ctx, completions: vec![c, r], ranking: vec![vec![0], vec![1]], labeler });
             continue;
         }
         let context = prompt.ok_or_else(|| err("field `prompt` is missing".into()))?;
@@ -249,15 +290,7 @@ pub fn read_comparisons_file(path: &Path) -> Result<ComparisonFile> {
             .get("completions")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .ok_or_else(|| err("expected `completions` (a list of strings) and `ranking`, or `chosen`/`rejected`".into()))?;
-        let ranking: Vec<usize> = m
-            .get("ranking")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .ok_or_else(|| err("`ranking` must be a list of indices into `completions`, best first".into()))?;
-        let k = completions.len();
-        let mut seen = vec![false; k];
-        if k < 2 || ranking.len() != k || ranking.iter().any(|&r| r >= k || std::mem::replace(&mut seen[r], true)) {
-            return Err(err(format!("`ranking` must be a permutation of 0..{k} (K ≥ 2)")));
-        }
+        let ranking = tie_groups(m.get("ranking").unwrap_or(&serde_json::Value::Null), completions.len()).map_err(err)?;
         comparisons.push(Comparison { context, completions, ranking, labeler });
     }
     if comparisons.is_empty() {
@@ -303,7 +336,20 @@ mod tests {
         let c = dir.path().join("cmp.jsonl");
         std::fs::write(&c, "{\"prompt\": \"p\", \"completions\": [\"a\", \"b\", \"c\"], \"ranking\": [2, 0, 1], \"labeler\": \"L1\"}\n{\"prompt\": \"p\", \"chosen\": \"x\", \"rejected\": \"y\"}\n").expect("w");
         let cs = read_comparisons_file(&c).map(|f| f.comparisons).expect("cmp");
-        assert_eq!(cs[0].ranking, vec![2, 0, 1]);
+        assert_eq!(cs[0].order(), vec![2, 0, 1]);
+        // tie groups, and what is not a partition of the completions
+        std::fs::write(&c, "{\"prompt\": \"p\", \"completions\": [\"a\", \"b\", \"c\"], \"ranking\": [2, [0, 1]]}\n").expect("w");
+        let tied = read_comparisons_file(&c).expect("ties").comparisons;
+        assert_eq!(tied[0].ranking, vec![vec![2], vec![0, 1]]);
+        // a comparison written back reads the same
+        std::fs::write(&c, serde_json::to_string(&tied[0]).expect("json")).expect("w");
+        assert_eq!(read_comparisons_file(&c).expect("again").comparisons, tied);
+        for bad in ["[2, [0]]", "[2, [0, 0], 1]", "[[0, 1, 2, 3]]", "[2, [], 0, 1]", "\"0\""] {
+            std::fs::write(&c, format!("{{\"prompt\": \"p\", \"completions\": [\"a\", \"b\", \"c\"], \"ranking\": {bad}}}\n")).expect("w");
+            assert!(read_comparisons_file(&c).expect_err(bad).to_string().contains("cmp.jsonl:1"), "{bad}");
+        }
+        std::fs::write(&c, "{\"prompt\": \"p\", \"completions\": [\"a\", \"b\", \"c\"], \"ranking\": [2, 0, 1], \"labeler\": \"L1\"}\n{\"prompt\": \"p\", \"chosen\": \"x\", \"rejected\": \"y\"}\n").expect("w");
+        let cs = read_comparisons_file(&c).map(|f| f.comparisons).expect("cmp");
         assert_eq!(cs[1].completions, vec!["x".to_string(), "y".to_string()]);
         std::fs::write(&c, "{\"prompt\": \"p\", \"completions\": [\"a\", \"b\"], \"ranking\": [0, 0]}\n").expect("w");
         assert!(read_comparisons_file(&c).map(|f| f.comparisons).expect_err("perm").to_string().contains("cmp.jsonl:1"));

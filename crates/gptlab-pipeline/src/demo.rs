@@ -9,10 +9,11 @@
 //! Every stage reads its config from `<configs>/<stage>.toml` with the demo's paths set;
 //! `STAGE:KEY=VALUE` overrides change one stage's key (`ppo:` applies to every PPO run).
 
-use crate::report::{self, DemoReport, Models, PolicyPair, RoundInfo, Tax};
+use crate::report::{self, DemoReport, Models, PolicyPair, PublicTasks, RoundInfo, Tax};
 use crate::{Error, Result};
 use gptlab_engine::{chat_replies, SampleConfig};
 use gptlab_eval::world::data::{self as world, GenerateOptions, LabelOptions};
+use gptlab_eval::world::tasks::{self, TaskScores};
 use gptlab_eval::world::winrate::{win_rate, Sampling};
 use gptlab_model::roles::{self, Mode};
 use gptlab_train::config::{PpoConfig, PretrainConfig, RmConfig, SftConfig};
@@ -82,11 +83,12 @@ fn stage_err(stage: impl Into<String>) -> impl FnOnce(gptlab_train::Error) -> Er
     move |source| Error::Stage { stage, source }
 }
 
-/// Mean next-token loss of a checkpoint on a text.
-fn val_loss(ckpt: &Path, text: &str) -> Result<f64> {
+/// Mean next-token loss of a checkpoint on a text, and its scores on the world's public tasks.
+fn judge(ckpt: &Path, text: &str, world: &gptlab_eval::world::World, seed: u64) -> Result<(f64, TaskScores)> {
     let l = roles::lm(ckpt, tch::Device::Cpu, Mode::Frozen)?;
     let ids = l.tok.encode(text)?;
-    Ok(gptlab_eval::loss::loss_over_tokens(&l.model, &ids, 8)?.loss)
+    let loss = gptlab_eval::loss::loss_over_tokens(&l.model, &ids, 8)?.loss;
+    Ok((loss, tasks::score(world, &l.model, &l.tok, seed)?))
 }
 
 /// Stage wall times, in order.
@@ -189,6 +191,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         rm_rep = Some(rep);
     }
     let rm_rep = rm_rep.ok_or_else(|| Error::Input("no comparison round ran".into()))?;
+    let rm_test_labeler_agreement = world::agreement_with_labels(&wdir, &out.join("rm/data/test.jsonl"), o.seed)?;
     let agreement = rounds[0].labeler_agreement;
 
     let ppo = run_ppo("ppo", &out.join("rm"), false)?;
@@ -205,18 +208,20 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
     let wr_ppo = win_rate(&wdir, &ppo_ckpt, &sft_ckpt, Some(&val_prompts), usize::MAX, &how)?;
     let wr_ptx = win_rate(&wdir, &ptx_ckpt, &sft_ckpt, Some(&val_prompts), usize::MAX, &how)?;
     let corpus_val = gptlab_core::fsio::read_text(&wdir.join("corpus_val.txt"))?;
-    let loss = Models {
-        pretrain: val_loss(&out.join("pretrain/best"), &corpus_val)?,
-        sft: val_loss(&sft_ckpt, &corpus_val)?,
-        ppo: val_loss(&ppo_ckpt, &corpus_val)?,
-        ppo_ptx: val_loss(&ptx_ckpt, &corpus_val)?,
-    };
+    let world_kb = world::load_world(&wdir)?;
+    let (pre_l, pre_t) = judge(&out.join("pretrain/best"), &corpus_val, &world_kb, o.seed)?;
+    let (sft_l, sft_t) = judge(&sft_ckpt, &corpus_val, &world_kb, o.seed)?;
+    let (ppo_l, ppo_t) = judge(&ppo_ckpt, &corpus_val, &world_kb, o.seed)?;
+    let (ptx_l, ptx_t) = judge(&ptx_ckpt, &corpus_val, &world_kb, o.seed)?;
+    let loss = Models { pretrain: pre_l, sft: sft_l, ppo: ppo_l, ppo_ptx: ptx_l };
+    let public_tasks = PublicTasks { pretrain: pre_t, sft: sft_t, ppo: ppo_t, ppo_ptx: ptx_t };
     let examples = side_by_side(&val_prompts, &[&sft_ckpt, &ppo_ckpt, &ptx_ckpt], 8)?;
     clock.tick("eval");
 
     report::compare_plots(out)?;
     let r = DemoReport {
         rm_accuracy: rm_rep.rm_accuracy,
+        rm_test_labeler_agreement,
         labeler_agreement: agreement,
         win_rate_ppo_vs_sft: wr_ppo.win_rate,
         win_rate_ppo_ptx_vs_sft: wr_ptx.win_rate,
@@ -226,6 +231,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         mean_true_score: Tax { sft: wr_ppo.mean_true_score_baseline, ppo: wr_ppo.mean_true_score, ppo_ptx: wr_ptx.mean_true_score },
         alignment_tax: Tax { sft: loss.sft - loss.pretrain, ppo: loss.ppo - loss.pretrain, ppo_ptx: loss.ppo_ptx - loss.pretrain },
         pretrain_val_loss: loss,
+        public_tasks,
         val_prompts: wr_ppo.n,
         comparisons: rounds.iter().map(|r| r.groups).sum(),
         by_family: PolicyPair { ppo: wr_ppo.by_family, ppo_ptx: wr_ptx.by_family },

@@ -3,6 +3,7 @@
 
 use crate::demo::DemoOptions;
 use crate::Result;
+use gptlab_eval::world::tasks::TaskScores;
 use gptlab_eval::world::winrate::FamilyStats;
 use gptlab_eval::world::Family;
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,15 @@ pub struct Tax {
     pub ppo_ptx: f64,
 }
 
+/// The public-task scores of each model.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicTasks {
+    pub pretrain: TaskScores,
+    pub sft: TaskScores,
+    pub ppo: TaskScores,
+    pub ppo_ptx: TaskScores,
+}
+
 /// A value for each RL policy.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PolicyPair<T> {
@@ -43,7 +53,7 @@ pub struct RoundInfo {
     /// Prompts ranked.
     pub groups: usize,
     pub labeler_agreement: f64,
-    /// The RM trained on every comparison so far: accuracy on its validation comparisons.
+    /// The RM trained on every comparison so far: accuracy on its test comparisons.
     pub rm_accuracy: f64,
     /// Final KL of the PPO run this round's RM fed.
     pub ppo_final_kl: f64,
@@ -52,7 +62,10 @@ pub struct RoundInfo {
 /// `report.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
+    /// The final RM's pairwise accuracy on its test comparisons (prompts it never trained on).
     pub rm_accuracy: f64,
+    /// How often the other training labelers agree with those comparisons' recorded rankings.
+    pub rm_test_labeler_agreement: f64,
     pub labeler_agreement: f64,
     pub win_rate_ppo_vs_sft: f64,
     pub win_rate_ppo_ptx_vs_sft: f64,
@@ -65,6 +78,9 @@ pub struct DemoReport {
     pub pretrain_val_loss: Models,
     /// Rise of that loss over the pretrained model (nats/token).
     pub alignment_tax: Tax,
+    /// The world's public tasks (closed-book fact completion, sentence completion), which no
+    /// instruction data covers: InstructGPT's alignment tax is a regression on such tasks.
+    pub public_tasks: PublicTasks,
     pub val_prompts: usize,
     pub comparisons: usize,
     pub rounds: Vec<RoundInfo>,
@@ -109,7 +125,7 @@ pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)
     let _ = writeln!(m, "## Findings\n");
     let _ = writeln!(m, "| measure | value | paper (InstructGPT) |\n|---|---|---|");
     let _ = writeln!(m, "| labelers' agreement on shared comparisons | {} | 72–77% |", f(r.labeler_agreement));
-    let _ = writeln!(m, "| RM accuracy on held-out comparisons | {} | 69.6–72.4% |", f(r.rm_accuracy));
+    let _ = writeln!(m, "| RM accuracy on test comparisons (prompts it never trained on) | {} (labelers' agreement on the same items: {}) | 69.6–72.4% (labelers 72.6%) |", f(r.rm_accuracy), f(r.rm_test_labeler_agreement));
     let ci = |c: (f64, f64)| format!("[{}, {}]", f(c.0), f(c.1));
     let _ = writeln!(m, "| win rate PPO vs SFT (true preference, 95% CI) | {} {} | ≈ 70% (175B) |", f(r.win_rate_ppo_vs_sft), ci(r.win_rate_ppo_vs_sft_ci95));
     let _ = writeln!(m, "| win rate PPO-ptx vs SFT (true preference, 95% CI) | {} {} | ≈ 70% |", f(r.win_rate_ppo_ptx_vs_sft), ci(r.win_rate_ppo_ptx_vs_sft_ci95));
@@ -119,13 +135,12 @@ pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)
     let l = &r.pretrain_val_loss;
     let _ = writeln!(m, "| pretraining val loss: pretrain / SFT / PPO / PPO-ptx | {} / {} / {} / {} | PPO-ptx reduces the regressions |\n", f(l.pretrain), f(l.sft), f(l.ppo), f(l.ppo_ptx));
     let t = &r.alignment_tax;
-    let _ = writeln!(
-        m,
-        "Alignment tax (rise of the pretraining-corpus validation loss over the pretrained model, nats/token; the paper measures it the same way, against GPT-3): SFT {}, PPO {}, PPO-ptx {}.\n",
-        f(t.sft),
-        f(t.ppo),
-        f(t.ppo_ptx)
-    );
+    let _ = writeln!(m, "Rise of the pretraining-corpus validation loss over the pretrained model (nats/token): SFT {}, PPO {}, PPO-ptx {}.\n", f(t.sft), f(t.ppo), f(t.ppo_ptx));
+    let p = &r.public_tasks;
+    let _ = writeln!(m, "### Alignment tax on the world's public tasks\n\nInstructGPT measures its alignment tax as regressions on public NLP tasks that no instruction data covers. The world's: closed-book fact completion ({} prefixes in the corpus's phrasing, greedy) and sentence completion ({} items, {} candidates, chance {}).\n", p.pretrain.items.fact_completion, p.pretrain.items.next_sentence, p.pretrain.items.candidates, f(p.pretrain.next_sentence_chance));
+    let _ = writeln!(m, "| task | pretrain | SFT | PPO | PPO-ptx |\n|---|---|---|---|---|");
+    let _ = writeln!(m, "| fact completion | {} | {} | {} | {} |", f(p.pretrain.fact_completion), f(p.sft.fact_completion), f(p.ppo.fact_completion), f(p.ppo_ptx.fact_completion));
+    let _ = writeln!(m, "| sentence completion | {} | {} | {} | {} |\n", f(p.pretrain.next_sentence), f(p.sft.next_sentence), f(p.ppo.next_sentence), f(p.ppo_ptx.next_sentence));
     let _ = writeln!(m, "### By task family (win rate vs SFT; mean true score SFT → model)\n");
     let _ = writeln!(m, "| family | prompts | PPO | PPO-ptx |\n|---|---|---|---|");
     let cellf = |v: Option<&FamilyStats>| v.map_or("n/a".into(), |v| format!("{} ({} → {})", f(v.win_rate), f(v.mean_true_score_baseline), f(v.mean_true_score)));
@@ -133,7 +148,7 @@ pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)
         let _ = writeln!(m, "| {} | {} | {} | {} |", k.name(), v.prompts, cellf(Some(v)), cellf(r.by_family.ppo_ptx.get(k)));
     }
     let _ = writeln!(m);
-    let _ = writeln!(m, "## Comparison rounds\n\nEach round ranks K samples per prompt, drawn from the listed models in turn; the RM is retrained on every comparison so far (its accuracy is on held-out comparisons of all rounds).\n");
+    let _ = writeln!(m, "## Comparison rounds\n\nEach round ranks K samples per prompt, drawn from the listed models in turn; the RM is retrained on every comparison so far, split by prompt into train, validation (which picks the checkpoint) and test (its accuracy).\n");
     let _ = writeln!(m, "| round | sampled from | prompts ranked | labelers' agreement | RM accuracy | KL of the PPO run it fed |\n|---|---|---|---|---|---|");
     for i in &r.rounds {
         let _ = writeln!(m, "| {} | {} | {} | {} | {} | {} |", i.round, i.sampled_from.join(", "), i.groups, f(i.labeler_agreement), f(i.rm_accuracy), f(i.ppo_final_kl));

@@ -226,11 +226,18 @@ pub struct RmSection {
     /// Comparisons (JSONL, `.gz` too: K-way `completions` + `ranking`, or `chosen`/`rejected`,
     /// including whole HH-RLHF conversations).
     pub train: PathBuf,
+    /// Validation comparisons (choose the checkpoint); without it, a share of `train`'s prompts.
     #[serde(default)]
     pub val: Option<PathBuf>,
-    /// Held-out share of `train` when `val` is not given.
-    #[serde(default = "fifth")]
+    /// Test comparisons (the reported accuracy); without it, a share of `train`'s prompts.
+    #[serde(default)]
+    pub test: Option<PathBuf>,
+    /// Shares of `train`'s distinct prompts held out for validation and test when `val` or
+    /// `test` is not given; all comparisons of one prompt go to one split.
+    #[serde(default = "tenth")]
     pub val_fraction: f64,
+    #[serde(default = "tenth")]
+    pub test_fraction: f64,
     /// Demonstrations (SFT JSONL) whose mean reward is set to 0 after training.
     #[serde(default)]
     pub demos: Option<PathBuf>,
@@ -239,9 +246,6 @@ pub struct RmSection {
     pub epochs: u64,
 }
 
-fn fifth() -> f64 {
-    0.2
-}
 
 /// `gptlab rm` config.
 #[derive(Debug, Clone, Serialize, Deserialize)]

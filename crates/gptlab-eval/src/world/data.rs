@@ -196,6 +196,24 @@ pub fn label(world_dir: &Path, models: &[&Path], prompts: Option<&Path>, o: &Lab
     Ok(LabelReport { comparisons: out.into(), labeler_agreement: labelers::agreement(&shared), groups: texts.len() - skipped, skipped_identical: skipped })
 }
 
+/// How often the world's other training labelers order a pair of completions as the recorded
+/// ranking of the comparisons in `path` does (the agreement a reward model's accuracy on the
+/// same items is read against). Each comparison's prompt is its last user turn.
+pub fn agreement_with_labels(world_dir: &Path, path: &Path, seed: u64) -> Result<f64> {
+    let world = load_world(world_dir)?;
+    let mut rng = Rng::stream(seed, "label/agreement");
+    let mut pairs = vec![];
+    for (i, c) in gptlab_data::read_comparisons_file(path)?.comparisons.iter().enumerate() {
+        let text = c.context.last().map(|m| m.content.as_str()).unwrap_or_default();
+        let p = world.judge_data(text).ok_or_else(|| Error::Input(format!("{}: comparison {} is not from this world", path.display(), i + 1)))?;
+        let recorded = c.order();
+        for l in world.labelers.iter().filter(|l| !l.held_out && Some(&l.id) != c.labeler.as_ref()) {
+            pairs.push(vec![recorded.clone(), l.rank(&p, &c.completions, &mut rng)]);
+        }
+    }
+    Ok(labelers::agreement(&pairs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,11 +2,13 @@
 //! comparisons form ONE batch element: each completion is forwarded once (K forwards, not
 //! 2·C(K,2)), the reward is the scalar head at the completion's last token (its `<|end|>`), and
 //! the element's loss is −1/C(K,2) · Σ_{w ranked above l} log σ(r(x, y_w) − r(x, y_l)).
-//! A micro-batch averages its elements. Pairwise data is K = 2. Evaluation: the same loss over
-//! held-out comparisons, plus pairwise accuracy (fraction of pairs ordered correctly).
+//! A micro-batch averages its elements. Pairwise data is K = 2. Ties: completions a labeler
+//! marked as equally good form one tie group; a tied pair adds no loss term and is counted
+//! (InstructGPT's labelers could mark ties). Evaluation: the same loss over held-out
+//! comparisons, plus pairwise accuracy (fraction of untied pairs ordered correctly).
 //! The bias that makes demonstrations score 0 on average is set after training (the `rm`
 //! stage).
-//! Not implemented: ties, margins, and per-labeler weighting.
+//! Not implemented: margins, and per-labeler weighting.
 
 use crate::trainer::{Evaluation, Task};
 use crate::Result;
@@ -17,10 +19,24 @@ use gptlab_tokenizer::chat::Rendered;
 use serde_json::{Map, Value};
 use tch::{Device, Kind, Tensor};
 
-/// One prompt's K rendered completions, ranked best first (indices into `items`).
+/// One prompt's K rendered completions, ranked best first as tie groups (indices into
+/// `items`).
 pub struct RankedGroup {
     pub items: Vec<Rendered>,
-    pub ranking: Vec<usize>,
+    pub ranking: Vec<Vec<usize>>,
+}
+
+/// Loss and pair counts over some groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct PairStats {
+    /// Mean loss over the groups with at least one untied pair.
+    pub loss: f64,
+    /// Fraction of untied pairs the reward orders as the ranking does.
+    pub accuracy: f64,
+    pub groups: usize,
+    pub pairs: usize,
+    /// Pairs in one tie group (no loss, not in the accuracy).
+    pub tied_pairs: usize,
 }
 
 pub struct RmTask {
@@ -53,21 +69,30 @@ pub fn pack(items: &[&Rendered], block: usize, pad: u32, device: Device) -> (Ten
     (Tensor::from_slice(&x).view([items.len() as i64, t as i64]).to_device(device), Tensor::from_slice(&last).to_device(device))
 }
 
-/// Loss of one group given its rewards `[K]` and ranking (best first), and how many of its
-/// C(K,2) pairs are ordered correctly.
-pub fn group_loss(rewards: &Tensor, ranking: &[usize]) -> (Tensor, usize, usize) {
-    let mut w = Vec::new();
-    let mut l = Vec::new();
-    for i in 0..ranking.len() {
-        for j in i + 1..ranking.len() {
-            w.push(ranking[i] as i64);
-            l.push(ranking[j] as i64);
+/// One group's loss given its rewards `[K]` and tie groups (best first): the mean of
+/// −log σ(r_w − r_l) over the pairs whose `w` is in an earlier group than `l` (`None` when
+/// every pair is tied), how many of those the rewards order correctly, their number, and the
+/// number of tied pairs.
+pub fn group_loss(rewards: &Tensor, ranking: &[Vec<usize>]) -> (Option<Tensor>, usize, usize, usize) {
+    let (mut w, mut l, mut tied) = (Vec::new(), Vec::new(), 0);
+    for (i, better) in ranking.iter().enumerate() {
+        tied += better.len() * better.len().saturating_sub(1) / 2;
+        for worse in &ranking[i + 1..] {
+            for &a in better {
+                for &b in worse {
+                    w.push(a as i64);
+                    l.push(b as i64);
+                }
+            }
         }
+    }
+    if w.is_empty() {
+        return (None, 0, 0, tied);
     }
     let dev = rewards.device();
     let diff = rewards.index_select(0, &Tensor::from_slice(&w).to_device(dev)) - rewards.index_select(0, &Tensor::from_slice(&l).to_device(dev));
     let correct = diff.gt(0.0).sum(Kind::Int64).int64_value(&[]) as usize;
-    (-diff.log_sigmoid().mean(Kind::Float), correct, w.len())
+    (Some(-diff.log_sigmoid().mean(Kind::Float)), correct, w.len(), tied)
 }
 
 /// Mean reward (the head at each sequence's last token) of rendered sequences, `batch` at a
@@ -86,22 +111,26 @@ pub fn mean_reward(model: &Gpt, head: &ScalarHead, seqs: &[Rendered], batch: usi
 }
 
 impl RmTask {
-    /// Loss (mean over groups) and (correct, total) pairs for some groups, in one forward pass.
-    fn groups_loss(&self, model: &Gpt, groups: &[&RankedGroup], train: bool) -> Result<(Tensor, usize, usize, usize)> {
+    /// Loss (mean over the groups with an untied pair; 0 with a gradient when there is none),
+    /// (correct, untied, tied) pairs, the groups with a loss, and tokens, in one forward pass.
+    fn groups_loss(&self, model: &Gpt, groups: &[&RankedGroup], train: bool) -> Result<(Tensor, [usize; 3], usize, usize)> {
         let items: Vec<&Rendered> = groups.iter().flat_map(|g| g.items.iter()).collect();
         let (x, last) = pack(&items, self.block, self.pad, self.device);
         let rewards = self.head.at_last(model, &x, &last, train)?;
-        let (mut losses, mut correct, mut pairs, mut off) = (Vec::new(), 0, 0, 0i64);
+        let (mut losses, mut counts, mut off) = (Vec::new(), [0; 3], 0i64);
         for g in groups {
             let k = g.items.len() as i64;
-            let (l, c, p) = group_loss(&rewards.narrow(0, off, k), &g.ranking);
-            losses.push(l);
-            correct += c;
-            pairs += p;
+            let (l, c, p, t) = group_loss(&rewards.narrow(0, off, k), &g.ranking);
+            losses.extend(l);
+            counts[0] += c;
+            counts[1] += p;
+            counts[2] += t;
             off += k;
         }
         let tokens = items.iter().map(|r| r.ids.len()).sum();
-        Ok((Tensor::stack(&losses, 0).mean(Kind::Float), correct, pairs, tokens))
+        let n = losses.len();
+        let loss = if losses.is_empty() { rewards.sum(Kind::Float) * 0.0 } else { Tensor::stack(&losses, 0).mean(Kind::Float) };
+        Ok((loss, counts, n, tokens))
     }
 
     /// Mean reward of rendered sequences (for the demonstration bias).
@@ -117,7 +146,7 @@ impl Task for RmTask {
         let mut order: Vec<usize> = (0..self.train.len()).collect();
         Rng::stream(self.seed, &format!("rm/epoch/{epoch}")).shuffle(&mut order);
         let groups: Vec<&RankedGroup> = order.iter().skip(k * self.batch_size).take(self.batch_size).map(|&i| &self.train[i]).collect();
-        let (loss, correct, pairs, tokens) = self.groups_loss(model, &groups, true)?;
+        let (loss, [correct, pairs, _], _, tokens) = self.groups_loss(model, &groups, true)?;
         let mut m = Map::new();
         m.insert("accuracy".into(), (correct as f64 / pairs.max(1) as f64).into());
         m.insert("epoch".into(), (epoch as f64 + k as f64 / per_epoch as f64).into());
@@ -125,29 +154,30 @@ impl Task for RmTask {
     }
 
     fn evaluate(&mut self, model: &Gpt) -> Result<Evaluation> {
-        let (loss, accuracy) = self.loss_and_accuracy(model)?;
+        let s = self.stats(model, &self.val)?;
         let mut metrics = Map::new();
-        metrics.insert("eval_accuracy".into(), accuracy.into());
-        Ok(Evaluation { loss, score: None, metrics })
+        metrics.insert("eval_accuracy".into(), s.accuracy.into());
+        Ok(Evaluation { loss: s.loss, score: None, metrics })
     }
 }
 
 impl RmTask {
-    /// Mean loss over the validation groups and the fraction of their pairs ordered correctly.
-    pub fn loss_and_accuracy(&self, model: &Gpt) -> Result<(f64, f64)> {
-        let (mut loss, mut correct, mut pairs, mut n) = (0.0, 0, 0, 0);
+    /// Loss and pair counts of the model on `groups` (validation, test).
+    pub fn stats(&self, model: &Gpt, groups: &[RankedGroup]) -> Result<PairStats> {
+        let (mut loss, mut counts, mut n) = (0.0, [0; 3], 0);
         tch::no_grad(|| -> Result<()> {
-            for chunk in self.val.chunks(self.batch_size.max(1)) {
-                let groups: Vec<&RankedGroup> = chunk.iter().collect();
-                let (l, c, p, _) = self.groups_loss(model, &groups, false)?;
-                loss += l.double_value(&[]) * groups.len() as f64;
-                correct += c;
-                pairs += p;
-                n += groups.len();
+            for chunk in groups.chunks(self.batch_size.max(1)) {
+                let refs: Vec<&RankedGroup> = chunk.iter().collect();
+                let (l, c, k, _) = self.groups_loss(model, &refs, false)?;
+                loss += l.double_value(&[]) * k as f64;
+                n += k;
+                for i in 0..3 {
+                    counts[i] += c[i];
+                }
             }
             Ok(())
         })?;
-        Ok((loss / n.max(1) as f64, correct as f64 / pairs.max(1) as f64))
+        Ok(PairStats { loss: loss / n.max(1) as f64, accuracy: counts[0] as f64 / counts[1].max(1) as f64, groups: groups.len(), pairs: counts[1], tied_pairs: counts[2] })
     }
 }
 
@@ -157,25 +187,36 @@ mod tests {
 
     #[test]
     fn k_wise_loss_matches_hand_computation() {
+        let strict = |v: &[usize]| v.iter().map(|&i| vec![i]).collect::<Vec<_>>();
+        let val = |t: Option<Tensor>| t.expect("a loss").double_value(&[]);
         // rewards of completions 0, 1, 2; ranking best→worst = [0, 1, 2]
         let r = Tensor::from_slice(&[2.0f32, 1.0, 0.0]);
-        let (loss, correct, pairs) = group_loss(&r, &[0, 1, 2]);
+        let (loss, correct, pairs, tied) = group_loss(&r, &strict(&[0, 1, 2]));
+        let loss = val(loss);
         let ls = |x: f64| -(1.0 + (-x).exp()).ln();
         let want = -(ls(1.0) + ls(2.0) + ls(1.0)) / 3.0;
-        assert!((loss.double_value(&[]) - want).abs() < 1e-6);
-        assert_eq!((correct, pairs), (3, 3));
+        assert!((loss - want).abs() < 1e-6);
+        assert_eq!((correct, pairs, tied), (3, 3, 0));
         // the reversed ranking is penalised more, and every pair is wrong
-        let (bad, correct, _) = group_loss(&r, &[2, 1, 0]);
-        assert!(bad.double_value(&[]) > loss.double_value(&[]));
+        let (bad, correct, _, _) = group_loss(&r, &strict(&[2, 1, 0]));
+        assert!(val(bad) > loss);
         assert_eq!(correct, 0);
         // K = 2 is the pairwise (Bradley–Terry) loss: −log σ(r_w − r_l)
-        let (pair, _, n) = group_loss(&Tensor::from_slice(&[0.5f32, 1.5]), &[1, 0]);
+        let (pair, _, n, _) = group_loss(&Tensor::from_slice(&[0.5f32, 1.5]), &strict(&[1, 0]));
         assert_eq!(n, 1);
-        assert!((pair.double_value(&[]) + ls(1.0)).abs() < 1e-6);
+        assert!((val(pair) + ls(1.0)).abs() < 1e-6);
         // equal rewards give log 2 whatever the ranking
-        let (tie, _, _) = group_loss(&Tensor::from_slice(&[0.3f32, 0.3, 0.3, 0.3]), &[3, 1, 0, 2]);
-        assert!((tie.double_value(&[]) - 2f64.ln()).abs() < 1e-6);
+        let (tie, _, _, _) = group_loss(&Tensor::from_slice(&[0.3f32, 0.3, 0.3, 0.3]), &strict(&[3, 1, 0, 2]));
+        assert!((val(tie) - 2f64.ln()).abs() < 1e-6);
+        // a tie group: 0 best, 1 and 2 tied below it: two pairs (0>1, 0>2), one tied pair
+        let (t, correct, pairs, tied) = group_loss(&r, &[vec![0], vec![1, 2]]);
+        assert_eq!((correct, pairs, tied), (2, 2, 1));
+        assert!((val(t) + (ls(1.0) + ls(2.0)) / 2.0).abs() < 1e-6, "the tied pair adds no term");
+        // all tied: no loss at all
+        let (none, _, pairs, tied) = group_loss(&r, &[vec![0, 1, 2]]);
+        assert!(none.is_none() && pairs == 0 && tied == 3);
     }
+
 
     #[test]
     fn pack_finds_last_tokens() {

@@ -1,28 +1,35 @@
 //! The `rm` stage: a reward model (InstructGPT step 2), a scalar head on the `rm.init_from`
-//! trunk trained on K-wise ranked comparisons. Validation is `rm.val`, or the last
-//! `rm.val_fraction` of the comparisons; the checkpoint with the lowest validation loss is
-//! kept. With `rm.demos`, the head's bias is then set so the demonstrations' mean reward is 0
-//! (the paper normalises its reward model so demonstrations score 0 on average).
+//! trunk trained on K-wise ranked comparisons. Validation and test comparisons are `rm.val`
+//! and `rm.test`, or held out from `rm.train` by prompt (no prompt in two splits; the splits
+//! are written to `<out_dir>/data/{train,val,test}.jsonl`). The checkpoint with the lowest
+//! validation loss is kept, and its accuracy is reported on test. With `rm.demos`, the head's
+//! bias is then set so the demonstrations' mean reward is 0 (the paper normalises its reward
+//! model so demonstrations score 0 on average).
 
 use crate::config::RmConfig;
-use crate::objectives::rm::{mean_reward, RankedGroup, RmTask};
+use crate::objectives::rm::{mean_reward, PairStats, RankedGroup, RmTask};
 use crate::rundir::{read_state, RunDir, Slot};
 use crate::stages::sft::render_demos;
-use crate::stages::{hold_out, RunOptions};
+use crate::stages::RunOptions;
 use crate::trainer::{self, LoopConfig};
 use crate::{Error, Result};
 use gptlab_model::checkpoint;
 use gptlab_model::roles::{self, Mode, Scalar};
-use gptlab_data::read_comparisons_file;
+use gptlab_core::rng::Rng;
+use gptlab_data::prompts::split_by_key;
+use gptlab_data::{read_comparisons_file, Comparison};
 use gptlab_tokenizer::Tokenizer;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RmReport {
-    /// Pairwise accuracy on the validation comparisons.
+    /// Pairwise accuracy of the kept checkpoint on the test comparisons (on validation when
+    /// there are none).
     pub rm_accuracy: f64,
     pub eval_loss: f64,
+    pub val: PairStats,
+    pub test: PairStats,
     /// The demonstrations' mean reward before the bias was set (with `rm.demos`), and as the
     /// saved checkpoint scores them (≈ 0).
     pub demo_mean_reward_before_bias: Option<f64>,
@@ -30,27 +37,58 @@ pub struct RmReport {
     pub bias: f64,
     pub train_groups: usize,
     pub val_groups: usize,
+    pub test_groups: usize,
     /// Records of the comparison files left out (unusable), with an example.
     pub skipped: usize,
     pub out_dir: PathBuf,
 }
 
-/// The ranked groups of a comparisons file, rendered, and how many records were left out.
-fn groups(tok: &Tokenizer, path: &Path) -> Result<(Vec<RankedGroup>, usize)> {
+/// A comparisons file, with a note on records left out.
+fn read(path: &Path) -> Result<(Vec<Comparison>, usize)> {
     let file = read_comparisons_file(path)?;
     if let Some(first) = file.skipped.first() {
         eprintln!("rm: {} records of {} left out (e.g. {first})", file.skipped.len(), path.display());
     }
-    let g = file
-        .comparisons
-        .iter()
+    Ok((file.comparisons, file.skipped.len()))
+}
+
+/// Comparisons rendered as ranked groups.
+fn render(tok: &Tokenizer, cs: &[Comparison], origin: &str) -> Result<Vec<RankedGroup>> {
+    cs.iter()
         .enumerate()
         .map(|(i, c)| {
             let items = c.completions.iter().map(|y| tok.render_reply(&c.context, y).map(|(r, _)| r)).collect::<std::result::Result<Vec<_>, _>>();
-            Ok(RankedGroup { items: items.map_err(|e| Error::Data(format!("{}: comparison {}: {e}", path.display(), i + 1)))?, ranking: c.ranking.clone() })
+            Ok(RankedGroup { items: items.map_err(|e| Error::Data(format!("{origin}: comparison {}: {e}", i + 1)))?, ranking: c.ranking.clone() })
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((g, file.skipped.len()))
+        .collect()
+}
+
+fn write_jsonl(path: &Path, cs: &[Comparison]) -> Result<()> {
+    let mut s = String::new();
+    for c in cs {
+        s.push_str(&serde_json::to_string(c).map_err(|e| Error::Data(e.to_string()))?);
+        s.push('\n');
+    }
+    Ok(gptlab_core::fsio::write_atomic(path, s.as_bytes())?)
+}
+
+/// Train, validation and test comparisons: the given files, or `train` split by prompt.
+fn splits(r: &crate::config::RmSection, seed: u64) -> Result<([Vec<Comparison>; 3], usize)> {
+    let (train, mut skipped) = read(&r.train)?;
+    let val_f = if r.val.is_some() { 0.0 } else { r.val_fraction };
+    let test_f = if r.test.is_some() { 0.0 } else { r.test_fraction };
+    let [train, mut val, mut test] = split_by_key(train, Comparison::prompt_key, val_f, test_f, Rng::stream(seed, "rm/split"));
+    for (file, out) in [(&r.val, &mut val), (&r.test, &mut test)] {
+        if let Some(f) = file {
+            let (cs, s) = read(f)?;
+            *out = cs;
+            skipped += s;
+        }
+    }
+    if train.is_empty() || val.is_empty() {
+        return Err(Error::Data(format!("{}: {} prompts are too few for train and validation splits", r.train.display(), train.len() + val.len() + test.len())));
+    }
+    Ok(([train, val, test], skipped))
 }
 
 pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
@@ -61,16 +99,13 @@ pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
     let (vs, tok) = (l.vs, l.tok);
     let Scalar { gpt: mut model, head } = l.model;
     model.set_precision(cfg.train.dtype);
-    let (mut train, mut skipped) = groups(&tok, &r.train)?;
-    let val = match &r.val {
-        Some(v) => {
-            let (g, s) = groups(&tok, v)?;
-            skipped += s;
-            g
-        }
-        None => hold_out(&mut train, r.val_fraction, &r.train)?,
-    };
-    let (n_train, n_val) = (train.len(), val.len());
+    let ([train_c, val_c, test_c], skipped) = splits(r, cfg.train.seed)?;
+    for (name, cs) in [("train", &train_c), ("val", &val_c), ("test", &test_c)] {
+        write_jsonl(&cfg.run.out_dir.join("data").join(format!("{name}.jsonl")), cs)?;
+    }
+    let origin = r.train.display().to_string();
+    let (train, val, test) = (render(&tok, &train_c, &origin)?, render(&tok, &val_c, &origin)?, render(&tok, &test_c, &origin)?);
+    let (n_train, n_val, n_test) = (train.len(), val.len(), test.len());
     let block = model.cfg.n_positions as usize;
     let mut task = RmTask { train, val, head, batch_size: cfg.train.batch_size, block, pad: tok.end, seed: cfg.train.seed, device };
     let lc = LoopConfig::epochs(cfg.optim, cfg.schedule, &cfg.train, r.epochs, n_train, o.resume, o.progress);
@@ -91,15 +126,18 @@ pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
         let saved = roles::scalar(&best, device, Mode::Frozen)?.model;
         after = Some(mean_reward(&saved.gpt, &saved.head, &seqs, cfg.train.batch_size * 2, block, tok.end)?);
     }
-    let (eval_loss, rm_accuracy) = task.loss_and_accuracy(&model)?;
+    let (val_stats, test_stats) = (task.stats(&model, &task.val)?, task.stats(&model, &test)?);
     Ok(RmReport {
-        rm_accuracy,
-        eval_loss,
+        rm_accuracy: if test.is_empty() { val_stats.accuracy } else { test_stats.accuracy },
+        eval_loss: val_stats.loss,
+        val: val_stats,
+        test: test_stats,
         demo_mean_reward_before_bias: before,
         demo_mean_reward_after_bias: after,
         bias: task.head.b.double_value(&[0]),
         train_groups: n_train,
         val_groups: n_val,
+        test_groups: n_test,
         skipped,
         out_dir: rd.out_dir.clone(),
     })
