@@ -249,7 +249,7 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
         "--set", "pretrain:train.max_iters=20", "--set", "pretrain:train.eval_interval=10", "--set", "pretrain:train.eval_iters=2",
         "--set", "pretrain:model.n_layer=1", "--set", "pretrain:model.n_embd=32", "--set", "pretrain:model.n_head=2", "--set", "pretrain:data.vocab_size=300",
         "--set", "pretrain:model.block_size=64", "--set", "sft:sft.epochs=1", "--set", "rm:rm.epochs=1",
-        "--set", "ppo:train.max_iters=2", "--set", "ppo:rollout.batch=4", "--set", "ppo:ppo.minibatch_size=2", "--set", "ppo:ppo.ptx_ratio=1",
+        "--set", "ppo:train.max_iters=2", "--set", "ppo:train.snapshot_interval=1", "--set", "ppo:rollout.batch=4", "--set", "ppo:ppo.minibatch_size=2", "--set", "ppo:ppo.ptx_ratio=1",
     ]
     .map(String::from)
     .to_vec();
@@ -274,6 +274,10 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
         }
     }
     assert!(report.contains("public tasks"), "{report}");
+    // the over-optimisation curve: SFT at KL 0, then the final PPO run's snapshots
+    let opt = j["overoptimisation"].as_array().expect("curve");
+    assert!(opt.len() >= 2 && opt[0]["step"] == 0 && opt[0]["kl"] == 0.0, "{opt:?}");
+    assert!(out.join("overoptimisation.png").exists() && out.join("ppo/snapshots").is_dir());
     for f in ["pretrain/loss.png", "sft/loss.png", "rm/loss.png", "reward.png", "kl.png", "entropy.png", "ppo/last/model.safetensors", "ppo_ptx/last/model.safetensors"] {
         assert!(out.join(f).exists(), "{f}");
     }

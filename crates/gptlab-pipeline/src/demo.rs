@@ -22,6 +22,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// PPO iterations between the final PPO run's snapshots.
+const SNAPSHOT_INTERVAL: u64 = 10;
+
 /// The stages whose configs the demo reads.
 pub const STAGES: [&str; 4] = ["pretrain", "sft", "rm", "ppo"];
 
@@ -66,8 +69,9 @@ fn toml_str(p: &Path) -> String {
 
 /// The config of `stage` with the demo's paths, then the user's overrides for that stage, and
 /// the run options with its resolved TOML.
-fn stage_config<T: serde::de::DeserializeOwned + serde::Serialize>(o: &DemoOptions, stage: &str, paths: &[(&str, &Path)]) -> Result<(T, RunOptions)> {
+fn stage_config<T: serde::de::DeserializeOwned + serde::Serialize>(o: &DemoOptions, stage: &str, paths: &[(&str, &Path)], extra: &[String]) -> Result<(T, RunOptions)> {
     let mut ov: Vec<String> = paths.iter().map(|(k, p)| format!("{k}={}", toml_str(p))).collect();
+    ov.extend(extra.iter().cloned());
     for (s, kv) in split_overrides(&o.overrides)? {
         if s == stage {
             ov.push(kv.to_string());
@@ -125,16 +129,17 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
     world::generate(&go, &wdir).map_err(|e| Error::Input(format!("world stage: {e}")))?;
     clock.tick("world");
 
-    let (pcfg, ro) = stage_config::<PretrainConfig>(o, "pretrain", &[("data.corpus", &wdir.join("corpus.txt")), ("run.out_dir", &out.join("pretrain"))])?;
+    let (pcfg, ro) = stage_config::<PretrainConfig>(o, "pretrain", &[("data.corpus", &wdir.join("corpus.txt")), ("run.out_dir", &out.join("pretrain"))], &[])?;
     let pre = stages::pretrain::run(&pcfg, &ro).map_err(stage_err("pretrain"))?;
     clock.tick("pretrain");
 
     let sft_ckpt = out.join("sft/best");
-    let (scfg, ro) = stage_config::<SftConfig>(o, "sft", &[("sft.init_from", &out.join("pretrain/best")), ("sft.train", &wdir.join("sft.jsonl")), ("run.out_dir", &out.join("sft"))])?;
+    let (scfg, ro) = stage_config::<SftConfig>(o, "sft", &[("sft.init_from", &out.join("pretrain/best")), ("sft.train", &wdir.join("sft.jsonl")), ("run.out_dir", &out.join("sft"))], &[])?;
     let sft_sum = stages::sft::run(&scfg, &ro).map_err(stage_err("sft"))?;
     clock.tick("sft");
 
-    let run_ppo = |dir: &str, rm_dir: &Path, ptx: bool| -> Result<PpoReport> {
+    // the final PPO run keeps snapshots for the over-optimisation curve
+    let run_ppo = |dir: &str, rm_dir: &Path, ptx: bool, snapshots: bool| -> Result<PpoReport> {
         let mut paths: Vec<(&str, PathBuf)> = vec![
             ("ppo.policy_from", sft_ckpt.clone()),
             ("ppo.reward_from", rm_dir.join("best")),
@@ -146,7 +151,8 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
             paths.push(("ppo.ptx_corpus", wdir.join("corpus.txt")));
         }
         let refs: Vec<(&str, &Path)> = paths.iter().map(|(k, p)| (*k, p.as_path())).collect();
-        let (cfg, ro) = stage_config::<PpoConfig>(o, "ppo", &refs)?;
+        let extra = if snapshots { vec![format!("train.snapshot_interval={SNAPSHOT_INTERVAL}")] } else { vec![] };
+        let (cfg, ro) = stage_config::<PpoConfig>(o, "ppo", &refs, &extra)?;
         stages::ppo::run(&cfg, &ro).map_err(stage_err(dir))
     };
 
@@ -170,7 +176,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         clock.tick(&format!("label_r{round}"));
 
         let rm_dir = out.join(if last { "rm".to_string() } else { format!("rm_r{round}") });
-        let (rcfg, ro) = stage_config::<RmConfig>(o, "rm", &[("rm.init_from", &sft_ckpt), ("rm.train", &all), ("rm.demos", &wdir.join("sft.jsonl")), ("run.out_dir", &rm_dir)])?;
+        let (rcfg, ro) = stage_config::<RmConfig>(o, "rm", &[("rm.init_from", &sft_ckpt), ("rm.train", &all), ("rm.demos", &wdir.join("sft.jsonl")), ("run.out_dir", &rm_dir)], &[])?;
         let rep = stages::rm::run(&rcfg, &ro).map_err(stage_err(format!("rm (round {round})")))?;
         clock.tick(&format!("rm_r{round}"));
         let mut info = RoundInfo {
@@ -183,7 +189,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         };
         if !last {
             let dir = format!("ppo_r{round}");
-            info.ppo_final_kl = run_ppo(&dir, &rm_dir, false)?.last_kl;
+            info.ppo_final_kl = run_ppo(&dir, &rm_dir, false, false)?.last_kl;
             policy = Some(out.join(dir).join("last"));
             clock.tick(&format!("ppo_r{round}"));
         }
@@ -194,9 +200,9 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
     let rm_test_labeler_agreement = world::agreement_with_labels(&wdir, &out.join("rm/data/test.jsonl"), o.seed)?;
     let agreement = rounds[0].labeler_agreement;
 
-    let ppo = run_ppo("ppo", &out.join("rm"), false)?;
+    let ppo = run_ppo("ppo", &out.join("rm"), false, true)?;
     clock.tick("ppo");
-    let ppo_ptx = run_ppo("ppo_ptx", &out.join("rm"), true)?;
+    let ppo_ptx = run_ppo("ppo_ptx", &out.join("rm"), true, false)?;
     clock.tick("ppo_ptx");
     if let Some(i) = rounds.last_mut() {
         i.ppo_final_kl = ppo.last_kl;
@@ -216,9 +222,10 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
     let loss = Models { pretrain: pre_l, sft: sft_l, ppo: ppo_l, ppo_ptx: ptx_l };
     let public_tasks = PublicTasks { pretrain: pre_t, sft: sft_t, ppo: ppo_t, ppo_ptx: ptx_t };
     let examples = side_by_side(&val_prompts, &[&sft_ckpt, &ppo_ckpt, &ptx_ckpt], 8)?;
+    let overoptimisation = crate::overopt::curve(&world_kb, &sft_ckpt, &out.join("ppo"), &out.join("rm/best"), &val_prompts, o.seed)?;
     clock.tick("eval");
 
-    report::compare_plots(out)?;
+    report::plots(out, &overoptimisation)?;
     let r = DemoReport {
         rm_accuracy: rm_rep.rm_accuracy,
         rm_test_labeler_agreement,
@@ -239,6 +246,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         pretrain_eval_loss: pre.best_eval_loss,
         sft_eval_loss: sft_sum.best_eval_loss,
         ppo_final_kl: PolicyPair { ppo: ppo.last_kl, ppo_ptx: ppo_ptx.last_kl },
+        overoptimisation,
         stage_seconds: clock.times.clone(),
         wall_s: clock.t0.elapsed().as_secs_f64(),
     };

@@ -1,8 +1,10 @@
 //! gptlab-pipeline: whole runs over the stages. [`demo`]: InstructGPT's method end to end on
 //! the synthetic world, at toy scale on a CPU, ending in a typed [`report::DemoReport`] written
-//! as `report.json` and rendered as `report.md`.
+//! as `report.json` and rendered as `report.md`; [`overopt`]: the proxy and true reward
+//! against the KL along a PPO run.
 
 pub mod demo;
+pub mod overopt;
 pub mod report;
 
 #[derive(Debug, thiserror::Error)]

@@ -87,22 +87,32 @@ pub struct DemoReport {
     pub pretrain_eval_loss: f64,
     pub sft_eval_loss: f64,
     pub ppo_final_kl: PolicyPair<f64>,
+    /// The proxy (RM) and true scores against the KL along the PPO run.
+    pub overoptimisation: Vec<crate::overopt::OptPoint>,
     pub stage_seconds: BTreeMap<String, f64>,
     pub wall_s: f64,
 }
 
-/// PPO and PPO-ptx curves in one figure per metric.
-pub fn compare_plots(out: &Path) -> Result<()> {
+/// PPO and PPO-ptx curves (each iteration and a trailing mean) in one figure per metric, and
+/// the over-optimisation curve.
+pub fn plots(out: &Path, opt: &[crate::overopt::OptPoint]) -> Result<()> {
+    use gptlab_train::plot::{line_plot, series_from, smoothed, Series};
+    let err = |e| crate::Error::Stage { stage: "report".into(), source: e };
     let a = gptlab_core::metrics::read_jsonl(&out.join("ppo/metrics.jsonl"))?;
     let b = gptlab_core::metrics::read_jsonl(&out.join("ppo_ptx/metrics.jsonl"))?;
-    for (key, file) in [("objective/rlhf_reward", "reward.png"), ("objective/kl", "kl.png"), ("objective/entropy", "entropy.png")] {
-        let mut sa = gptlab_train::plot::series_from(&a, key);
-        sa.name = "PPO".into();
-        let mut sb = gptlab_train::plot::series_from(&b, key);
-        sb.name = "PPO-ptx".into();
-        gptlab_train::plot::line_plot(&out.join(file), key, "PPO iteration", &[sa, sb]).map_err(|e| crate::Error::Stage { stage: "report".into(), source: e })?;
+    for (key, file) in [("objective/scores", "reward.png"), ("objective/kl", "kl.png"), ("objective/entropy", "entropy.png")] {
+        let mut series = vec![];
+        for (recs, name) in [(&a, "PPO"), (&b, "PPO-ptx")] {
+            let mut s = series_from(recs, key);
+            s.name = name.into();
+            series.push(smoothed(&s, 10));
+            series.push(s);
+        }
+        line_plot(&out.join(file), key, "PPO iteration", &series).map_err(err)?;
     }
-    Ok(())
+    let proxy = Series { name: "RM score (proxy)".into(), points: opt.iter().map(|p| (p.kl, p.rm_score)).collect() };
+    let truth = Series { name: "true preference score".into(), points: opt.iter().map(|p| (p.kl, p.true_score)).collect() };
+    line_plot(&out.join("overoptimisation.png"), "PPO: proxy and true reward", "KL to SFT (summed per response)", &[proxy, truth]).map_err(err)
 }
 
 fn cell(s: &str) -> String {
@@ -154,7 +164,13 @@ pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)
         let _ = writeln!(m, "| {} | {} | {} | {} | {} | {} |", i.round, i.sampled_from.join(", "), i.groups, f(i.labeler_agreement), f(i.rm_accuracy), f(i.ppo_final_kl));
     }
     let _ = writeln!(m);
-    let _ = writeln!(m, "## PPO curves (PPO and PPO-ptx)\n\n![reward](reward.png)\n\n![KL](kl.png)\n\n![entropy](entropy.png)\n");
+    let _ = writeln!(m, "## PPO curves (PPO and PPO-ptx)\n\nRM score of each iteration's rollouts, the KL to SFT (summed per response) and the entropy, with trailing means of 10 iterations.\n\n![reward](reward.png)\n\n![KL](kl.png)\n\n![entropy](entropy.png)\n");
+    let _ = writeln!(m, "### Over-optimisation\n\nAlong the PPO run, the RM score (the proxy PPO optimises) and the true preference score of the same replies ({} held-out prompts, one sample each at temperature 1) against the KL to SFT, as Gao et al. chart reward over-optimisation.\n", crate::overopt::PROMPTS);
+    let _ = writeln!(m, "| PPO iteration | KL | RM score | true score |\n|---|---|---|---|");
+    for p in &r.overoptimisation {
+        let _ = writeln!(m, "| {} | {} | {} | {} |", p.step, f(p.kl), f(p.rm_score), f(p.true_score));
+    }
+    let _ = writeln!(m, "\n![over-optimisation](overoptimisation.png)\n");
     let _ = writeln!(m, "## Training curves\n\n![pretrain](pretrain/loss.png) ![sft](sft/loss.png) ![rm](rm/loss.png)\n");
     let _ = writeln!(m, "## Greedy replies to held-out prompts\n\n| prompt | SFT | PPO | PPO-ptx |\n|---|---|---|---|");
     for (p, cols) in examples {

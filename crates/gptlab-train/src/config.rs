@@ -354,6 +354,10 @@ pub struct RlTrainSection {
     /// Write a resumable `last/` every this many iterations (0: only at the end).
     #[serde(default)]
     pub checkpoint_interval: u64,
+    /// Keep the policy every this many iterations as `snapshots/step_NNNNNN/` (0: none), to
+    /// measure how the true quality moves with the KL as PPO optimises the reward model.
+    #[serde(default)]
+    pub snapshot_interval: u64,
     #[serde(default)]
     pub seed: u64,
     #[serde(default)]

@@ -89,6 +89,20 @@ pub fn line_plot(path: &Path, title: &str, x_label: &str, series: &[Series]) -> 
 }
 
 /// Points `(step, record[key])` from a metrics file's records.
+/// The trailing mean of the last `window` points (fewer at the start), named `<name> (mean of
+/// <window>)`: a curve's trend under per-iteration noise.
+pub fn smoothed(s: &Series, window: usize) -> Series {
+    let w = window.max(1);
+    let points = (0..s.points.len())
+        .map(|i| {
+            let from = (i + 1).saturating_sub(w);
+            let ys = &s.points[from..=i];
+            (s.points[i].0, ys.iter().map(|p| p.1).sum::<f64>() / ys.len() as f64)
+        })
+        .collect();
+    Series { name: format!("{} (mean of {w})", s.name), points }
+}
+
 pub fn series_from(records: &[serde_json::Map<String, Value>], key: &str) -> Series {
     let points = records
         .iter()
@@ -107,6 +121,14 @@ pub fn loss_curve(metrics: &Path, out: &Path, stage: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smoothing_is_a_trailing_mean() {
+        let s = Series { name: "r".into(), points: vec![(0.0, 1.0), (1.0, 3.0), (2.0, 5.0), (3.0, 7.0)] };
+        let m = smoothed(&s, 2);
+        assert_eq!(m.points, vec![(0.0, 1.0), (1.0, 2.0), (2.0, 4.0), (3.0, 6.0)]);
+        assert!(m.name.contains("mean of 2"));
+    }
 
     #[test]
     fn writes_a_png() {

@@ -7,12 +7,13 @@
 //! The run directory is the shared [`RunDir`]: `last/` is the policy (an ordinary checkpoint)
 //! plus everything `--resume` needs to continue bit for bit: `trainer_state.json` (iteration
 //! count and random stream), `ppo_state.json` ([`PpoState`]), `value/` (value model and its
-//! optimizer) and `ema.safetensors`. `ema/` holds the averaged policy at the end; the plots are
-//! `reward.png`, `kl.png` and `entropy.png`.
+//! optimizer) and `ema.safetensors`. `ema/` holds the averaged policy at the end,
+//! `snapshots/step_NNNNNN/` the policy every `train.snapshot_interval` iterations; the plots
+//! are `reward.png`, `kl.png` and `entropy.png` (each iteration and a trailing mean).
 
 use crate::config::PpoConfig;
 use crate::optim::{lr_at, AdamW};
-use crate::plot::{line_plot, series_from};
+use crate::plot::{line_plot, series_from, smoothed};
 use crate::rl::ppo::{self, PtxMix, Update};
 use crate::rl::rollout::{advantages, mean_score, sample, score};
 use crate::rundir::{read_state, RunDir, Slot, OPTIM_FILE};
@@ -211,6 +212,10 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
         pb.set_message(format!("score {:.3} kl {:.3}", rec.get("objective/scores").and_then(|v| v.as_f64()).unwrap_or(0.0), ps.last_kl));
         pb.inc(1);
         state.step += 1;
+        if t.snapshot_interval > 0 && state.step % t.snapshot_interval == 0 {
+            let dir = rd.out_dir.join("snapshots").join(format!("step_{:06}", state.step));
+            crate::rundir::save_checkpoint(&dir, &vs_p, &policy_m, &tok, None, &state, &o.resolved_toml, &|_| Ok(()))?;
+        }
         if t.checkpoint_interval > 0 && state.step % t.checkpoint_interval == 0 && state.step < t.max_iters {
             save_last(&state, &ps, &popt, &vopt, ema.as_ref())?;
         }
@@ -229,8 +234,10 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
         crate::rundir::save_checkpoint(&rd.out_dir.join("ema"), &vs_p, &policy_m, &tok, None, &st, &o.resolved_toml, &|_| Ok(()))?;
     }
     let recs = gptlab_core::metrics::read_jsonl(&rd.metrics_path())?;
-    for (key, file) in [("objective/rlhf_reward", "reward.png"), ("objective/kl", "kl.png"), ("objective/entropy", "entropy.png")] {
-        line_plot(&rd.out_dir.join(file), &format!("ppo: {key}"), "PPO iteration", &[series_from(&recs, key)])?;
+    for (key, file) in [("objective/scores", "reward.png"), ("objective/kl", "kl.png"), ("objective/entropy", "entropy.png")] {
+        let s = series_from(&recs, key);
+        let m = smoothed(&s, 10);
+        line_plot(&rd.out_dir.join(file), &format!("ppo: {key}"), "PPO iteration", &[s, m])?;
     }
     Ok(PpoReport { steps: state.step, val_score_before: ps.val_score_before, val_score_after: after, last_kl: ps.last_kl, out_dir: rd.out_dir.clone() })
 }
