@@ -117,13 +117,24 @@ fn pretrain_resume_sample_and_eval_loss() {
     // ... equals a run killed after 20 steps and resumed to 30
     let part = dir.path().join("part");
     ok(&sargs(&tiny_args(&c, &part, 20)));
+    // as if killed after logging steps past the checkpoint: those records go on resume
+    let mut log = std::fs::read_to_string(part.join("metrics.jsonl")).expect("m");
+    log.push_str("{\"step\":20,\"loss\":9.9}\n{\"step\":21,\"loss\":9.9}\n");
+    std::fs::write(part.join("metrics.jsonl"), log).expect("w");
     let mut a = tiny_args(&c, &part, 30);
     a.push("--resume".into());
     let r = json(&ok(&sargs(&a)));
     assert_eq!(r["steps"], 30);
     assert_eq!(r["final_eval_loss"], s["final_eval_loss"], "resume continues bit-for-bit");
-    let n = std::fs::read_to_string(part.join("metrics.jsonl")).expect("m").lines().filter(|l| l.contains("\"eval_loss\"")).count();
-    assert_eq!(n, 4, "no duplicated records after resume");
+    // the resumed run's log is the straight run's, record for record (speeds aside)
+    let log = |d: &std::path::Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(d.join("metrics.jsonl")).expect("m").lines().map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("j");
+            v.as_object_mut().expect("o").remove("tokens_per_s");
+            v
+        }).collect()
+    };
+    assert_eq!(log(&part), log(&full), "no duplicated or missing records after resume");
 
     // sampling: same seed → same text; JSON lines
     let best = full.join("best");
@@ -276,7 +287,8 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
     assert!(report.contains("public tasks"), "{report}");
     // the over-optimisation curve: SFT at KL 0, then the final PPO run's snapshots
     let opt = j["overoptimisation"].as_array().expect("curve");
-    assert!(opt.len() >= 2 && opt[0]["step"] == 0 && opt[0]["kl"] == 0.0, "{opt:?}");
+    assert!(opt.len() >= 2 && opt[0]["step"] == 0, "{opt:?}");
+    assert!(opt[0]["kl"].as_f64().expect("kl").abs() < 1e-4, "SFT's KL to itself is 0 up to float noise: {opt:?}");
     assert!(out.join("overoptimisation.png").exists() && out.join("ppo/snapshots").is_dir());
     for f in ["pretrain/loss.png", "sft/loss.png", "rm/loss.png", "reward.png", "kl.png", "entropy.png", "ppo/last/model.safetensors", "ppo_ptx/last/model.safetensors"] {
         assert!(out.join(f).exists(), "{f}");

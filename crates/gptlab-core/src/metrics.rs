@@ -50,14 +50,15 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Map<String, Value>>> {
 /// Drops records whose `step` is greater than `step` (used when resuming from an
 /// earlier checkpoint, so the log has no duplicated steps).
 pub fn truncate_after_step(path: &Path, step: u64) -> Result<()> {
+    retain(path, |m| m.get("step").and_then(Value::as_u64).is_none_or(|s| s <= step))
+}
+
+/// Keeps the records for which `keep` holds (a missing file stays missing).
+pub fn retain(path: &Path, keep: impl Fn(&Map<String, Value>) -> bool) -> Result<()> {
     if !path.exists() {
         return Ok(());
     }
-    let kept: Vec<String> = read_jsonl(path)?
-        .into_iter()
-        .filter(|m| m.get("step").and_then(Value::as_u64).is_none_or(|s| s <= step))
-        .map(|m| Value::Object(m).to_string())
-        .collect();
+    let kept: Vec<String> = read_jsonl(path)?.into_iter().filter(|m| keep(m)).map(|m| Value::Object(m).to_string()).collect();
     let mut text = kept.join("\n");
     if !text.is_empty() {
         text.push('\n');

@@ -21,6 +21,8 @@
 //! | `eval/tasks/text`, `eval/tasks/choices` | the public tasks' held-out sentences, their distractors and answer positions (`gptlab-eval`'s `world::tasks`) |
 //! | `code/<task>/<n>` | the sampling seed of a problem's completions from the n-th on |
 //! | `data/split` | the users' order when a prompt dataset is split by user |
+//! | `rm/split` | the prompts' order when the RM's comparisons are split by prompt |
+//! | `label/agreement` | the other labelers' rankings when agreement with recorded ones is measured |
 //!
 //! libtorch's own generator (weight initialisation, dropout) is seeded with the run seed
 //! itself (`tch::manual_seed`).

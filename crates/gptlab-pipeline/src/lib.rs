@@ -25,5 +25,7 @@ pub enum Error {
     Stage { stage: String, source: gptlab_train::Error },
     #[error("{0}")]
     Input(String),
+    #[error("tensor error: {0}")]
+    Torch(#[from] tch::TchError),
 }
 pub type Result<T> = std::result::Result<T, Error>;

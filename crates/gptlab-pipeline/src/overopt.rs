@@ -4,20 +4,25 @@
 //! hidden preference is the gold reward, so the gap between the two curves is measured, not
 //! guessed.
 //!
-//! Each point: a policy snapshot (SFT itself at KL 0) replies once, at temperature 1, to the
-//! first held-out prompts; the RM and the true preference score the same replies. The KL is
-//! the mean summed per-response KL of the PPO iterations before the snapshot (its rollouts,
-//! on training prompts).
+//! Each point: a policy snapshot (SFT itself at KL 0) samples one reply to each of the first
+//! held-out prompts, as the PPO run's rollouts did (its `rollout.max_new_tokens` and
+//! temperature, read from the run's saved config); on those same replies the RM gives the
+//! proxy score, the world's hidden preference the true score, and the log-ratio to SFT, summed
+//! per reply, the KL (k1: its mean is KL(π‖π_SFT)).
 
 use crate::Result;
 use gptlab_data::chat::Message;
-use gptlab_engine::{chat_replies, SampleConfig};
+use gptlab_engine::chat::cut_at_special;
 use gptlab_eval::world::prefs::true_score;
 use gptlab_eval::world::World;
-use gptlab_model::roles::{self, Mode};
-use gptlab_train::objectives::rm::mean_reward;
+use gptlab_model::rl::kl_k1;
+use gptlab_model::roles::{self, Mode, Scalar};
+use gptlab_model::Gpt;
+use gptlab_train::config::{PpoConfig, RolloutSection};
+use gptlab_train::rl::rollout::{final_scores, response_logprobs, sample};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use tch::Kind;
 
 /// Held-out prompts each snapshot answers.
 pub const PROMPTS: usize = 200;
@@ -26,6 +31,7 @@ pub const PROMPTS: usize = 200;
 pub struct OptPoint {
     /// PPO iterations done (0: the SFT model).
     pub step: u64,
+    /// KL to SFT of the replies (summed per reply; k1).
     pub kl: f64,
     /// Mean RM score (the proxy reward) and true preference score of the same replies.
     pub rm_score: f64,
@@ -46,46 +52,45 @@ pub fn snapshots(ppo_dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
-/// Mean `objective/kl` of the iterations in `[from, to)` of a PPO metrics log.
-fn kl_between(metrics: &[serde_json::Map<String, serde_json::Value>], from: u64, to: u64) -> f64 {
-    let v: Vec<f64> = metrics
-        .iter()
-        .filter(|m| m.get("step").and_then(|s| s.as_u64()).is_some_and(|s| s >= from && s < to))
-        .filter_map(|m| m.get("objective/kl").and_then(|k| k.as_f64()))
-        .collect();
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
-/// One point: `policy`'s replies to `prompts`, scored by the RM at `rm_dir` and by the world.
-fn point(world: &World, policy: &Path, rm_dir: &Path, prompts: &[String], seed: u64) -> Result<(f64, f64)> {
-    let dev = tch::Device::Cpu;
-    let p = roles::lm(policy, dev, Mode::Frozen)?;
-    let rm = roles::scalar(rm_dir, dev, Mode::Frozen)?;
-    let replies = chat_replies(&p.model, &p.tok, prompts, &SampleConfig { max_new_tokens: 24, temperature: 1.0, seed, ..Default::default() })?;
+/// One point: `policy`'s replies to `prompts`, scored by `rm` and the world, and their KL to
+/// `sft`: (KL, proxy, true).
+fn point(world: &World, policy: &Path, sft: &Gpt, rm: &Scalar, prompts: &[String], rollout: &RolloutSection, seed: u64) -> Result<(f64, f64, f64)> {
+    let p = roles::lm(policy, tch::Device::Cpu, Mode::Frozen)?;
+    let ids: Vec<Vec<u32>> = prompts.iter().map(|q| p.tok.render_chat(&[Message::user(q)], true).map(|r| r.ids)).collect::<std::result::Result<_, _>>()?;
+    let train = |e: gptlab_train::Error| crate::Error::Stage { stage: "overoptimisation".into(), source: e };
+    let s = sample(&p.model, &p.tok, &ids, rollout.max_new_tokens, rollout.temperature, seed).map_err(train)?;
+    let (kl, proxy) = tch::no_grad(|| -> gptlab_train::Result<(f64, f64)> {
+        let ref_logp = response_logprobs(sft, &s, false)?.0;
+        let kl = (kl_k1(&s.old_logp, &ref_logp) * &s.resp_mask).sum(Kind::Float).double_value(&[]);
+        let proxy = final_scores(rm, &s, None)?.sum(Kind::Float).double_value(&[]);
+        Ok((kl, proxy))
+    })
+    .map_err(train)?;
     let mut truth = 0.0;
-    let mut seqs = vec![];
-    for (q, r) in prompts.iter().zip(&replies) {
+    for (i, q) in prompts.iter().enumerate() {
+        let n = s.resp_lens[i];
+        let toks: Vec<i64> = Vec::try_from(s.x.get(i as i64).narrow(0, s.q, n))?;
+        let reply = cut_at_special(p.tok.decode(&toks.iter().map(|&t| t as u32).collect::<Vec<_>>())?);
         let judged = world.judge_data(q).ok_or_else(|| crate::Error::Input(format!("prompt `{q}` is not from this world")))?;
-        truth += true_score(&judged, r);
-        seqs.push(rm.tok.render_reply(&[Message::user(q)], r)?.0);
+        truth += true_score(&judged, &reply);
     }
-    let block = rm.model.gpt.cfg.n_positions as usize;
-    let proxy = mean_reward(&rm.model.gpt, &rm.model.head, &seqs, 32, block, rm.tok.end).map_err(|e| crate::Error::Stage { stage: "overoptimisation".into(), source: e })?;
-    Ok((proxy, truth / prompts.len().max(1) as f64))
+    let n = prompts.len().max(1) as f64;
+    Ok((kl / n, proxy / n, truth / n))
 }
 
-/// The curve of a PPO run (`ppo_dir`, with snapshots) started from `sft` against `rm_dir`.
+/// The curve of a PPO run (`ppo_dir`, with snapshots) started from `sft` against the RM at
+/// `rm_dir`, on the first [`PROMPTS`] prompts of `prompts_file`.
 pub fn curve(world: &World, sft: &Path, ppo_dir: &Path, rm_dir: &Path, prompts_file: &Path, seed: u64) -> Result<Vec<OptPoint>> {
     let prompts: Vec<String> = gptlab_data::read_prompts(prompts_file)?.into_iter().take(PROMPTS).collect();
-    let metrics = gptlab_core::metrics::read_jsonl(&ppo_dir.join("metrics.jsonl"))?;
-    let (rm0, t0) = point(world, sft, rm_dir, &prompts, seed)?;
-    let mut out = vec![OptPoint { step: 0, kl: 0.0, rm_score: rm0, true_score: t0 }];
-    let snaps = snapshots(ppo_dir)?;
-    let mut prev = 0;
-    for (step, dir) in snaps {
-        let (rm_score, true_score) = point(world, &dir, rm_dir, &prompts, seed)?;
-        out.push(OptPoint { step, kl: kl_between(&metrics, prev.max(step.saturating_sub(5)), step), rm_score, true_score });
-        prev = step;
+    let cfg: PpoConfig = gptlab_core::config::load(&ppo_dir.join("last/config.toml"), &[])?;
+    let dev = tch::Device::Cpu;
+    let reference = roles::lm(sft, dev, Mode::Frozen)?;
+    let rm = roles::scalar(rm_dir, dev, Mode::Frozen)?;
+    let mut out = vec![];
+    let steps = std::iter::once((0, sft.to_path_buf())).chain(snapshots(ppo_dir)?);
+    for (step, dir) in steps {
+        let (kl, rm_score, true_score) = point(world, &dir, &reference.model, &rm.model, &prompts, &cfg.rollout, seed)?;
+        out.push(OptPoint { step, kl, rm_score, true_score });
     }
     Ok(out)
 }

@@ -99,21 +99,23 @@ impl Activation {
 }
 
 /// The tokenizer of a fresh model: trained on the corpus (`char` or `bpe`), or loaded from a
-/// file (any other value: a path to tokenizer.json or *.tiktoken).
+/// file (a path ending in `.json` or `.tiktoken`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
+#[serde(try_from = "String", into = "String")]
 pub enum TokenizerSpec {
     Char,
     Bpe,
     File(PathBuf),
 }
 
-impl From<String> for TokenizerSpec {
-    fn from(s: String) -> Self {
+impl TryFrom<String> for TokenizerSpec {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
         match s.as_str() {
-            "char" => Self::Char,
-            "bpe" => Self::Bpe,
-            _ => Self::File(s.into()),
+            "char" => Ok(Self::Char),
+            "bpe" => Ok(Self::Bpe),
+            _ if s.ends_with(".json") || s.ends_with(".tiktoken") => Ok(Self::File(s.into())),
+            _ => Err(format!("`{s}`: expected `char`, `bpe`, or a path to a tokenizer.json or *.tiktoken file")),
         }
     }
 }

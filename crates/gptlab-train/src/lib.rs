@@ -44,3 +44,17 @@ pub enum Error {
     Torch(#[from] tch::TchError),
 }
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// `r`'s error, under the config key or file it concerns.
+pub fn ctx<T, E: Into<Error>>(r: std::result::Result<T, E>, what: impl FnOnce() -> String) -> Result<T> {
+    r.map_err(|e| Error::Context { what: what(), source: Box::new(e.into()) })
+}
+
+/// An error unless `other` (the tokenizer of the model named by `what`) is `tok`: models that
+/// read each other's token ids must share one vocabulary.
+pub fn same_tokenizer(tok: &gptlab_tokenizer::Tokenizer, other: &gptlab_tokenizer::Tokenizer, what: &str) -> Result<()> {
+    if tok.to_json()? != other.to_json()? {
+        return Err(Error::Data(format!("{what}: its tokenizer.json differs from the policy's; both models must read the same token ids")));
+    }
+    Ok(())
+}

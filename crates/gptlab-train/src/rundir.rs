@@ -141,6 +141,11 @@ impl RunDir {
             });
         }
         let last = self.dir(Slot::Last);
+        let old = last.with_file_name(".last.old");
+        if !last.exists() && old.join(STATE_FILE).exists() {
+            // a stop between the two renames of a save: the previous checkpoint is whole
+            std::fs::rename(&old, &last).map_err(|e| gptlab_core::Error::io(&last, e))?;
+        }
         if !last.join(STATE_FILE).exists() {
             return Err(Error::State { path: last, msg: "--resume given but there is no checkpoint to resume from".into() });
         }
@@ -151,12 +156,16 @@ impl RunDir {
         Ok(state)
     }
 
-    /// The metrics log: emptied for a fresh run; for a resumed one, records with a `step`
-    /// above `kept_through` are dropped (they were logged after the checkpoint).
-    pub fn metrics(&self, kept_through: Option<u64>) -> Result<MetricsSink> {
+    /// The metrics log: emptied for a fresh run. A run resumed at `step` (steps done) keeps
+    /// the records of earlier steps and the evaluation at `step` (checkpointed with it), and
+    /// drops what was logged after the checkpoint, which the resumed run logs again.
+    pub fn metrics(&self, resumed_at: Option<u64>) -> Result<MetricsSink> {
         let path = self.metrics_path();
-        match kept_through {
-            Some(s) => metrics::truncate_after_step(&path, s)?,
+        match resumed_at {
+            Some(at) => metrics::retain(&path, |m| match m.get("step").and_then(serde_json::Value::as_u64) {
+                Some(s) => s < at || (s == at && m.contains_key("eval_loss")),
+                None => true,
+            })?,
             None => {
                 let _ = std::fs::remove_file(&path);
             }
@@ -216,8 +225,12 @@ mod tests {
         rd.save(Slot::Last, &vs, &model, None, &st, &|p| Ok(gptlab_core::fsio::write_atomic(&p.join("extra.txt"), b"x")?)).expect("save");
         assert!(rd.dir(Slot::Last).join("extra.txt").exists());
         assert_eq!(rd.start(true, 0).expect("resume").step, 2);
-        rd.metrics(Some(1)).expect("truncate");
-        assert_eq!(metrics::read_jsonl(&rd.metrics_path()).expect("read").len(), 2);
+        // a stop between the renames of a save leaves the old checkpoint as .last.old
+        std::fs::rename(rd.dir(Slot::Last), tmp.path().join(".last.old")).expect("mv");
+        assert_eq!(rd.start(true, 0).expect("resume from .last.old").step, 2);
+        assert!(rd.dir(Slot::Last).exists());
+        rd.metrics(Some(2)).expect("truncate");
+        assert_eq!(metrics::read_jsonl(&rd.metrics_path()).expect("read").len(), 2, "steps 0 and 1 stay");
         let other = Tokenizer::train(&["xyz".into()], gptlab_tokenizer::Kind::Char, 0).expect("tok");
         let e = RunDir::new("unit", tmp.path(), &other, "").expect("rd").start(true, 0).expect_err("tokenizer").to_string();
         assert!(e.contains("different tokenizer"), "{e}");

@@ -18,7 +18,7 @@ use crate::rl::ppo::{self, PtxMix, Update};
 use crate::rl::rollout::{advantages, mean_score, sample, score};
 use crate::rundir::{read_state, RunDir, Slot, OPTIM_FILE};
 use crate::stages::RunOptions;
-use crate::{Error, Result};
+use crate::{ctx, same_tokenizer, Error, Result};
 use gptlab_model::roles::{self, Mode};
 use gptlab_model::checkpoint;
 use gptlab_data::chat::Message;
@@ -83,12 +83,11 @@ fn ptx_data(tok: &Tokenizer, corpus: &Path, n_positions: i64, device: tch::Devic
     Ok((Tensor::from_slice(&ids).to_device(device), block))
 }
 
-fn ctx<T, E: Into<Error>>(r: std::result::Result<T, E>, what: impl FnOnce() -> String) -> Result<T> {
-    r.map_err(|e| Error::Context { what: what(), source: Box::new(e.into()) })
-}
-
 pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
     let (p, ro, t) = (&cfg.ppo, &cfg.rollout, &cfg.train);
+    if !(ro.temperature > 0.0) {
+        return Err(Error::Data(format!("rollout.temperature must be positive (PPO samples its episodes), got {}", ro.temperature)));
+    }
     let device = gptlab_model::device::setup(t.device, t.threads)?;
     tch::manual_seed(t.seed as i64);
     let reference = ctx(roles::lm(&p.policy_from, device, Mode::Frozen), || format!("ppo.policy_from = {}", p.policy_from.display()))?;
@@ -105,6 +104,8 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
     let policy = ctx(roles::lm(&policy_dir, device, Mode::Trainable), || format!("policy {}", policy_dir.display()))?;
     let mut value = ctx(roles::scalar(&value_dir, device, Mode::Trainable), || format!("value model {}", value_dir.display()))?;
     let reward = ctx(roles::scalar(&p.reward_from, device, Mode::Frozen), || format!("ppo.reward_from = {}", p.reward_from.display()))?;
+    same_tokenizer(&tok, &reward.tok, &format!("ppo.reward_from = {}", p.reward_from.display()))?;
+    same_tokenizer(&tok, &value.tok, &format!("value model {}", value_dir.display()))?;
     let (vs_p, mut policy_m, mut reference_m) = (policy.vs, policy.model, reference.model);
     let mut reward_m = reward.model;
     for m in [&mut policy_m, &mut reference_m, &mut value.model.gpt, &mut reward_m.gpt] {
@@ -141,7 +142,7 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
         let before = mean_score(&policy_m, &reward_m, &tok, &val_prompts, ro.max_new_tokens)?;
         PpoState { beta: p.kl_coef, last_kl: 0.0, order, cursor: 0, val_score_before: before, val_score_after: None }
     };
-    let mut sink = rd.metrics(state.step.checked_sub(1).filter(|_| o.resume))?;
+    let mut sink = rd.metrics(o.resume.then_some(state.step))?;
     let value_cfg = value.model.gpt.cfg.clone();
     let save_last = |state: &crate::rundir::TrainerState, ps: &PpoState, popt: &AdamW, vopt: &AdamW, ema: Option<&Vec<Tensor>>| -> Result<()> {
         let extra = |tmp: &Path| -> Result<()> {

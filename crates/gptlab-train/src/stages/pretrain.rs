@@ -7,7 +7,7 @@ use crate::objectives::pretrain::PretrainTask;
 use crate::rundir::RunDir;
 use crate::stages::RunOptions;
 use crate::trainer::{self, LoopConfig, Summary};
-use crate::{Error, Result};
+use crate::{ctx, Result};
 use gptlab_model::roles::{self, Mode};
 use gptlab_model::{Gpt, GptConfig};
 use gptlab_data::read_corpus;
@@ -27,7 +27,7 @@ pub fn run(cfg: &PretrainConfig, o: &RunOptions) -> Result<Summary> {
     let corpus = read_corpus(&cfg.data.corpus)?;
     let (mut vs, mut model, tok) = match &cfg.model.init_from {
         Some(dir) => {
-            let l = roles::lm(dir, device, Mode::Trainable).map_err(|e| Error::Context { what: format!("model.init_from = {}", dir.display()), source: Box::new(e.into()) })?;
+            let l = ctx(roles::lm(dir, device, Mode::Trainable), || format!("model.init_from = {}", dir.display()))?;
             (l.vs, l.model, l.tok)
         }
         None => {
@@ -40,7 +40,7 @@ pub fn run(cfg: &PretrainConfig, o: &RunOptions) -> Result<Summary> {
             mc.bos_token_id = Some(tok.bos as i64);
             mc.eos_token_id = Some(tok.end as i64);
             let vs = tch::nn::VarStore::new(device);
-            let model = Gpt::new(&vs.root(), &mc).map_err(|e| Error::Context { what: "[model]".into(), source: Box::new(e.into()) })?;
+            let model = ctx(Gpt::new(&vs.root(), &mc), || "[model]".to_string())?;
             (vs, model, tok)
         }
     };
@@ -48,7 +48,7 @@ pub fn run(cfg: &PretrainConfig, o: &RunOptions) -> Result<Summary> {
     model.set_precision(cfg.train.dtype);
     let ids = tok.encode(&corpus)?;
     let block = model.cfg.n_positions.min(cfg.model.block_size);
-    let data = TokenSplit::new(&ids, cfg.data.val_fraction, block, device).map_err(|e| Error::Context { what: format!("data.corpus = {}", cfg.data.corpus.display()), source: Box::new(e) })?;
+    let data = ctx(TokenSplit::new(&ids, cfg.data.val_fraction, block, device), || format!("data.corpus = {}", cfg.data.corpus.display()))?;
     let eval_seed = gptlab_core::rng::stream_seed(cfg.train.seed, "pretrain/eval");
     let mut task = PretrainTask { data, batch_size: cfg.train.batch_size, block, eval_iters: cfg.train.eval_iters, eval_seed };
     let lc = LoopConfig { optim: cfg.optim, schedule: cfg.schedule, train: cfg.train.clone(), resume: o.resume, progress: o.progress };

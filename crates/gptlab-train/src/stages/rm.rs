@@ -12,7 +12,7 @@ use crate::rundir::{read_state, RunDir, Slot};
 use crate::stages::sft::render_demos;
 use crate::stages::RunOptions;
 use crate::trainer::{self, LoopConfig};
-use crate::{Error, Result};
+use crate::{ctx, Error, Result};
 use gptlab_model::checkpoint;
 use gptlab_model::roles::{self, Mode, Scalar};
 use gptlab_core::rng::Rng;
@@ -58,7 +58,7 @@ fn render(tok: &Tokenizer, cs: &[Comparison], origin: &str) -> Result<Vec<Ranked
         .enumerate()
         .map(|(i, c)| {
             let items = c.completions.iter().map(|y| tok.render_reply(&c.context, y).map(|(r, _)| r)).collect::<std::result::Result<Vec<_>, _>>();
-            Ok(RankedGroup { items: items.map_err(|e| Error::Data(format!("{origin}: comparison {}: {e}", i + 1)))?, ranking: c.ranking.clone() })
+            Ok(RankedGroup { items: items.map_err(|e| Error::Data(format!("{origin}: comparison {} of the split: {e}", i + 1)))?, ranking: c.ranking.clone() })
         })
         .collect()
 }
@@ -86,7 +86,8 @@ fn splits(r: &crate::config::RmSection, seed: u64) -> Result<([Vec<Comparison>; 
         }
     }
     if train.is_empty() || val.is_empty() {
-        return Err(Error::Data(format!("{}: {} prompts are too few for train and validation splits", r.train.display(), train.len() + val.len() + test.len())));
+        let prompts: std::collections::HashSet<String> = train.iter().chain(&val).chain(&test).map(Comparison::prompt_key).collect();
+        return Err(Error::Data(format!("{}: {} distinct prompts are too few for train and validation splits", r.train.display(), prompts.len())));
     }
     Ok(([train, val, test], skipped))
 }
@@ -95,7 +96,7 @@ pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
     let r = &cfg.rm;
     let device = gptlab_model::device::setup(cfg.train.device, cfg.train.threads)?;
     tch::manual_seed(cfg.train.seed as i64);
-    let l = roles::scalar_from_lm(&r.init_from, device, Mode::Trainable).map_err(|e| Error::Context { what: format!("rm.init_from = {}", r.init_from.display()), source: Box::new(e.into()) })?;
+    let l = ctx(roles::scalar_from_lm(&r.init_from, device, Mode::Trainable), || format!("rm.init_from = {}", r.init_from.display()))?;
     let (vs, tok) = (l.vs, l.tok);
     let Scalar { gpt: mut model, head } = l.model;
     model.set_precision(cfg.train.dtype);
@@ -103,8 +104,9 @@ pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
     for (name, cs) in [("train", &train_c), ("val", &val_c), ("test", &test_c)] {
         write_jsonl(&cfg.run.out_dir.join("data").join(format!("{name}.jsonl")), cs)?;
     }
-    let origin = r.train.display().to_string();
-    let (train, val, test) = (render(&tok, &train_c, &origin)?, render(&tok, &val_c, &origin)?, render(&tok, &test_c, &origin)?);
+    let origin = |file: &Option<std::path::PathBuf>, split: &str| file.as_ref().map_or_else(|| format!("{} ({split} split)", r.train.display()), |f| f.display().to_string());
+    let train_origin = format!("{} (train split)", r.train.display());
+    let (train, val, test) = (render(&tok, &train_c, &train_origin)?, render(&tok, &val_c, &origin(&r.val, "validation"))?, render(&tok, &test_c, &origin(&r.test, "test"))?);
     let (n_train, n_val, n_test) = (train.len(), val.len(), test.len());
     let block = model.cfg.n_positions as usize;
     let mut task = RmTask { train, val, head, batch_size: cfg.train.batch_size, block, pad: tok.end, seed: cfg.train.seed, device };

@@ -9,7 +9,7 @@ use crate::objectives::sft::{prompt_ids, RewardSelector, SftTask};
 use crate::rundir::RunDir;
 use crate::stages::{hold_out, RunOptions};
 use crate::trainer::{self, LoopConfig, Summary};
-use crate::{Error, Result};
+use crate::{ctx, Error, Result};
 use gptlab_model::roles::{self, Mode};
 use gptlab_data::read_sft;
 use gptlab_tokenizer::chat::Rendered;
@@ -29,8 +29,7 @@ pub fn run(cfg: &SftConfig, o: &RunOptions) -> Result<Summary> {
     let s = &cfg.sft;
     let device = gptlab_model::device::setup(cfg.train.device, cfg.train.threads)?;
     tch::manual_seed(cfg.train.seed as i64);
-    let l = roles::lm_with(&s.init_from, device, Mode::Trainable, |c| c.resid_pdrop = s.resid_pdrop)
-        .map_err(|e| Error::Context { what: format!("sft.init_from = {}", s.init_from.display()), source: Box::new(e.into()) })?;
+    let l = ctx(roles::lm_with(&s.init_from, device, Mode::Trainable, |c| c.resid_pdrop = s.resid_pdrop), || format!("sft.init_from = {}", s.init_from.display()))?;
     let (vs, mut model, tok) = (l.vs, l.model, l.tok);
     model.set_precision(cfg.train.dtype);
     let mut train = render_demos(&tok, &s.train)?;
@@ -42,7 +41,8 @@ pub fn run(cfg: &SftConfig, o: &RunOptions) -> Result<Summary> {
     let n_train = train.len();
     let selector = match &s.reward_from {
         Some(dir) => {
-            let r = roles::scalar(dir, device, Mode::Frozen).map_err(|e| Error::Context { what: format!("sft.reward_from = {}", dir.display()), source: Box::new(e.into()) })?;
+            let r = ctx(roles::scalar(dir, device, Mode::Frozen), || format!("sft.reward_from = {}", dir.display()))?;
+            crate::same_tokenizer(&tok, &r.tok, &format!("sft.reward_from = {}", dir.display()))?;
             let prompts = val.iter().map(prompt_ids).filter(|p| p.len() + s.reward_max_new_tokens <= block).collect();
             // the model holds its own references to the (frozen) weights
             Some(RewardSelector { reward: r.model, tok: tok.clone(), prompts, max_new_tokens: s.reward_max_new_tokens })
