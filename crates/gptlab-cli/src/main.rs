@@ -28,7 +28,7 @@ fn main() {
             Err(e) => e.exit(),
         };
         if a.model.is_none() {
-            if let Err(e) = eval_code::samples_path(&a).and_then(|s| eval_code::evaluate(&a, &s)).map(|_| ()) {
+            if let Err(e) = eval_code::samples_path(&a).and_then(|s| eval_code::evaluate(&a, &s)) {
                 errors::exit_with(e);
             }
             return;

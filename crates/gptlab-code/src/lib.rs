@@ -134,7 +134,14 @@ pub fn evaluate(o: &Options) -> Result<Report> {
     write_results(&results_path, &samples, &outs)?;
     let (pass_at_k, mut k_notes) = summarize(&attempted, &samples, &outs, &o.ks);
     notes.append(&mut k_notes);
-    Ok(Report { pass_at_k, notes, isolation: iso, results_path, samples: samples.len(), problems: attempted.len(), wall_s: t0.elapsed().as_secs_f64() })
+    let report = Report { pass_at_k, notes, isolation: iso, results_path, samples: samples.len(), problems: attempted.len(), wall_s: t0.elapsed().as_secs_f64() };
+    gptlab_core::fsio::write_json_atomic(&summary_path(&o.samples), &report)?;
+    Ok(report)
+}
+
+/// `<samples>_results.summary.json`: the report of an evaluation (pass@k, notes, isolation).
+pub fn summary_path(samples: &std::path::Path) -> PathBuf {
+    PathBuf::from(format!("{}_results.summary.json", samples.display()))
 }
 
 /// Per-problem time limits, calibrated only where they matter. A limit is

@@ -73,6 +73,15 @@ pub fn sample_completions(model: &Path, device: gptlab_model::DeviceSpec, proble
     Ok(())
 }
 
+/// Samples completions from `model` into `opts.samples` (see [`sample_completions`]),
+/// evaluates them in the sandbox (gptlab-code), and ranks them by mean log-probability.
+pub fn sample_and_evaluate(model: &Path, device: gptlab_model::DeviceSpec, problems_path: &Path, s: &CodeSampling, opts: &gptlab_code::Options) -> Result<(gptlab_code::Report, Ranking)> {
+    sample_completions(model, device, problems_path, s, &opts.samples)?;
+    let report = gptlab_code::evaluate(opts)?;
+    let ranking = rank_by_logprob(&report.results_path)?;
+    Ok((report, ranking))
+}
+
 /// Codex's ranking heuristic and the oracle over an evaluated results file.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Ranking {

@@ -8,7 +8,7 @@ use crate::common::print_json;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use crate::eval_code;
-use gptlab_eval::code::{rank_by_logprob, sample_completions, CodeSampling};
+use gptlab_eval::code::{sample_and_evaluate, CodeSampling};
 use gptlab_eval::world::winrate::{win_rate, Sampling};
 use gptlab_model::roles::{self, Mode};
 use gptlab_model::DeviceSpec;
@@ -80,12 +80,12 @@ pub fn run(a: Args) -> Result<()> {
 /// `eval code` here: with --model, sample the completions first; then evaluate.
 fn code(a: eval_code::Args) -> Result<()> {
     let samples = eval_code::samples_path(&a)?;
-    let Some(m) = &a.model else { return eval_code::evaluate(&a, &samples).map(|_| ()) };
+    let Some(m) = &a.model else { return eval_code::evaluate(&a, &samples) };
     let s = CodeSampling { num_samples: a.num_samples, temperature: a.temperature, top_p: a.top_p, max_new_tokens: a.max_new_tokens, seed: a.seed };
-    sample_completions(m, a.device.parse()?, &a.problems, &s, &samples)?;
+    let device = a.device.parse().map_err(|e| anyhow::anyhow!("--device: {e}"))?;
+    let (report, r) = sample_and_evaluate(m, device, &a.problems, &s, &eval_code::options(&a, &samples))?;
     eprintln!("wrote {} ({} samples per problem)", samples.display(), a.num_samples);
-    let report = eval_code::evaluate(&a, &samples)?;
-    let r = rank_by_logprob(&report.results_path)?;
+    eval_code::print(&report);
     eprintln!("{}: pass@1 picking the highest mean log-prob sample {:.4}; oracle (any sample passes) {:.4}", samples.display(), r.pass_at_1_by_logprob, r.oracle);
     Ok(())
 }
