@@ -102,7 +102,7 @@ pub fn response_logprobs(model: &Gpt, s: &Samples, train: bool) -> Result<(Tenso
     let h = model.hidden_window(&s.x, train, Some(&s.key_mask), s.q - 1, s.r)?;
     let mut logits = model.lm_head(&h);
     if s.temperature != 1.0 {
-        logits = logits / s.temperature;
+        logits /= s.temperature;
     }
     let targets = s.x.narrow(1, s.q, s.r);
     Ok((ops::token_logprobs(&logits, &targets), logits))

@@ -85,7 +85,7 @@ fn ptx_data(tok: &Tokenizer, corpus: &Path, n_positions: i64, device: tch::Devic
 
 pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
     let (p, ro, t) = (&cfg.ppo, &cfg.rollout, &cfg.train);
-    if !(ro.temperature > 0.0) {
+    if ro.temperature.is_nan() || ro.temperature <= 0.0 {
         return Err(Error::Data(format!("rollout.temperature must be positive (PPO samples its episodes), got {}", ro.temperature)));
     }
     let device = gptlab_model::device::setup(t.device, t.threads)?;
