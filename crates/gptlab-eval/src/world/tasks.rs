@@ -504,19 +504,4 @@ mod tests {
         assert_eq!(s.next_sentence_by_kind.values().map(|p| p.items).sum::<usize>(), SENTENCE_ITEMS);
         assert_eq!(score(&w, &model, &tok, 0).expect("again"), s, "deterministic");
     }
-
-    /// The scores of the demo's checkpoints (`cargo test --release -p gptlab-eval --
-    /// --ignored demo_checkpoints --nocapture`; `GPTLAB_DEMO_RUN` names another run directory).
-    #[test]
-    #[ignore]
-    fn demo_checkpoints() {
-        let run = std::env::var("GPTLAB_DEMO_RUN").map_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../runs/demo"), Into::into);
-        let w = super::super::data::load_world(&run.join("world")).expect("world");
-        for stage in ["pretrain/best", "sft/best", "ppo/last", "ppo_ptx/last"] {
-            let t = std::time::Instant::now();
-            let l = gptlab_model::roles::lm(&run.join(stage), tch::Device::Cpu, gptlab_model::roles::Mode::Frozen).expect("checkpoint");
-            let s = score(&w, &l.model, &l.tok, 0).expect("score");
-            println!("{stage}: {} ({:.1} s)", serde_json::to_string(&s).expect("json"), t.elapsed().as_secs_f64());
-        }
-    }
 }
