@@ -285,6 +285,15 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
         }
     }
     assert!(report.contains("public tasks"), "{report}");
+    // dataset sizes in the shape of the paper's Table 6
+    let lines = |f: &str| std::fs::read_to_string(out.join(f)).expect("data").lines().count() as u64;
+    let d = &j["datasets"];
+    let n = |k: &str, i: usize| d[k][i].as_u64().expect("count");
+    assert_eq!(n("sft", 0) + n("sft", 1), lines("world/sft.jsonl"));
+    assert_eq!(n("rm", 0) + n("rm", 1) + n("rm", 2), j["comparisons"].as_u64().expect("n"));
+    assert!(n("ppo", 0) > 0 && n("ppo", 0) <= lines("world/prompts_train.jsonl"));
+    assert_eq!(d["eval"], j["val_prompts"]);
+    assert!(report.contains("Table 6"), "{report}");
     // the over-optimisation curve: SFT at KL 0, then the final PPO run's snapshots
     let opt = j["overoptimisation"].as_array().expect("curve");
     assert!(opt.len() >= 2 && opt[0]["step"] == 0, "{opt:?}");

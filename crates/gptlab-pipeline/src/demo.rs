@@ -9,7 +9,7 @@
 //! Every stage reads its config from `<configs>/<stage>.toml` with the demo's paths set;
 //! `STAGE:KEY=VALUE` overrides change one stage's key (`ppo:` applies to every PPO run).
 
-use crate::report::{self, DemoReport, Models, PolicyPair, PublicTasks, RoundInfo, Tax};
+use crate::report::{self, Datasets, DemoReport, Models, PolicyPair, PublicTasks, RoundInfo, Tax};
 use crate::{Error, Result};
 use gptlab_engine::{chat_replies, SampleConfig};
 use gptlab_eval::world::data::{self as world, GenerateOptions, LabelOptions};
@@ -244,7 +244,8 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         by_family: PolicyPair { ppo: wr_ppo.by_family, ppo_ptx: wr_ptx.by_family },
         rounds,
         pretrain_eval_loss: pre.best_eval_loss,
-        sft_eval_loss: sft_sum.best_eval_loss,
+        sft_eval_loss: sft_sum.summary.best_eval_loss,
+        datasets: Datasets { sft: [sft_sum.train_examples, sft_sum.val_examples, 0], rm: [rm_rep.train_groups, rm_rep.val_groups, rm_rep.test_groups], ppo: [ppo.prompts, ppo.val_prompts, 0], eval: wr_ppo.n },
         ppo_final_kl: PolicyPair { ppo: ppo.last_kl, ppo_ptx: ppo_ptx.last_kl },
         overoptimisation,
         stage_seconds: clock.times.clone(),

@@ -37,6 +37,20 @@ pub struct PublicTasks {
     pub ppo_ptx: TaskScores,
 }
 
+/// Dataset sizes in the shape of InstructGPT's Table 6: [train, validation, test] per stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct Datasets {
+    /// Demonstrations (training users' prompts, written by the training labelers).
+    pub sft: [usize; 3],
+    /// Ranked prompts of every round (samples of the models, ranked by the training labelers),
+    /// split by prompt.
+    pub rm: [usize; 3],
+    /// Training users' prompts PPO draws episodes from, and the validation prompts.
+    pub ppo: [usize; 3],
+    /// Held-out users' prompts the win rates are measured on.
+    pub eval: usize,
+}
+
 /// A value for each RL policy.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PolicyPair<T> {
@@ -86,6 +100,7 @@ pub struct DemoReport {
     pub rounds: Vec<RoundInfo>,
     pub pretrain_eval_loss: f64,
     pub sft_eval_loss: f64,
+    pub datasets: Datasets,
     pub ppo_final_kl: PolicyPair<f64>,
     /// The proxy (RM) and true scores against the KL along the PPO run.
     pub overoptimisation: Vec<crate::overopt::OptPoint>,
@@ -158,6 +173,12 @@ pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)
         let _ = writeln!(m, "| {} | {} | {} | {} |", k.name(), v.prompts, cellf(Some(v)), cellf(r.by_family.ppo_ptx.get(k)));
     }
     let _ = writeln!(m);
+    let d = &r.datasets;
+    let _ = writeln!(m, "### Datasets (the shape of InstructGPT's Table 6)\n\n| stage | source | train | validation | test |\n|---|---|---|---|---|");
+    let _ = writeln!(m, "| SFT | training labelers' demonstrations for training users' prompts | {} | {} | — |", d.sft[0], d.sft[1]);
+    let _ = writeln!(m, "| RM | prompts with K samples ranked by the training labelers, all rounds, split by prompt | {} | {} | {} |", d.rm[0], d.rm[1], d.rm[2]);
+    let _ = writeln!(m, "| PPO | training users' prompts (validation: held-out users') | {} | {} | — |", d.ppo[0], d.ppo[1]);
+    let _ = writeln!(m, "| evaluation | held-out users' prompts | — | — | {} |\n", d.eval);
     let _ = writeln!(m, "## Comparison rounds\n\nEach round ranks K samples per prompt, drawn from the listed models in turn; the RM is retrained on every comparison so far, split by prompt into train, validation (which picks the checkpoint) and test (its accuracy).\n");
     let _ = writeln!(m, "| round | sampled from | prompts ranked | labelers' agreement | RM accuracy | KL of the PPO run it fed |\n|---|---|---|---|---|---|");
     for i in &r.rounds {

@@ -36,6 +36,9 @@ pub struct PpoReport {
     pub val_score_after: f64,
     /// Summed per-response KL to the reference at the last iteration.
     pub last_kl: f64,
+    /// Prompts the episodes were drawn from, and validation prompts.
+    pub prompts: usize,
+    pub val_prompts: usize,
     pub out_dir: PathBuf,
 }
 
@@ -240,7 +243,7 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
         let m = smoothed(&s, 10);
         line_plot(&rd.out_dir.join(file), &format!("ppo: {key}"), "PPO iteration", &[s, m])?;
     }
-    Ok(PpoReport { steps: state.step, val_score_before: ps.val_score_before, val_score_after: after, last_kl: ps.last_kl, out_dir: rd.out_dir.clone() })
+    Ok(PpoReport { steps: state.step, val_score_before: ps.val_score_before, val_score_after: after, last_kl: ps.last_kl, prompts: prompts.len(), val_prompts: val_prompts.len(), out_dir: rd.out_dir.clone() })
 }
 
 /// Copies the EMA weights saved at `f` into `ema`.

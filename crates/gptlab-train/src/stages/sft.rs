@@ -25,7 +25,16 @@ pub fn render_demos(tok: &Tokenizer, path: &Path) -> Result<Vec<Rendered>> {
         .collect()
 }
 
-pub fn run(cfg: &SftConfig, o: &RunOptions) -> Result<Summary> {
+/// An SFT run: the loop's summary and the demonstrations it trained and validated on.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SftReport {
+    #[serde(flatten)]
+    pub summary: Summary,
+    pub train_examples: usize,
+    pub val_examples: usize,
+}
+
+pub fn run(cfg: &SftConfig, o: &RunOptions) -> Result<SftReport> {
     let s = &cfg.sft;
     let device = gptlab_model::device::setup(cfg.train.device, cfg.train.threads)?;
     tch::manual_seed(cfg.train.seed as i64);
@@ -52,5 +61,7 @@ pub fn run(cfg: &SftConfig, o: &RunOptions) -> Result<Summary> {
     let mut task = SftTask { train, val, selector, batch_size: cfg.train.batch_size, block, seed: cfg.train.seed, device };
     let lc = LoopConfig::epochs(cfg.optim, cfg.schedule, &cfg.train, s.epochs, n_train, o.resume, o.progress);
     let rd = RunDir::new("sft", &cfg.run.out_dir, &tok, &o.resolved_toml)?;
-    trainer::run(&mut task, &vs, &model, &rd, &lc)
+    let n_val = task.val.len();
+    let summary = trainer::run(&mut task, &vs, &model, &rd, &lc)?;
+    Ok(SftReport { summary, train_examples: n_train, val_examples: n_val })
 }
