@@ -18,6 +18,7 @@ pub mod problems;
 pub mod pyjson;
 pub mod rust;
 pub mod sandbox;
+mod verdict;
 
 use problems::{Language, Problem, Sample};
 use sandbox::{Isolation, Job, Limits, Outcome};
