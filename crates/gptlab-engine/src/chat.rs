@@ -4,7 +4,6 @@
 
 use crate::{generate, Result, SampleConfig};
 use gptlab_model::Gpt;
-use gptlab_data::chat::Message;
 use gptlab_tokenizer::Tokenizer;
 
 /// Prompts per sampled batch.
@@ -15,7 +14,7 @@ pub const CHAT_BATCH: usize = 16;
 pub fn chat_replies(model: &Gpt, tok: &Tokenizer, prompts: &[String], cfg: &SampleConfig) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(prompts.len());
     for (i, chunk) in prompts.chunks(CHAT_BATCH).enumerate() {
-        let ids: Vec<Vec<u32>> = chunk.iter().map(|p| tok.render_chat(&[Message::user(p)], true).map(|r| r.ids)).collect::<std::result::Result<_, _>>()?;
+        let ids: Vec<Vec<u32>> = chunk.iter().map(|p| tok.render_prompt(p)).collect::<std::result::Result<_, _>>()?;
         let c = SampleConfig { seed: gptlab_core::rng::stream_seed(cfg.seed, &format!("batch/{i}")), ..cfg.clone() };
         out.extend(generate(model, Some(tok), &ids, &c)?.into_iter().map(|g| cut_at_special(g.text)));
     }

@@ -11,7 +11,6 @@
 //! per reply, the KL (k1: its mean is KL(π‖π_SFT)).
 
 use crate::Result;
-use gptlab_data::chat::Message;
 use gptlab_engine::chat::cut_at_special;
 use gptlab_eval::world::prefs::true_score;
 use gptlab_eval::world::World;
@@ -56,7 +55,7 @@ pub fn snapshots(ppo_dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
 /// `sft`: (KL, proxy, true).
 fn point(world: &World, policy: &Path, sft: &Gpt, rm: &Scalar, prompts: &[String], rollout: &RolloutSection, seed: u64) -> Result<(f64, f64, f64)> {
     let p = roles::lm(policy, tch::Device::Cpu, Mode::Frozen)?;
-    let ids: Vec<Vec<u32>> = prompts.iter().map(|q| p.tok.render_chat(&[Message::user(q)], true).map(|r| r.ids)).collect::<std::result::Result<_, _>>()?;
+    let ids: Vec<Vec<u32>> = prompts.iter().map(|q| p.tok.render_prompt(q)).collect::<std::result::Result<_, _>>()?;
     let train = |e: gptlab_train::Error| crate::Error::Stage { stage: "overoptimisation".into(), source: e };
     let s = sample(&p.model, &p.tok, &ids, rollout.max_new_tokens, rollout.temperature, seed).map_err(train)?;
     let (kl, proxy) = tch::no_grad(|| -> gptlab_train::Result<(f64, f64)> {

@@ -111,7 +111,7 @@ pub struct DemoReport {
 /// PPO and PPO-ptx curves (each iteration and a trailing mean) in one figure per metric, and
 /// the over-optimisation curve.
 pub fn plots(out: &Path, opt: &[crate::overopt::OptPoint]) -> Result<()> {
-    use gptlab_train::plot::{line_plot, series_from, smoothed, Series};
+    use gptlab_train::plot::{line_plot, series_from, with_trend, Series};
     let err = |e| crate::Error::Stage { stage: "report".into(), source: e };
     let a = gptlab_core::metrics::read_jsonl(&out.join("ppo/metrics.jsonl"))?;
     let b = gptlab_core::metrics::read_jsonl(&out.join("ppo_ptx/metrics.jsonl"))?;
@@ -120,8 +120,7 @@ pub fn plots(out: &Path, opt: &[crate::overopt::OptPoint]) -> Result<()> {
         for (recs, name) in [(&a, "PPO"), (&b, "PPO-ptx")] {
             let mut s = series_from(recs, key);
             s.name = name.into();
-            series.push(smoothed(&s, 10));
-            series.push(s);
+            series.extend(with_trend(s));
         }
         line_plot(&out.join(file), key, "PPO iteration", &series).map_err(err)?;
     }
@@ -185,7 +184,7 @@ pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)
         let _ = writeln!(m, "| {} | {} | {} | {} | {} | {} |", i.round, i.sampled_from.join(", "), i.groups, f(i.labeler_agreement), f(i.rm_accuracy), f(i.ppo_final_kl));
     }
     let _ = writeln!(m);
-    let _ = writeln!(m, "## PPO curves (PPO and PPO-ptx)\n\nRM score of each iteration's rollouts, the KL to SFT (summed per response) and the entropy, with trailing means of 10 iterations.\n\n![reward](reward.png)\n\n![KL](kl.png)\n\n![entropy](entropy.png)\n");
+    let _ = writeln!(m, "## PPO curves (PPO and PPO-ptx)\n\nRM score of each iteration's rollouts, the KL to SFT (summed per response) and the entropy, with trailing means of {} iterations.\n\n![reward](reward.png)\n\n![KL](kl.png)\n\n![entropy](entropy.png)\n", gptlab_train::plot::TREND_WINDOW);
     let _ = writeln!(m, "### Over-optimisation\n\nAlong the PPO run, the RM score (the proxy PPO optimises) and the true preference score of the same replies ({} held-out prompts, one sample each at temperature 1) against the KL to SFT, as Gao et al. chart reward over-optimisation.\n", crate::overopt::PROMPTS);
     let _ = writeln!(m, "| PPO iteration | KL | RM score | true score |\n|---|---|---|---|");
     for p in &r.overoptimisation {

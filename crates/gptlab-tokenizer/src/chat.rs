@@ -64,6 +64,12 @@ impl Tokenizer {
         Ok(out)
     }
 
+    /// The ids of `prompt` as a user turn awaiting the assistant's reply (what a chat model
+    /// is given to answer).
+    pub fn render_prompt(&self, prompt: &str) -> Result<Vec<u32>> {
+        Ok(self.render_chat(&[Message::user(prompt)], true)?.ids)
+    }
+
     /// Renders a prompt + response pair: the prompt as a user turn, the response as the
     /// assistant turn. Returns the rendering and the number of prompt tokens (the response
     /// starts there).

@@ -103,6 +103,14 @@ pub fn smoothed(s: &Series, window: usize) -> Series {
     Series { name: format!("{} (mean of {w})", s.name), points }
 }
 
+/// The trailing-mean window of per-iteration RL curves.
+pub const TREND_WINDOW: usize = 10;
+
+/// A per-iteration series with its trailing mean first ([`TREND_WINDOW`]).
+pub fn with_trend(s: Series) -> [Series; 2] {
+    [smoothed(&s, TREND_WINDOW), s]
+}
+
 pub fn series_from(records: &[serde_json::Map<String, Value>], key: &str) -> Series {
     let points = records
         .iter()

@@ -45,7 +45,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let l = roles::lm(&a.model, gptlab_model::device::setup(a.device, 0)?, Mode::Frozen)?;
-    let prompt = if a.chat { l.tok.render_chat(&[gptlab_data::chat::Message::user(&a.prompt)], true)?.ids } else { l.tok.encode(&a.prompt)? };
+    let prompt = if a.chat { l.tok.render_prompt(&a.prompt)? } else { l.tok.encode(&a.prompt)? };
     let cfg = SampleConfig { max_new_tokens: a.max_new_tokens, temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, stop: a.stop.clone(), seed: a.seed, stop_at_end: true };
     for g in generate(&l.model, Some(&l.tok), &vec![prompt; a.num_samples], &cfg)? {
         if a.json {

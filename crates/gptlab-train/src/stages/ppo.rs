@@ -13,7 +13,7 @@
 
 use crate::config::PpoConfig;
 use crate::optim::{lr_at, AdamW};
-use crate::plot::{line_plot, series_from, smoothed};
+use crate::plot::{line_plot, series_from, with_trend};
 use crate::rl::ppo::{self, PtxMix, Update};
 use crate::rl::rollout::{advantages, mean_score, sample, score};
 use crate::rundir::{read_state, RunDir, Slot, OPTIM_FILE};
@@ -21,7 +21,6 @@ use crate::stages::RunOptions;
 use crate::{ctx, same_tokenizer, Error, Result};
 use gptlab_model::roles::{self, Mode};
 use gptlab_model::checkpoint;
-use gptlab_data::chat::Message;
 use gptlab_data::read_prompts;
 use gptlab_tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
@@ -65,7 +64,7 @@ pub const VALUE_DIR: &str = "value";
 /// Prompts of a JSONL file rendered as user turns awaiting the reply; those longer than
 /// `max_prompt` tokens are skipped with a note.
 fn render_prompts(tok: &Tokenizer, path: &Path, max_prompt: usize) -> Result<Vec<Vec<u32>>> {
-    let all: Vec<Vec<u32>> = read_prompts(path)?.iter().map(|q| tok.render_chat(&[Message::user(q)], true).map(|r| r.ids)).collect::<std::result::Result<_, _>>()?;
+    let all: Vec<Vec<u32>> = read_prompts(path)?.iter().map(|q| tok.render_prompt(q)).collect::<std::result::Result<_, _>>()?;
     let kept: Vec<Vec<u32>> = all.iter().filter(|ids| ids.len() <= max_prompt).cloned().collect();
     if kept.len() < all.len() {
         eprintln!("note: {}: {} prompts longer than {max_prompt} tokens are skipped", path.display(), all.len() - kept.len());
@@ -239,9 +238,7 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
     }
     let recs = gptlab_core::metrics::read_jsonl(&rd.metrics_path())?;
     for (key, file) in [("objective/scores", "reward.png"), ("objective/kl", "kl.png"), ("objective/entropy", "entropy.png")] {
-        let s = series_from(&recs, key);
-        let m = smoothed(&s, 10);
-        line_plot(&rd.out_dir.join(file), &format!("ppo: {key}"), "PPO iteration", &[s, m])?;
+        line_plot(&rd.out_dir.join(file), &format!("ppo: {key}"), "PPO iteration", &with_trend(series_from(&recs, key)))?;
     }
     Ok(PpoReport { steps: state.step, val_score_before: ps.val_score_before, val_score_after: after, last_kl: ps.last_kl, prompts: prompts.len(), val_prompts: val_prompts.len(), out_dir: rd.out_dir.clone() })
 }
