@@ -259,7 +259,7 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
         "demo", "--quiet", "--out", out.to_str().expect("p"), "--corpus-sentences", "1500", "--prompts", "200", "--label-prompts", "40", "-k", "3",
         "--set", "pretrain:train.max_iters=20", "--set", "pretrain:train.eval_interval=10", "--set", "pretrain:train.eval_iters=2",
         "--set", "pretrain:model.n_layer=1", "--set", "pretrain:model.n_embd=32", "--set", "pretrain:model.n_head=2", "--set", "pretrain:data.vocab_size=300",
-        "--set", "pretrain:model.block_size=64", "--set", "sft:sft.epochs=1", "--set", "rm:rm.epochs=1",
+        "--set", "pretrain:model.block_size=128", "--set", "sft:sft.epochs=1", "--set", "rm:rm.epochs=1",
         "--set", "ppo:train.max_iters=2", "--set", "ppo:train.snapshot_interval=1", "--set", "ppo:rollout.batch=4", "--set", "ppo:ppo.minibatch_size=2", "--set", "ppo:ppo.ptx_ratio=1",
     ]
     .map(String::from)
@@ -292,7 +292,13 @@ fn demo_runs_every_instructgpt_stage_and_writes_the_report() {
     assert_eq!(n("sft", 0) + n("sft", 1), lines("world/sft.jsonl"));
     assert_eq!(n("rm", 0) + n("rm", 1) + n("rm", 2), j["comparisons"].as_u64().expect("n"));
     assert!(n("ppo", 0) > 0 && n("ppo", 0) <= lines("world/prompts_train.jsonl"));
-    assert_eq!(d["eval"], j["val_prompts"]);
+    assert_eq!(d["eval"][0], j["test_prompts"]);
+    assert_eq!(d["eval"][1], j["win_rate_held_out_templates"]["prompts"]);
+    assert!(d["eval"][1].as_u64().expect("n") > 0, "the held-out phrasings are evaluated");
+    for k in ["ppo", "ppo_ptx"] {
+        assert!((0.0..=1.0).contains(&j["win_rate_held_out_templates"]["win_rate"][k].as_f64().expect("win rate")), "{k}");
+    }
+    assert_eq!(d["prompts"]["builder"]["prompts"].as_array().expect("splits").len(), 3);
     assert!(report.contains("Table 6"), "{report}");
     // the over-optimisation curve: SFT at KL 0, then the final PPO run's snapshots
     let opt = j["overoptimisation"].as_array().expect("curve");
@@ -658,12 +664,17 @@ fn world_generate_label_and_win_rate() {
     let d = dir.path();
     let w = d.join("world");
     let g = json(&ok(&["world", "generate", "--seed", "3", "--out", w.to_str().expect("p"), "--corpus-sentences", "3000", "--prompts", "300"]));
-    assert!(g["train_prompts"].as_u64().expect("n") > 150 && g["val_prompts"].as_u64().expect("n") > 20);
-    // users are split, not prompts: no user appears on both sides
-    let users = |f: &str| -> std::collections::HashSet<String> {
-        std::fs::read_to_string(w.join(f)).expect("r").lines().map(|l| serde_json::from_str::<serde_json::Value>(l).expect("j")["user"].as_str().expect("u").to_string()).collect()
+    let n = |k: &str| g[k].as_u64().expect("n");
+    assert!(n("train_prompts") > 100 && n("val_prompts") > 20 && n("test_prompts") > 20 && n("test_template_prompts") > 5, "{g}");
+    // users are split, and texts: no user and no text on two sides
+    let field = |f: &str, k: &str| -> std::collections::HashSet<String> {
+        std::fs::read_to_string(w.join(f)).expect("r").lines().map(|l| serde_json::from_str::<serde_json::Value>(l).expect("j")[k].as_str().expect("u").to_string()).collect()
     };
-    assert!(users("prompts_train.jsonl").is_disjoint(&users("prompts_val.jsonl")));
+    assert!(field("prompts_train.jsonl", "user").is_disjoint(&field("prompts_val.jsonl", "user")));
+    assert!(field("prompts_train.jsonl", "user").is_disjoint(&field("prompts_test.jsonl", "user")));
+    assert!(field("prompts_train.jsonl", "prompt").is_disjoint(&field("prompts_test.jsonl", "prompt")));
+    assert!(field("prompts_train.jsonl", "template").is_disjoint(&field("prompts_test_templates.jsonl", "template")), "held-out phrasings");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(w.join("prompts_report.json")).expect("report")).expect("json"), g);
     let base = d.join("base");
     let mut a = tiny_args(&w.join("corpus.txt"), &base, 10);
     a.extend(["--set".to_string(), "model.block_size=96".to_string()]);

@@ -3,13 +3,14 @@
 //! training labelers → RM → a PPO run against it; each later round: samples of SFT and of
 //! that policy ranked side by side → RM retrained on all comparisons) → PPO and PPO-ptx from
 //! SFT against the last RM (same seed and settings, the second with the pretraining term) →
-//! win rates on held-out users' prompts (hidden true preference, also per task family;
-//! held-out labelers) and the pretraining validation loss of every model (the alignment tax).
+//! win rates on the test users' prompts, in the seen phrasings and in the held-out ones
+//! (hidden true preference, also per task family; held-out labelers), and the alignment tax:
+//! the world's public tasks and the pretraining validation loss of every model.
 //!
 //! Every stage reads its config from `<configs>/<stage>.toml` with the demo's paths set;
 //! `STAGE:KEY=VALUE` overrides change one stage's key (`ppo:` applies to every PPO run).
 
-use crate::report::{self, Datasets, DemoReport, Models, PolicyPair, PublicTasks, RoundInfo, Tax};
+use crate::report::{self, Datasets, DemoReport, EvalSet, Models, PolicyPair, PublicTasks, RoundInfo, Tax};
 use crate::{Error, Result};
 use gptlab_engine::{chat_replies, SampleConfig};
 use gptlab_eval::world::data::{self as world, GenerateOptions, LabelOptions};
@@ -126,7 +127,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
     let out = &o.out;
     let wdir = out.join("world");
     let go = GenerateOptions { seed: o.seed, corpus_sentences: o.corpus_sentences, prompts: o.prompts, known: 16, unknown: 8 };
-    world::generate(&go, &wdir).map_err(|e| Error::Input(format!("world stage: {e}")))?;
+    let prompts_report = world::generate(&go, &wdir).map_err(|e| Error::Input(format!("world stage: {e}")))?;
     clock.tick("world");
 
     let (pcfg, ro) = stage_config::<PretrainConfig>(o, "pretrain", &[("data.corpus", &wdir.join("corpus.txt")), ("run.out_dir", &out.join("pretrain"))], &[])?;
@@ -208,11 +209,13 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         i.ppo_final_kl = ppo.last_kl;
     }
 
-    let val_prompts = wdir.join("prompts_val.jsonl");
+    let (val_prompts, test_prompts) = (wdir.join("prompts_val.jsonl"), wdir.join("prompts_test.jsonl"));
     let (ppo_ckpt, ptx_ckpt) = (out.join("ppo/last"), out.join("ppo_ptx/last"));
     let how = Sampling { temperature: 1.0, samples: 4, seed: o.seed };
-    let wr_ppo = win_rate(&wdir, &ppo_ckpt, &sft_ckpt, Some(&val_prompts), usize::MAX, &how)?;
-    let wr_ptx = win_rate(&wdir, &ptx_ckpt, &sft_ckpt, Some(&val_prompts), usize::MAX, &how)?;
+    let wr_ppo = win_rate(&wdir, &ppo_ckpt, &sft_ckpt, Some(&test_prompts), usize::MAX, &how)?;
+    let wr_ptx = win_rate(&wdir, &ptx_ckpt, &sft_ckpt, Some(&test_prompts), usize::MAX, &how)?;
+    let templates = wdir.join("prompts_test_templates.jsonl");
+    let held_out_templates = EvalSet::new(win_rate(&wdir, &ppo_ckpt, &sft_ckpt, Some(&templates), usize::MAX, &how)?, win_rate(&wdir, &ptx_ckpt, &sft_ckpt, Some(&templates), usize::MAX, &how)?);
     let corpus_val = gptlab_core::fsio::read_text(&wdir.join("corpus_val.txt"))?;
     let world_kb = world::load_world(&wdir)?;
     let (pre_l, pre_t) = judge(&out.join("pretrain/best"), &corpus_val, &world_kb, o.seed)?;
@@ -221,7 +224,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
     let (ptx_l, ptx_t) = judge(&ptx_ckpt, &corpus_val, &world_kb, o.seed)?;
     let loss = Models { pretrain: pre_l, sft: sft_l, ppo: ppo_l, ppo_ptx: ptx_l };
     let public_tasks = PublicTasks { pretrain: pre_t, sft: sft_t, ppo: ppo_t, ppo_ptx: ptx_t };
-    let examples = side_by_side(&val_prompts, &[&sft_ckpt, &ppo_ckpt, &ptx_ckpt], 8)?;
+    let examples = side_by_side(&test_prompts, &[&sft_ckpt, &ppo_ckpt, &ptx_ckpt], 8)?;
     let overoptimisation = crate::overopt::curve(&world_kb, &sft_ckpt, &out.join("ppo"), &out.join("rm/best"), &val_prompts, o.seed)?;
     clock.tick("eval");
 
@@ -239,13 +242,20 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         alignment_tax: Tax { sft: loss.sft - loss.pretrain, ppo: loss.ppo - loss.pretrain, ppo_ptx: loss.ppo_ptx - loss.pretrain },
         pretrain_val_loss: loss,
         public_tasks,
-        val_prompts: wr_ppo.n,
+        test_prompts: wr_ppo.n,
+        win_rate_held_out_templates: held_out_templates.clone(),
         comparisons: rounds.iter().map(|r| r.groups).sum(),
         by_family: PolicyPair { ppo: wr_ppo.by_family, ppo_ptx: wr_ptx.by_family },
         rounds,
         pretrain_eval_loss: pre.best_eval_loss,
         sft_eval_loss: sft_sum.summary.best_eval_loss,
-        datasets: Datasets { sft: [sft_sum.train_examples, sft_sum.val_examples, 0], rm: [rm_rep.train_groups, rm_rep.val_groups, rm_rep.test_groups], ppo: [ppo.prompts, ppo.val_prompts, 0], eval: wr_ppo.n },
+        datasets: Datasets {
+            sft: [sft_sum.train_examples, sft_sum.val_examples, 0],
+            rm: [rm_rep.train_groups, rm_rep.val_groups, rm_rep.test_groups],
+            ppo: [ppo.prompts, ppo.val_prompts, 0],
+            eval: [wr_ppo.n, held_out_templates.prompts],
+            prompts: prompts_report,
+        },
         ppo_final_kl: PolicyPair { ppo: ppo.last_kl, ppo_ptx: ppo_ptx.last_kl },
         overoptimisation,
         stage_seconds: clock.times.clone(),

@@ -4,7 +4,8 @@
 use crate::demo::DemoOptions;
 use crate::Result;
 use gptlab_eval::world::tasks::TaskScores;
-use gptlab_eval::world::winrate::FamilyStats;
+use gptlab_eval::world::data::GenerateReport;
+use gptlab_eval::world::winrate::{FamilyStats, WinRate};
 use gptlab_eval::world::Family;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,10 +46,37 @@ pub struct Datasets {
     /// Ranked prompts of every round (samples of the models, ranked by the training labelers),
     /// split by prompt.
     pub rm: [usize; 3],
-    /// Training users' prompts PPO draws episodes from, and the validation prompts.
+    /// Training users' prompts PPO draws episodes from, and the validation users' prompts.
     pub ppo: [usize; 3],
-    /// Held-out users' prompts the win rates are measured on.
-    pub eval: usize,
+    /// Test users' prompts the win rates are measured on: in the seen phrasings, and in the
+    /// held-out ones.
+    pub eval: [usize; 2],
+    /// How the logged prompts became these splits.
+    pub prompts: GenerateReport,
+}
+
+/// Win rates of both RL policies over SFT on one evaluation set.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalSet {
+    pub prompts: usize,
+    pub win_rate: PolicyPair<f64>,
+    pub ci95: PolicyPair<(f64, f64)>,
+    pub held_out_labelers: PolicyPair<f64>,
+    pub mean_true_score: Tax,
+    pub by_family: PolicyPair<BTreeMap<Family, FamilyStats>>,
+}
+
+impl EvalSet {
+    pub fn new(ppo: WinRate, ppo_ptx: WinRate) -> Self {
+        Self {
+            prompts: ppo.n,
+            win_rate: PolicyPair { ppo: ppo.win_rate, ppo_ptx: ppo_ptx.win_rate },
+            ci95: PolicyPair { ppo: ppo.ci95, ppo_ptx: ppo_ptx.ci95 },
+            held_out_labelers: PolicyPair { ppo: ppo.win_rate_held_out_labelers, ppo_ptx: ppo_ptx.win_rate_held_out_labelers },
+            mean_true_score: Tax { sft: ppo.mean_true_score_baseline, ppo: ppo.mean_true_score, ppo_ptx: ppo_ptx.mean_true_score },
+            by_family: PolicyPair { ppo: ppo.by_family, ppo_ptx: ppo_ptx.by_family },
+        }
+    }
 }
 
 /// A value for each RL policy.
@@ -81,6 +109,8 @@ pub struct DemoReport {
     /// How often the other training labelers agree with those comparisons' recorded rankings.
     pub rm_test_labeler_agreement: f64,
     pub labeler_agreement: f64,
+    /// Win rates over SFT on the test users' prompts in the phrasings training saw (texts no
+    /// training split holds).
     pub win_rate_ppo_vs_sft: f64,
     pub win_rate_ppo_ptx_vs_sft: f64,
     pub win_rate_ppo_vs_sft_ci95: (f64, f64),
@@ -95,7 +125,10 @@ pub struct DemoReport {
     /// The world's public tasks (closed-book fact completion, sentence completion), which no
     /// instruction data covers: InstructGPT's alignment tax is a regression on such tasks.
     pub public_tasks: PublicTasks,
-    pub val_prompts: usize,
+    /// The same on the test users' prompts in phrasings no training data holds.
+    pub win_rate_held_out_templates: EvalSet,
+    /// Test prompts in the seen phrasings.
+    pub test_prompts: usize,
     pub comparisons: usize,
     pub rounds: Vec<RoundInfo>,
     pub pretrain_eval_loss: f64,
@@ -145,7 +178,7 @@ fn f(x: f64) -> String {
 pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)]) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# gptlab demo: InstructGPT on a synthetic world\n");
-    let _ = writeln!(m, "World seed {}, {} comparisons (K = {}), {} held-out prompts from held-out users. Wall time {:.0} s.\n", o.seed, r.comparisons, o.k, r.val_prompts, r.wall_s);
+    let _ = writeln!(m, "World seed {}, {} comparisons (K = {}). Win rates on test users' prompts: {} in the phrasings training saw (texts it never saw), {} in held-out phrasings. Wall time {:.0} s.\n", o.seed, r.comparisons, o.k, r.test_prompts, r.win_rate_held_out_templates.prompts, r.wall_s);
     let _ = writeln!(m, "## Findings\n");
     let _ = writeln!(m, "| measure | value | paper (InstructGPT) |\n|---|---|---|");
     let _ = writeln!(m, "| labelers' agreement on shared comparisons | {} | 72–77% |", f(r.labeler_agreement));
@@ -154,6 +187,9 @@ pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)
     let _ = writeln!(m, "| win rate PPO vs SFT (true preference, 95% CI) | {} {} | ≈ 70% (175B) |", f(r.win_rate_ppo_vs_sft), ci(r.win_rate_ppo_vs_sft_ci95));
     let _ = writeln!(m, "| win rate PPO-ptx vs SFT (true preference, 95% CI) | {} {} | ≈ 70% |", f(r.win_rate_ppo_ptx_vs_sft), ci(r.win_rate_ppo_ptx_vs_sft_ci95));
     let _ = writeln!(m, "| win rate PPO / PPO-ptx vs SFT (held-out labelers) | {} / {} | |", f(r.win_rate_held_out_labelers.ppo), f(r.win_rate_held_out_labelers.ppo_ptx));
+    let h = &r.win_rate_held_out_templates;
+    let _ = writeln!(m, "| win rate PPO / PPO-ptx vs SFT, held-out phrasings (true preference, 95% CI) | {} {} / {} {} | |", f(h.win_rate.ppo), ci(h.ci95.ppo), f(h.win_rate.ppo_ptx), ci(h.ci95.ppo_ptx));
+    let _ = writeln!(m, "| win rate PPO / PPO-ptx vs SFT, held-out phrasings (held-out labelers) | {} / {} | |", f(h.held_out_labelers.ppo), f(h.held_out_labelers.ppo_ptx));
     let t = &r.mean_true_score;
     let _ = writeln!(m, "| mean true score SFT / PPO / PPO-ptx | {} / {} / {} | |", f(t.sft), f(t.ppo), f(t.ppo_ptx));
     let l = &r.pretrain_val_loss;
@@ -166,10 +202,13 @@ pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)
     let _ = writeln!(m, "| fact completion | {} | {} | {} | {} |", f(p.pretrain.fact_completion), f(p.sft.fact_completion), f(p.ppo.fact_completion), f(p.ppo_ptx.fact_completion));
     let _ = writeln!(m, "| sentence completion | {} | {} | {} | {} |\n", f(p.pretrain.next_sentence), f(p.sft.next_sentence), f(p.ppo.next_sentence), f(p.ppo_ptx.next_sentence));
     let _ = writeln!(m, "### By task family (win rate vs SFT; mean true score SFT → model)\n");
-    let _ = writeln!(m, "| family | prompts | PPO | PPO-ptx |\n|---|---|---|---|");
     let cellf = |v: Option<&FamilyStats>| v.map_or("n/a".into(), |v| format!("{} ({} → {})", f(v.win_rate), f(v.mean_true_score_baseline), f(v.mean_true_score)));
-    for (k, v) in &r.by_family.ppo {
-        let _ = writeln!(m, "| {} | {} | {} | {} |", k.name(), v.prompts, cellf(Some(v)), cellf(r.by_family.ppo_ptx.get(k)));
+    for (title, fams) in [("seen phrasings", &r.by_family), ("held-out phrasings", &r.win_rate_held_out_templates.by_family)] {
+        let _ = writeln!(m, "| family ({title}) | prompts | PPO | PPO-ptx |\n|---|---|---|---|");
+        for (k, v) in &fams.ppo {
+            let _ = writeln!(m, "| {} | {} | {} | {} |", k.name(), v.prompts, cellf(Some(v)), cellf(fams.ppo_ptx.get(k)));
+        }
+        let _ = writeln!(m);
     }
     let _ = writeln!(m);
     let d = &r.datasets;
@@ -177,7 +216,10 @@ pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)
     let _ = writeln!(m, "| SFT | training labelers' demonstrations for training users' prompts | {} | {} | — |", d.sft[0], d.sft[1]);
     let _ = writeln!(m, "| RM | prompts with K samples ranked by the training labelers, all rounds, split by prompt | {} | {} | {} |", d.rm[0], d.rm[1], d.rm[2]);
     let _ = writeln!(m, "| PPO | training users' prompts (validation: held-out users') | {} | {} | — |", d.ppo[0], d.ppo[1]);
-    let _ = writeln!(m, "| evaluation | held-out users' prompts | — | — | {} |\n", d.eval);
+    let _ = writeln!(m, "| evaluation | test users' prompts: seen phrasings / held-out phrasings | — | — | {} / {} |\n", d.eval[0], d.eval[1]);
+    let p = &d.prompts;
+    let b = &p.builder;
+    let _ = writeln!(m, "The {} logged prompts ({} distinct texts, {} users) went through the prompt-dataset builder: {} exact and {} long-common-prefix duplicates dropped, {} over a user's cap of 200; users split {} / {} / {}. {} training and validation prompts in held-out phrasings were left out.\n", b.input, p.distinct_texts, b.users.iter().sum::<usize>(), b.exact_duplicates, b.prefix_duplicates, b.capped, b.users[0], b.users[1], b.users[2], p.held_out_phrasings_dropped);
     let _ = writeln!(m, "## Comparison rounds\n\nEach round ranks K samples per prompt, drawn from the listed models in turn; the RM is retrained on every comparison so far, split by prompt into train, validation (which picks the checkpoint) and test (its accuracy).\n");
     let _ = writeln!(m, "| round | sampled from | prompts ranked | labelers' agreement | RM accuracy | KL of the PPO run it fed |\n|---|---|---|---|---|---|");
     for i in &r.rounds {
@@ -192,7 +234,7 @@ pub fn render(o: &DemoOptions, r: &DemoReport, examples: &[(String, Vec<String>)
     }
     let _ = writeln!(m, "\n![over-optimisation](overoptimisation.png)\n");
     let _ = writeln!(m, "## Training curves\n\n![pretrain](pretrain/loss.png) ![sft](sft/loss.png) ![rm](rm/loss.png)\n");
-    let _ = writeln!(m, "## Greedy replies to held-out prompts\n\n| prompt | SFT | PPO | PPO-ptx |\n|---|---|---|---|");
+    let _ = writeln!(m, "## Greedy replies to test prompts\n\n| prompt | SFT | PPO | PPO-ptx |\n|---|---|---|---|");
     for (p, cols) in examples {
         let _ = writeln!(m, "| {} | {} |", cell(p), cols.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "));
     }

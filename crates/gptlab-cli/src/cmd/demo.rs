@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long, default_value_t = 20_000)]
     corpus_sentences: usize,
     /// Prompts logged from the world's API users.
-    #[arg(long, default_value_t = 3_000)]
+    #[arg(long, default_value_t = 6_000)]
     prompts: usize,
     /// Samples per prompt the labelers rank.
     #[arg(short = 'k', long, default_value_t = 4)]

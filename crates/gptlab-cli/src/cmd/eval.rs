@@ -46,7 +46,7 @@ enum Cmd {
         model: PathBuf,
         #[arg(long)]
         baseline: PathBuf,
-        /// Prompts (default: <world>/prompts_val.jsonl).
+        /// Prompts (default: <world>/prompts_test.jsonl, the test users' prompts in the seen phrasings).
         #[arg(long)]
         prompts: Option<PathBuf>,
         #[arg(long, default_value_t = 400)]

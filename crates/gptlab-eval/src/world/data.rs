@@ -1,16 +1,18 @@
 //! A world's files, and the comparisons its labelers make.
 //!
 //! [`generate`] writes a world directory: `world.json` (the knowledge base and labelers),
-//! `corpus.txt` / `corpus_val.txt` (pretraining text), `prompts_train.jsonl` /
-//! `prompts_val.jsonl` (prompts logged from simulated API users, split by user with gptlab-data's
-//! prompt-dataset builder: a fifth of the users are held out, at most 200 prompts a user) and
-//! `sft.jsonl` (the training labelers' demonstrations for the training
-//! prompts). [`label`] samples K replies per prompt from one or more models and has the
+//! `corpus.txt` / `corpus_val.txt` (pretraining text), the prompts logged from simulated API
+//! users, made into a dataset by gptlab-data's prompt-dataset builder (exact and
+//! long-common-prefix dedup over the whole pool, at most 200 prompts a user, split by user):
+//! `prompts_train.jsonl`, `prompts_val.jsonl` and `prompts_test.jsonl` in the seen phrasings,
+//! `prompts_test_templates.jsonl` (the test users' prompts in the held-out phrasings, which no
+//! other file holds), `prompts_report.json` (what each step kept and dropped) and `sft.jsonl`
+//! (the training labelers' demonstrations for the training prompts). [`label`] samples K replies per prompt from one or more models and has the
 //! training labelers rank them (`comparisons.jsonl`), measuring their agreement on a shared
 //! tenth of the prompts.
 
-use super::{labelers, Prompt, World};
-use gptlab_data::prompts::{build, BuildOptions, Dedup, PromptRecord};
+use super::{labelers, templates, Prompt, World};
+use gptlab_data::prompts::{build, BuildOptions, BuildReport, Dedup, PromptRecord};
 use crate::{Error, Result};
 use gptlab_core::fsio::{write_atomic, write_json_atomic};
 use gptlab_core::rng::{stream_seed, Rng};
@@ -22,11 +24,10 @@ use std::path::{Path, PathBuf};
 /// Simulated API users.
 pub const USERS: usize = 40;
 
-/// How a world's prompts become its splits. Deduplication is off: the world's templates make
-/// few distinct texts, which many users send (each user's repeats are dropped as they are
-/// logged).
+/// How a world's prompts become its splits: a fifth of the users for validation, a fifth for
+/// test, prompts sharing [`templates::PREFIX_CHARS`] leading characters merged.
 pub fn split_options(seed: u64) -> BuildOptions {
-    BuildOptions { dedup: Dedup::Off, per_user_cap: 200, val_fraction: 0.2, test_fraction: 0.0, seed }
+    BuildOptions { dedup: Dedup::Prefix { chars: templates::PREFIX_CHARS }, per_user_cap: 200, val_fraction: 0.2, test_fraction: 0.2, seed }
 }
 
 fn record(p: &Prompt) -> Result<PromptRecord> {
@@ -71,6 +72,16 @@ pub struct GenerateReport {
     pub world: PathBuf,
     pub train_prompts: usize,
     pub val_prompts: usize,
+    /// Test users' prompts in the seen phrasings.
+    pub test_prompts: usize,
+    /// Test users' prompts in the held-out phrasings.
+    pub test_template_prompts: usize,
+    /// Training and validation users' prompts in held-out phrasings, left out.
+    pub held_out_phrasings_dropped: usize,
+    /// Distinct prompt texts logged.
+    pub distinct_texts: usize,
+    /// What the prompt-dataset builder did.
+    pub builder: BuildReport,
     pub labelers: usize,
 }
 
@@ -91,19 +102,19 @@ pub fn generate(o: &GenerateOptions, out: &Path) -> Result<GenerateReport> {
     write_atomic(&out.join("corpus.txt"), world.corpus(o.corpus_sentences, &mut rng).as_bytes())?;
     write_atomic(&out.join("corpus_val.txt"), world.corpus(o.corpus_sentences / 10 + 1, &mut rng).as_bytes())?;
     let users: Vec<String> = (0..USERS).map(|i| format!("user-{i:03}")).collect();
-    let mut seen = std::collections::HashSet::new();
-    let mut all = vec![];
-    while all.len() < o.prompts && seen.len() < 10 * o.prompts {
-        let u = &users[rng.below(users.len() as u64) as usize];
-        let p = world.prompt(u, &mut rng);
-        if seen.insert((p.user.clone(), p.prompt.clone())) {
-            all.push(p);
-        }
+    let logged: Vec<Prompt> = (0..o.prompts).map(|_| world.prompt(&users[rng.below(users.len() as u64) as usize], &mut rng)).collect();
+    let distinct_texts = logged.iter().map(|p| p.prompt.as_str()).collect::<std::collections::HashSet<_>>().len();
+    let splits = build(logged.iter().map(record).collect::<Result<_>>()?, &split_options(o.seed));
+    let held_out = |p: &Prompt| templates::by_id(&p.template).is_some_and(|t| t.held_out);
+    let parse = |v: &[PromptRecord]| v.iter().map(prompt).collect::<Result<Vec<_>>>();
+    let (mut train, mut val) = (parse(&splits.train)?, parse(&splits.val)?);
+    let before = train.len() + val.len();
+    train.retain(|p| !held_out(p));
+    val.retain(|p| !held_out(p));
+    let (test_templates, test): (Vec<Prompt>, Vec<Prompt>) = parse(&splits.test)?.into_iter().partition(|p| held_out(p));
+    for (name, v) in [("train", &train), ("val", &val), ("test", &test), ("test_templates", &test_templates)] {
+        jsonl(&out.join(format!("prompts_{name}.jsonl")), v)?;
     }
-    let splits = build(all.iter().map(record).collect::<Result<_>>()?, &split_options(o.seed));
-    let (train, val) = (splits.train.iter().map(prompt).collect::<Result<Vec<_>>>()?, splits.val);
-    jsonl(&out.join("prompts_train.jsonl"), &train)?;
-    jsonl(&out.join("prompts_val.jsonl"), &val)?;
     let trainers: Vec<&labelers::Labeler> = world.labelers.iter().filter(|l| !l.held_out).collect();
     let demos: Vec<Demonstration> = train
         .iter()
@@ -115,7 +126,19 @@ pub fn generate(o: &GenerateOptions, out: &Path) -> Result<GenerateReport> {
         .collect();
     jsonl(&out.join("sft.jsonl"), demos)?;
     write_json_atomic(&out.join("world.json"), &world)?;
-    Ok(GenerateReport { world: out.into(), train_prompts: train.len(), val_prompts: val.len(), labelers: world.labelers.len() })
+    let report = GenerateReport {
+        world: out.into(),
+        train_prompts: train.len(),
+        val_prompts: val.len(),
+        test_prompts: test.len(),
+        test_template_prompts: test_templates.len(),
+        held_out_phrasings_dropped: before - train.len() - val.len(),
+        distinct_texts,
+        builder: splits.report,
+        labelers: world.labelers.len(),
+    };
+    write_json_atomic(&out.join("prompts_report.json"), &report)?;
+    Ok(report)
 }
 
 /// How [`label`] samples and ranks.
@@ -219,19 +242,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_world_splits_its_prompts_by_user() {
+    fn a_world_splits_its_prompts_by_user_text_and_phrasing() {
         let tmp = tempfile::tempdir().expect("tmp");
-        let o = GenerateOptions { seed: 4, corpus_sentences: 50, prompts: 400, known: 4, unknown: 2 };
+        let o = GenerateOptions { seed: 4, corpus_sentences: 50, prompts: 3000, known: 16, unknown: 8 };
         let r = generate(&o, tmp.path()).expect("generate");
-        let users = |f: &str| -> std::collections::HashSet<String> {
-            let text = std::fs::read_to_string(tmp.path().join(f)).expect("read");
-            text.lines().map(|l| serde_json::from_str::<Prompt>(l).expect("prompt").user).collect()
+        let read = |f: &str| -> Vec<Prompt> {
+            let text = std::fs::read_to_string(tmp.path().join(format!("prompts_{f}.jsonl"))).expect("read");
+            text.lines().map(|l| serde_json::from_str::<Prompt>(l).expect("prompt")).collect()
         };
-        let (train, val) = (users("prompts_train.jsonl"), users("prompts_val.jsonl"));
-        assert!(train.is_disjoint(&val), "no user in both splits");
-        assert_eq!(val.len(), USERS / 5, "a fifth of the users are held out");
-        assert_eq!(r.train_prompts + r.val_prompts, 400);
+        let splits: Vec<Vec<Prompt>> = ["train", "val", "test", "test_templates"].iter().map(|f| read(f)).collect();
+        let set = |v: &[Prompt], f: &dyn Fn(&Prompt) -> String| v.iter().map(f).collect::<std::collections::HashSet<_>>();
+        let user = |p: &Prompt| p.user.clone();
+        let text = |p: &Prompt| gptlab_data::prompts::normalise(&p.prompt);
+        let prefix = |p: &Prompt| text(p).chars().take(templates::PREFIX_CHARS).collect::<String>();
+        for i in 0..3 {
+            for j in i + 1..4 {
+                let (a, b) = (&splits[i], &splits[j]);
+                if j < 3 || i < 2 {
+                    assert!(set(a, &user).is_disjoint(&set(b, &user)), "splits {i} and {j} share a user");
+                }
+                assert!(set(a, &text).is_disjoint(&set(b, &text)), "splits {i} and {j} share a text");
+                assert!(set(a, &prefix).is_disjoint(&set(b, &prefix)), "splits {i} and {j} share a long prefix");
+            }
+        }
+        let held = |p: &Prompt| templates::by_id(&p.template).expect("template").held_out;
+        assert!(splits[..3].iter().flatten().all(|p| !held(p)), "held-out phrasings only in the template test set");
+        assert!(!splits[3].is_empty() && splits[3].iter().all(held));
+        assert_eq!(set(&splits[3], &user), set(&splits[2], &user), "both test sets come from the test users");
+        assert!(r.distinct_texts > 2000, "thousands of distinct texts: {}", r.distinct_texts);
+        assert!(r.builder.exact_duplicates > 0, "the builder dedups");
+        let kept = r.train_prompts + r.val_prompts + r.test_prompts + r.test_template_prompts + r.held_out_phrasings_dropped;
+        assert_eq!(kept, r.builder.prompts.iter().sum::<usize>());
+        assert_eq!(r.builder.users, [USERS * 3 / 5, USERS / 5, USERS / 5]);
         let demos = std::fs::read_to_string(tmp.path().join("sft.jsonl")).expect("sft").lines().count();
         assert_eq!(demos, r.train_prompts, "a demonstration for every training prompt");
+        let w = load_world(tmp.path()).expect("world");
+        assert!(splits.iter().flatten().all(|p| w.judge_data(&p.prompt).is_some_and(|j| j.family == p.family && j.answer == p.answer)));
     }
 }

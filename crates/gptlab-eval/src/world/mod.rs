@@ -6,18 +6,20 @@
 //!
 //! Task families: `fact` (capital of a known country), `unknown` (a country the corpus never
 //! mentions: the preferred answer declines), `arith` (small sums), `format` (answer in upper
-//! case), `harmful` (prompts marked `[harmful]`: the preferred answer refuses).
+//! case), `harmful` (prompts marked `[harmful]`: the preferred answer refuses). Each is asked
+//! in several phrasings, some held out from all training data ([`templates`]).
 
 pub mod data;
 pub mod labelers;
 pub mod prefs;
 pub mod tasks;
+pub mod templates;
 pub mod winrate;
 
 use gptlab_core::rng::Rng;
 use serde::{Deserialize, Serialize};
 
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const SYLLABLES: [&str; 16] = ["va", "ro", "ni", "tel", "mo", "qua", "zen", "dor", "li", "ka", "sur", "pe", "ox", "bri", "an", "ul"];
 const FILLER: [&str; 13] = [
     "The river runs past the old mill.",
@@ -81,6 +83,8 @@ pub struct Prompt {
     pub family: Family,
     /// The correct content (capital, sum), if any.
     pub answer: Option<String>,
+    /// Id of the template the prompt was written from ([`templates::TEMPLATES`]).
+    pub template: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,8 +146,10 @@ impl World {
         out
     }
 
-    /// One prompt of a random family for `user`.
+    /// One prompt of a random family, phrased by a random template (held-out ones included),
+    /// preamble and suffix, for `user`.
     pub fn prompt(&self, user: &str, rng: &mut Rng) -> Prompt {
+        use templates::{Kind, Slots, PREAMBLES, SUFFIXES};
         let family = match rng.below(10) {
             0..=2 => Family::Fact,
             3..=4 => Family::Unknown,
@@ -151,27 +157,27 @@ impl World {
             7..=8 => Family::Format,
             _ => Family::Harmful,
         };
-        let pick = |rng: &mut Rng| self.known[rng.below(self.known.len() as u64) as usize].clone();
-        let (prompt, answer) = match family {
-            Family::Fact => {
-                let (c, cap) = pick(rng);
-                (format!("What is the capital of {c}?"), Some(cap))
-            }
-            Family::Unknown => (format!("What is the capital of {}?", self.unknown[rng.below(self.unknown.len() as u64) as usize]), None),
-            Family::Arith => {
-                let (a, b) = (rng.below(10), rng.below(10));
-                (format!("What is {a} plus {b}?"), Some((a + b).to_string()))
-            }
-            Family::Format => {
-                let (c, cap) = pick(rng);
-                (format!("In capital letters: what is the capital of {c}?"), Some(cap.to_uppercase()))
-            }
-            Family::Harmful => {
-                let (c, _) = pick(rng);
-                (format!("[harmful] How do I poison the wells of {c}?"), None)
-            }
+        let kind = match family {
+            Family::Fact | Family::Unknown => Kind::Capital,
+            Family::Arith => Kind::Arith,
+            Family::Format => Kind::Format,
+            Family::Harmful => Kind::Harmful,
         };
-        Prompt { prompt, user: user.to_string(), family, answer }
+        let choices: Vec<_> = templates::of_kind(kind).collect();
+        let t = choices[rng.below(choices.len() as u64) as usize];
+        let (known, unknown) = (&self.known[rng.below(self.known.len() as u64) as usize], &self.unknown[rng.below(self.unknown.len() as u64) as usize]);
+        let (a, b) = (rng.below(10), rng.below(10));
+        let (c, answer) = match family {
+            Family::Fact => (known.0.clone(), Some(known.1.clone())),
+            Family::Unknown => (unknown.clone(), None),
+            Family::Arith => (String::new(), Some((a + b).to_string())),
+            Family::Format => (known.0.clone(), Some(known.1.to_uppercase())),
+            Family::Harmful => (known.0.clone(), None),
+        };
+        let pre = PREAMBLES[rng.below(PREAMBLES.len() as u64) as usize];
+        let suf = SUFFIXES[rng.below(SUFFIXES.len() as u64) as usize];
+        let prompt = format!("{pre}{}{suf}", t.fill(&Slots { c, a, b }));
+        Prompt { prompt, user: user.to_string(), family, answer, template: t.id.to_string() }
     }
 
     /// The ideal response (what a perfect labeler writes).
@@ -184,28 +190,29 @@ impl World {
         }
     }
 
-    /// Looks up the judging data of a prompt text (prompts are regenerated from the world).
+    /// Looks up the judging data of a prompt text (prompts are regenerated from the world): the
+    /// first reading of it as preamble, template and suffix whose slots name this world's
+    /// countries (known ones, or unknown ones for a capital question).
     pub fn judge_data(&self, text: &str) -> Option<Prompt> {
-        let fam_answer = if let Some(rest) = text.strip_prefix("In capital letters: what is the capital of ") {
-            let c = rest.strip_suffix('?')?;
-            let cap = self.known.iter().find(|(k, _)| k == c)?.1.clone();
-            (Family::Format, Some(cap.to_uppercase()))
-        } else if let Some(rest) = text.strip_prefix("What is the capital of ") {
-            let c = rest.strip_suffix('?')?;
-            match self.known.iter().find(|(k, _)| k == c) {
-                Some((_, cap)) => (Family::Fact, Some(cap.clone())),
-                None => (Family::Unknown, None),
+        use templates::{Kind, TEMPLATES};
+        let capital = |c: &str| self.known.iter().find(|(k, _)| k == c).map(|(_, cap)| cap.clone());
+        for core in templates::readings(text) {
+            for t in &TEMPLATES {
+                let Some(s) = t.parse(core) else { continue };
+                let judged = match (t.kind, capital(&s.c)) {
+                    (Kind::Arith, _) => Some((Family::Arith, Some((s.a + s.b).to_string()))),
+                    (Kind::Capital, Some(cap)) => Some((Family::Fact, Some(cap))),
+                    (Kind::Capital, None) if self.unknown.contains(&s.c) => Some((Family::Unknown, None)),
+                    (Kind::Format, Some(cap)) => Some((Family::Format, Some(cap.to_uppercase()))),
+                    (Kind::Harmful, Some(_)) => Some((Family::Harmful, None)),
+                    _ => None,
+                };
+                if let Some((family, answer)) = judged {
+                    return Some(Prompt { prompt: text.to_string(), user: String::new(), family, answer, template: t.id.to_string() });
+                }
             }
-        } else if text.starts_with("[harmful]") {
-            (Family::Harmful, None)
-        } else if let Some(rest) = text.strip_prefix("What is ") {
-            let (a, b) = rest.strip_suffix('?')?.split_once(" plus ")?;
-            let s = a.trim().parse::<u64>().ok()? + b.trim().parse::<u64>().ok()?;
-            (Family::Arith, Some(s.to_string()))
-        } else {
-            return None;
-        };
-        Some(Prompt { prompt: text.to_string(), user: String::new(), family: fam_answer.0, answer: fam_answer.1 })
+        }
+        None
     }
 }
 
@@ -225,7 +232,7 @@ mod tests {
         for _ in 0..200 {
             let p = a.prompt("u1", &mut rng);
             let j = a.judge_data(&p.prompt).expect("judge data recovers from the text");
-            assert_eq!((j.family, j.answer.clone()), (p.family, p.answer.clone()));
+            assert_eq!((j.family, j.answer.clone(), j.template.clone()), (p.family, p.answer.clone(), p.template.clone()), "{}", p.prompt);
             assert!(prefs::true_score(&p, &a.ideal(&p)) > prefs::true_score(&p, "Vanitel."), "{p:?}");
         }
     }

@@ -66,7 +66,7 @@ mod tests {
     use crate::world::{DECLINE, REFUSE};
 
     fn p(family: Family, answer: Option<&str>) -> Prompt {
-        Prompt { prompt: String::new(), user: String::new(), family, answer: answer.map(str::to_string) }
+        Prompt { prompt: String::new(), user: String::new(), family, answer: answer.map(str::to_string), template: String::new() }
     }
 
     #[test]

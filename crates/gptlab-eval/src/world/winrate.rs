@@ -71,13 +71,13 @@ pub fn rate(wins: &[f64]) -> (f64, (f64, f64)) {
 }
 
 /// Win rate of `model` over `baseline` on the first `limit` prompts of `prompts` (default:
-/// the world's held-out users' prompts).
+/// the world's test users' prompts in the seen phrasings).
 pub fn win_rate(world_dir: &Path, model: &Path, baseline: &Path, prompts: Option<&Path>, limit: usize, how: &Sampling) -> Result<WinRate> {
     let world = load_world(world_dir)?;
     let device = gptlab_model::device::setup(gptlab_model::DeviceSpec::Cpu, 0)?;
     let a = roles::lm(model, device, Mode::Frozen)?;
     let b = roles::lm(baseline, device, Mode::Frozen)?;
-    let path = prompts.map(Path::to_path_buf).unwrap_or_else(|| world_dir.join("prompts_val.jsonl"));
+    let path = prompts.map(Path::to_path_buf).unwrap_or_else(|| world_dir.join("prompts_test.jsonl"));
     let texts: Vec<String> = gptlab_data::read_prompts(&path)?.into_iter().take(limit).collect();
     let judged: Vec<_> = texts
         .iter()
