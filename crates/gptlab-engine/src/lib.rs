@@ -9,6 +9,8 @@
 //! (temperature 1, before top-k/top-p) is returned, as Codex's mean-log-prob ranking needs.
 
 pub mod chat;
+pub mod sched;
+pub mod stream;
 pub use chat::chat_replies;
 
 use gptlab_core::rng::Rng;

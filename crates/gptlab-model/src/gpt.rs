@@ -48,7 +48,7 @@ impl Conv1D {
 }
 
 #[derive(Debug)]
-struct LayerNorm {
+pub(crate) struct LayerNorm {
     w: Tensor,
     b: Option<Tensor>,
     eps: f64,
@@ -61,14 +61,14 @@ impl LayerNorm {
         Self { w, b, eps }
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         let c = self.w.size()[0];
         x.layer_norm([c], Some(&self.w), self.b.as_ref(), self.eps, true)
     }
 }
 
 #[derive(Debug)]
-struct Block {
+pub(crate) struct Block {
     ln_1: LayerNorm,
     c_attn: Conv1D,
     attn_proj: Conv1D,
@@ -80,8 +80,8 @@ struct Block {
 /// Per-layer key/value buffers for incremental decoding, preallocated to `capacity` positions.
 #[derive(Debug)]
 pub struct KvCache {
-    k: Vec<Tensor>,
-    v: Vec<Tensor>,
+    pub(crate) k: Vec<Tensor>,
+    pub(crate) v: Vec<Tensor>,
     /// Number of positions already filled.
     pub len: i64,
     capacity: i64,
@@ -101,14 +101,22 @@ impl KvCache {
     }
 }
 
+/// Where a block writes the new keys and values into a cache's buffers.
+pub(crate) enum KvAt<'a> {
+    /// Every row at the same position (the batch shares one length).
+    Past(i64),
+    /// Each row at its own position (`at`, `[B, 1, 1, 1]`); attention reads the first `keys`.
+    Rows { at: &'a Tensor, keys: i64 },
+}
+
 /// The GPT trunk with its tied LM head.
 #[derive(Debug)]
 pub struct Gpt {
     pub cfg: GptConfig,
-    wte: Tensor,
-    wpe: Tensor,
-    blocks: Vec<Block>,
-    ln_f: LayerNorm,
+    pub(crate) wte: Tensor,
+    pub(crate) wpe: Tensor,
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) ln_f: LayerNorm,
     /// Precision of matrix multiplies and attention: `Float` (default) or `BFloat16`
     /// (mixed precision: fp32 weights, residual stream, LayerNorm, softmax-loss; bf16 matmuls,
     /// like `torch.autocast(dtype=bfloat16)`).
@@ -233,7 +241,7 @@ impl Gpt {
         x = dropout(x, self.cfg.embd_pdrop, train);
         let n = self.blocks.len();
         for (i, blk) in self.blocks.iter().enumerate() {
-            let kv = cache.as_deref_mut().map(|c| (&c.k[i], &c.v[i], past));
+            let kv = cache.as_deref_mut().map(|c| (&c.k[i], &c.v[i], KvAt::Past(past)));
             let win = window.filter(|_| i + 1 == n);
             x = self.block(blk, &x, train, kv, mask.as_ref(), pack.as_ref(), win);
         }
@@ -250,7 +258,7 @@ impl Gpt {
     /// One transformer block on `x`: `[B, T, C]`, or `[N, C]` real tokens when `pack` is given.
     /// With `win = (from, len)` (no cache) it returns only those positions, `[B, len, C]`.
     #[allow(clippy::too_many_arguments)]
-    fn block(&self, blk: &Block, x: &Tensor, train: bool, kv: Option<(&Tensor, &Tensor, i64)>, mask: Option<&Tensor>, pack: Option<&Pack>, win: Option<(i64, i64)>) -> Tensor {
+    pub(crate) fn block(&self, blk: &Block, x: &Tensor, train: bool, kv: Option<(&Tensor, &Tensor, KvAt)>, mask: Option<&Tensor>, pack: Option<&Pack>, win: Option<(i64, i64)>) -> Tensor {
         let (nh, hd) = (self.cfg.n_head, self.cfg.head_dim());
         let c = self.cfg.n_embd;
         let kind = self.compute;
@@ -264,12 +272,25 @@ impl Gpt {
         let heads = |z: &Tensor| z.view([b, t, nh, hd]).transpose(1, 2);
         let (mut q, mut k, mut v) = (heads(&parts[0]), heads(&parts[1]), heads(&parts[2]));
         let mut causal = mask.is_none() && t > 1;
-        if let Some((kb, vb, past)) = kv {
-            kb.narrow(2, past, t).copy_(&k);
-            vb.narrow(2, past, t).copy_(&v);
-            k = kb.narrow(2, 0, past + t);
-            v = vb.narrow(2, 0, past + t);
-            causal = causal && past == 0;
+        match kv {
+            Some((kb, vb, KvAt::Past(past))) => {
+                kb.narrow(2, past, t).copy_(&k);
+                vb.narrow(2, past, t).copy_(&v);
+                k = kb.narrow(2, 0, past + t);
+                v = vb.narrow(2, 0, past + t);
+                causal = causal && past == 0;
+            }
+            Some((kb, vb, KvAt::Rows { at, keys })) => {
+                // one new token per row, stored at that row's own length (`at`: [B, 1, 1, 1])
+                let idx = at.expand([b, nh, 1, hd], false);
+                let (mut kr, mut vr) = (kb.narrow(0, 0, b), vb.narrow(0, 0, b));
+                let _ = kr.scatter_(2, &idx, &k);
+                let _ = vr.scatter_(2, &idx, &v);
+                k = kr.narrow(2, 0, keys);
+                v = vr.narrow(2, 0, keys);
+                causal = false;
+            }
+            None => {}
         }
         // a window keeps the queries (and the residual stream) of its positions only; SDPA's
         // `is_causal` aligns a short query block to the top left, so the mask is explicit
@@ -300,7 +321,7 @@ impl Gpt {
 /// The real (unmasked) positions of a `[B, T]` batch, flattened: `pack` gathers them into
 /// `[N, ·]`, `unpack` scatters them back into `[B, T, ·]` with zeros at padding. Both are
 /// differentiable (gather ↔ scatter-add).
-struct Pack {
+pub(crate) struct Pack {
     idx: Tensor,
     b: i64,
     t: i64,

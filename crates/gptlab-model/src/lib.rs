@@ -14,10 +14,12 @@ pub mod heads;
 pub mod ops;
 pub mod rl;
 pub mod roles;
+pub mod slots;
 
 pub use config::GptConfig;
 pub use device::{DeviceSpec, Dtype};
 pub use gpt::{Gpt, KvCache};
+pub use slots::SlotCache;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,225 @@
+//! Continuous batching: one scheduler thread owns a model and serves every request for it,
+//! with iteration-level scheduling as in Orca and vLLM. Each step it admits waiting requests
+//! (each prefilled into a free row of a [`SlotCache`]), draws one token for every running
+//! sequence, sends the new text, drops the sequences that finished or whose client went away,
+//! and runs one decode step for the rest. A sequence draws from its own RNG (seeded by its
+//! request), so the same request gives the same text alone or in a batch.
+//!
+//! Requests wait in a bounded queue; [`Handle::submit`] fails at once when it is full.
+
+use crate::stream::{Detokenizer, Release, StopMatcher};
+use crate::{pick, Finish, SampleConfig};
+use gptlab_core::rng::Rng;
+use gptlab_model::{Gpt, SlotCache};
+use gptlab_tokenizer::Tokenizer;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use tch::Tensor;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Sizes of a scheduler.
+#[derive(Debug, Clone, Copy)]
+pub struct SchedOptions {
+    /// Sequences decoded together (rows of the KV cache).
+    pub max_batch: usize,
+    /// Requests that may wait for a row.
+    pub max_queue: usize,
+}
+
+impl Default for SchedOptions {
+    fn default() -> Self {
+        Self { max_batch: 16, max_queue: 64 }
+    }
+}
+
+/// One sequence to generate.
+#[derive(Debug)]
+pub struct Request {
+    /// Prompt token ids (non-empty).
+    pub prompt: Vec<u32>,
+    pub cfg: SampleConfig,
+    /// Alternatives reported with each token's log-probability (0: none).
+    pub top_logprobs: usize,
+    /// Where the sequence's events go; generation stops when the receiver is dropped.
+    pub events: UnboundedSender<Event>,
+}
+
+/// A token's text and log-probabilities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenOut {
+    /// Text this token releases (may be empty, or hold text earlier tokens started).
+    pub text: String,
+    pub token: u32,
+    /// The token's own text, for log-probability reports.
+    pub token_text: String,
+    /// Log-probability under the model (temperature 1).
+    pub logprob: f32,
+    /// The most likely tokens at this step, with their log-probabilities.
+    pub top: Vec<(String, f32)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Token(TokenOut),
+    Done { finish: Finish, prompt_tokens: usize, completion_tokens: usize },
+    Failed(String),
+}
+
+/// Why a request was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the queue of {0} waiting requests is full")]
+    QueueFull(usize),
+    #[error("the model's scheduler has stopped")]
+    Stopped,
+}
+
+/// The way in to a scheduler; cloning it is cheap.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    tx: SyncSender<Request>,
+    max_queue: usize,
+}
+
+impl Handle {
+    pub fn submit(&self, r: Request) -> Result<(), SubmitError> {
+        self.tx.try_send(r).map_err(|e| match e {
+            TrySendError::Full(_) => SubmitError::QueueFull(self.max_queue),
+            TrySendError::Disconnected(_) => SubmitError::Stopped,
+        })
+    }
+}
+
+/// Starts the scheduler thread for `model`; it ends when every [`Handle`] is dropped.
+pub fn spawn(model: Gpt, tok: Tokenizer, o: SchedOptions) -> Handle {
+    let (tx, rx) = sync_channel(o.max_queue.max(1));
+    std::thread::Builder::new()
+        .name("gptlab-sched".into())
+        .spawn(move || tch::no_grad(|| run(&model, &tok, o, rx)))
+        .map(|_| ())
+        .unwrap_or_else(|e| eprintln!("gptlab: cannot start a scheduler thread: {e}"));
+    Handle { tx, max_queue: o.max_queue.max(1) }
+}
+
+struct Seq {
+    req: Request,
+    rng: Rng,
+    logits: Vec<f32>,
+    tokens: Vec<u32>,
+    detok: Detokenizer,
+    stops: StopMatcher,
+}
+
+impl Seq {
+    fn finish(&mut self, finish: Finish, tail: String) {
+        if !tail.is_empty() {
+            let _ = self.req.events.send(Event::Token(TokenOut { text: tail, token: u32::MAX, token_text: String::new(), logprob: 0.0, top: vec![] }));
+        }
+        let _ = self.req.events.send(Event::Done { finish, prompt_tokens: self.req.prompt.len(), completion_tokens: self.tokens.len() });
+    }
+}
+
+fn to_vec(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.contiguous().view([-1])).unwrap_or_default()
+}
+
+fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
+    let ctx = model.cfg.n_positions;
+    let mut cache = SlotCache::new(&model.cfg, o.max_batch.max(1), ctx, model.device(), model.compute);
+    let specials: Vec<u32> = [Some(tok.bos), Some(tok.end), tok.user, tok.assistant].into_iter().flatten().collect();
+    let mut seqs: Vec<Seq> = vec![];
+    loop {
+        // admit: block only when idle
+        while !cache.is_full() {
+            let next = if seqs.is_empty() { rx.recv().ok() } else { rx.try_recv().ok() };
+            let Some(req) = next else {
+                if seqs.is_empty() {
+                    return; // every handle is gone
+                }
+                break;
+            };
+            if req.events.is_closed() {
+                continue;
+            }
+            match model.prefill_row(&mut cache, &req.prompt) {
+                Ok(l) => {
+                    let rng = Rng::new(req.cfg.seed);
+                    let stops = StopMatcher::new(&req.cfg.stop);
+                    seqs.push(Seq { req, rng, logits: to_vec(&l), tokens: vec![], detok: Detokenizer::default(), stops });
+                }
+                Err(e) => {
+                    let _ = req.events.send(Event::Failed(e.to_string()));
+                }
+            }
+        }
+        // draw a token for every running sequence
+        let mut done = vec![];
+        for (r, s) in seqs.iter_mut().enumerate() {
+            if s.req.events.is_closed() {
+                done.push(r);
+                continue;
+            }
+            let (t, lp) = pick(&s.logits, &s.req.cfg, &mut s.rng);
+            if specials.contains(&t) && (s.req.cfg.stop_at_end || t != tok.end) {
+                // a special token ends the text and is not part of it (nor of the usage count)
+                let tail = s.stops.flush();
+                s.finish(Finish::Stop, tail);
+                done.push(r);
+                continue;
+            }
+            s.tokens.push(t);
+            let top = top_logprobs(tok, &s.logits, s.req.top_logprobs);
+            let delta = s.detok.push(tok, t).unwrap_or_default();
+            let (text, stopped) = match s.stops.push(&delta) {
+                Release::More(x) => (x, false),
+                Release::Stopped(x) => (x, true),
+            };
+            let token_text = tok.decode(&[t]).unwrap_or_default();
+            let _ = s.req.events.send(Event::Token(TokenOut { text, token: t, token_text, logprob: lp, top }));
+            let full = cache.len(r) + 1 > ctx;
+            if stopped {
+                s.finish(Finish::Stop, String::new());
+                done.push(r);
+            } else if s.tokens.len() >= s.req.cfg.max_new_tokens || full {
+                let tail = s.stops.flush();
+                s.finish(Finish::Length, tail);
+                done.push(r);
+            }
+        }
+        // leave at once (highest rows first, so swap-removes keep the other indices valid)
+        for &r in done.iter().rev() {
+            cache.remove(r);
+            seqs.swap_remove(r);
+        }
+        if seqs.is_empty() {
+            continue;
+        }
+        let next: Vec<u32> = seqs.iter().map(|s| *s.tokens.last().unwrap_or(&0)).collect();
+        match model.decode_rows(&mut cache, &next) {
+            Ok(logits) => {
+                for (r, s) in seqs.iter_mut().enumerate() {
+                    s.logits = to_vec(&logits.get(r as i64));
+                }
+            }
+            Err(e) => {
+                for s in seqs.drain(..) {
+                    let _ = s.req.events.send(Event::Failed(e.to_string()));
+                }
+                while cache.rows() > 0 {
+                    cache.remove(cache.rows() - 1);
+                }
+            }
+        }
+    }
+}
+
+/// The `n` most likely tokens of a logits row and their log-probabilities.
+fn top_logprobs(tok: &Tokenizer, logits: &[f32], n: usize) -> Vec<(String, f32)> {
+    if n == 0 {
+        return vec![];
+    }
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = max + logits.iter().map(|&l| (l - max).exp()).sum::<f32>().ln();
+    let mut idx: Vec<usize> = (0..logits.len()).collect();
+    idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    idx.into_iter().take(n).map(|i| (tok.decode(&[i as u32]).unwrap_or_default(), logits[i] - lse)).collect()
+}

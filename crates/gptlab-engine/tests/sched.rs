@@ -1,0 +1,101 @@
+//! The continuous-batching scheduler: a request gives the same tokens alone as among others
+//! that join and leave mid-way, its text is what the tokenizer decodes, stop sequences cut it,
+//! a full queue refuses at once, and a client that goes away frees its row.
+
+use gptlab_engine::sched::{spawn, Event, Handle, Request, SchedOptions, SubmitError};
+use gptlab_engine::{Finish, SampleConfig};
+use gptlab_model::{Gpt, GptConfig};
+use gptlab_tokenizer::{Kind, Tokenizer};
+use tch::{nn, Device};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+fn setup(o: SchedOptions) -> (Handle, Tokenizer) {
+    let tok = Tokenizer::train(&["the quick brown fox jumps over the lazy dog. é ü 42!".repeat(3)], Kind::Char, 0).expect("tok");
+    tch::manual_seed(5);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg = GptConfig::new(tok.vocab_size() as i64, 64, 2, 2, 16);
+    let m = Gpt::new(&vs.root(), &cfg).expect("model");
+    std::mem::forget(vs); // the model's tensors live as long as the scheduler thread
+    (spawn(m, tok.clone(), o), tok)
+}
+
+fn submit(h: &Handle, prompt: Vec<u32>, seed: u64, max: usize, stop: &[&str]) -> UnboundedReceiver<Event> {
+    let (tx, rx) = unbounded_channel();
+    let cfg = SampleConfig { max_new_tokens: max, temperature: 1.0, seed, stop: stop.iter().map(|s| s.to_string()).collect(), stop_at_end: true, ..Default::default() };
+    h.submit(Request { prompt, cfg, top_logprobs: 2, events: tx }).expect("queued");
+    rx
+}
+
+/// (tokens, text, finish) of one request's events.
+fn collect(mut rx: UnboundedReceiver<Event>) -> (Vec<u32>, String, Finish) {
+    let (mut toks, mut text) = (vec![], String::new());
+    while let Some(e) = rx.blocking_recv() {
+        match e {
+            Event::Token(t) => {
+                if t.token != u32::MAX {
+                    toks.push(t.token);
+                    assert!(t.top.len() == 2 && t.top[0].1 >= t.top[1].1 && t.logprob <= 0.0);
+                }
+                text.push_str(&t.text);
+            }
+            Event::Done { finish, completion_tokens, .. } => {
+                assert_eq!(completion_tokens, toks.len());
+                return (toks, text, finish);
+            }
+            Event::Failed(e) => panic!("{e}"),
+        }
+    }
+    panic!("no Done event")
+}
+
+#[test]
+fn same_request_same_text_alone_or_in_a_changing_batch() {
+    let (h, tok) = setup(SchedOptions { max_batch: 4, max_queue: 16 });
+    let prompt = tok.encode("the quick").expect("enc");
+    let alone = collect(submit(&h, prompt.clone(), 7, 30, &[]));
+    // the same request among others: some shorter (they leave early), some joining later
+    let others: Vec<_> = (0..3).map(|i| submit(&h, tok.encode(&"lazy dog ".repeat(i + 1)).expect("enc"), 100 + i as u64, 5 + 5 * i, &[])).collect();
+    let again = submit(&h, prompt.clone(), 7, 30, &[]);
+    let late: Vec<_> = (0..3).map(|i| submit(&h, tok.encode("fox").expect("enc"), 200 + i, 12, &[])).collect();
+    let batched = collect(again);
+    for rx in others.into_iter().chain(late) {
+        collect(rx);
+    }
+    assert_eq!(alone.0, batched.0, "same seed and request: same tokens");
+    assert_eq!(alone.1, batched.1);
+    assert_eq!(alone.1, tok.decode(&alone.0).expect("dec"), "streamed deltas add up to the decoded text");
+    // a stop sequence cuts the text before it (the sample above has some character to stop at)
+    if let Some(c) = alone.1.chars().nth(3) {
+        let (_, text, finish) = collect(submit(&h, prompt.clone(), 7, 30, &[&c.to_string()]));
+        assert_eq!(finish, Finish::Stop);
+        assert_eq!(text, alone.1[..alone.1.find(c).expect("char")]);
+    }
+}
+
+#[test]
+fn a_full_queue_refuses_and_a_dropped_client_frees_its_row() {
+    let (h, tok) = setup(SchedOptions { max_batch: 1, max_queue: 1 });
+    let p = tok.encode("the").expect("enc");
+    // a client that leaves: its long generation must not hold the only row
+    let gone = submit(&h, p.clone(), 1, 60, &[]);
+    drop(gone);
+    let mut queued = vec![];
+    let mut refused = 0;
+    for i in 0..50 {
+        let (tx, rx) = unbounded_channel();
+        let cfg = SampleConfig { max_new_tokens: 20, seed: i, ..Default::default() };
+        match h.submit(Request { prompt: p.clone(), cfg, top_logprobs: 0, events: tx }) {
+            Ok(()) => queued.push(rx),
+            Err(SubmitError::QueueFull(1)) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(refused > 0, "a queue of one fills up");
+    for mut rx in queued {
+        while let Some(e) = rx.blocking_recv() {
+            if matches!(e, Event::Done { .. }) {
+                break;
+            }
+        }
+    }
+}

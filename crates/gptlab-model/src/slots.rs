@@ -1,0 +1,170 @@
+//! A KV cache with one slot per sequence, for continuous batching: each row holds its own
+//! sequence at its own length, a sequence is prefilled into a free row while the others keep
+//! decoding, and a finished one leaves at once (the last row moves into its place, so the
+//! running rows are always `0..rows`). One decode step feeds every row one token at that
+//! row's own position and attends over that row's keys only.
+
+use crate::gpt::KvAt;
+use crate::{Error, Gpt, GptConfig, KvCache, Result};
+use tch::{Device, Kind, Tensor};
+
+/// Per-layer key/value buffers of `max_rows` sequences of up to `capacity` positions.
+#[derive(Debug)]
+pub struct SlotCache {
+    k: Vec<Tensor>,
+    v: Vec<Tensor>,
+    lens: Vec<i64>,
+    max_rows: usize,
+    capacity: i64,
+}
+
+impl SlotCache {
+    /// `kind` must be the model's compute precision (`Gpt::compute`).
+    pub fn new(cfg: &GptConfig, max_rows: usize, capacity: i64, device: Device, kind: Kind) -> Self {
+        let shape = [max_rows as i64, cfg.n_head, capacity, cfg.head_dim()];
+        let mk = || (0..cfg.n_layer).map(|_| Tensor::zeros(shape, (kind, device))).collect();
+        Self { k: mk(), v: mk(), lens: vec![], max_rows, capacity }
+    }
+
+    /// Running sequences.
+    pub fn rows(&self) -> usize {
+        self.lens.len()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.lens.len() == self.max_rows
+    }
+
+    /// Positions filled in `row`.
+    pub fn len(&self, row: usize) -> i64 {
+        self.lens[row]
+    }
+
+    pub fn capacity(&self) -> i64 {
+        self.capacity
+    }
+
+    /// Frees `row`: the last row moves into its place (as `Vec::swap_remove`).
+    pub fn remove(&mut self, row: usize) {
+        let last = self.lens.len() - 1;
+        if row != last {
+            let n = self.lens[last];
+            for buf in self.k.iter().chain(&self.v) {
+                buf.narrow(0, row as i64, 1).narrow(2, 0, n).copy_(&buf.narrow(0, last as i64, 1).narrow(2, 0, n));
+            }
+        }
+        self.lens.swap_remove(row);
+    }
+}
+
+impl Gpt {
+    /// Prefills `prompt` (non-empty) into a new last row of `cache`; returns the logits after
+    /// its last token, `[V]` (f32).
+    pub fn prefill_row(&self, cache: &mut SlotCache, prompt: &[u32]) -> Result<Tensor> {
+        let t = prompt.len() as i64;
+        if t == 0 {
+            return Err(Error::Config("an empty prompt cannot be prefilled".into()));
+        }
+        if cache.is_full() {
+            return Err(Error::Config(format!("all {} cache rows are in use", cache.max_rows)));
+        }
+        if t > cache.capacity.min(self.cfg.n_positions) {
+            return Err(Error::ContextTooLong { got: t, max: cache.capacity.min(self.cfg.n_positions) });
+        }
+        let dev = self.device();
+        let ids: Vec<i64> = prompt.iter().map(|&x| x as i64).collect();
+        let input = Tensor::from_slice(&ids).view([1, t]).to_device(dev);
+        let mut kv = KvCache::new(&self.cfg, 1, t, dev, self.compute);
+        let h = self.hidden(&input, false, Some(&mut kv), None)?;
+        let row = cache.lens.len() as i64;
+        for (dst, src) in cache.k.iter().zip(&kv.k).chain(cache.v.iter().zip(&kv.v)) {
+            dst.narrow(0, row, 1).narrow(2, 0, t).copy_(src);
+        }
+        cache.lens.push(t);
+        Ok(self.lm_head(&h.narrow(1, t - 1, 1)).view([-1]).to_kind(Kind::Float))
+    }
+
+    /// One decode step: `tokens[r]` appended to row `r` of `cache` for every running row;
+    /// returns the logits after each, `[rows, V]` (f32).
+    pub fn decode_rows(&self, cache: &mut SlotCache, tokens: &[u32]) -> Result<Tensor> {
+        let b = cache.rows();
+        if tokens.len() != b || b == 0 {
+            return Err(Error::Config(format!("{} tokens for {b} running rows", tokens.len())));
+        }
+        let longest = cache.lens.iter().copied().max().unwrap_or(0);
+        if longest + 1 > cache.capacity.min(self.cfg.n_positions) {
+            return Err(Error::ContextTooLong { got: longest + 1, max: cache.capacity.min(self.cfg.n_positions) });
+        }
+        let dev = self.device();
+        let b = b as i64;
+        let ids: Vec<i64> = tokens.iter().map(|&x| x as i64).collect();
+        let idx = Tensor::from_slice(&ids).view([b, 1]).to_device(dev);
+        let pos = Tensor::from_slice(&cache.lens).view([b, 1]).to_device(dev);
+        let keys = longest + 1;
+        // row r attends to its own keys 0..=lens[r]
+        let mask = Tensor::arange(keys, (Kind::Int64, dev)).view([1, keys]).le_tensor(&pos).view([b, 1, 1, keys]);
+        let at = pos.view([b, 1, 1, 1]);
+        let mut x = Tensor::embedding(&self.wte, &idx, -1, false, false) + Tensor::embedding(&self.wpe, &pos, -1, false, false);
+        for (i, blk) in self.blocks.iter().enumerate() {
+            x = self.block(blk, &x, false, Some((&cache.k[i], &cache.v[i], KvAt::Rows { at: &at, keys })), Some(&mask), None, None);
+        }
+        cache.lens.iter_mut().for_each(|l| *l += 1);
+        Ok(self.lm_head(&self.ln_f.forward(&x)).view([b, -1]).to_kind(Kind::Float))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::nn;
+
+    fn tiny() -> (nn::VarStore, Gpt) {
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = GptConfig::new(50, 32, 2, 4, 32);
+        let m = Gpt::new(&vs.root(), &cfg).expect("model");
+        (vs, m)
+    }
+
+    /// The logits of the last position of `seq`, computed without a cache.
+    fn reference(m: &Gpt, seq: &[u32]) -> Tensor {
+        let ids: Vec<i64> = seq.iter().map(|&x| x as i64).collect();
+        let t = ids.len() as i64;
+        tch::no_grad(|| m.forward(&Tensor::from_slice(&ids).view([1, t]), false).expect("forward").narrow(1, t - 1, 1).view([-1]))
+    }
+
+    #[test]
+    fn rows_decode_as_sequences_alone_do_while_others_join_and_leave() {
+        let (_vs, m) = tiny();
+        let mut cache = SlotCache::new(&m.cfg, 3, 32, Device::Cpu, Kind::Float);
+        let mut seqs: Vec<Vec<u32>> = vec![vec![1, 2, 3, 4, 5], vec![7, 8]];
+        tch::no_grad(|| {
+            for s in &seqs {
+                let l = m.prefill_row(&mut cache, s).expect("prefill");
+                assert!(l.allclose(&reference(&m, s), 1e-5, 1e-5, false));
+            }
+            for step in 0..6u32 {
+                if step == 2 {
+                    // a third sequence joins mid-way, another leaves
+                    seqs.push(vec![9, 10, 11]);
+                    let l = m.prefill_row(&mut cache, &seqs[2]).expect("prefill");
+                    assert!(l.allclose(&reference(&m, &seqs[2]), 1e-5, 1e-5, false));
+                }
+                if step == 4 {
+                    cache.remove(0);
+                    seqs.swap_remove(0);
+                }
+                let next: Vec<u32> = (0..seqs.len() as u32).map(|r| (step * 7 + r * 3) % 50).collect();
+                let logits = m.decode_rows(&mut cache, &next).expect("decode");
+                for (r, s) in seqs.iter_mut().enumerate() {
+                    s.push(next[r]);
+                    assert_eq!(cache.len(r), s.len() as i64);
+                    let want = reference(&m, s);
+                    let got = logits.get(r as i64);
+                    assert!(got.allclose(&want, 1e-4, 1e-4, false), "row {r} at step {step}: {}", (&got - &want).abs().max().double_value(&[]));
+                }
+            }
+        });
+        assert!(m.prefill_row(&mut SlotCache::new(&m.cfg, 1, 32, Device::Cpu, Kind::Float), &[]).is_err());
+    }
+}
