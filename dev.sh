@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 TORCH_VERSION=2.13.0
-PY_PKGS=(numpy==2.4.6 transformers==5.24.0 tiktoken==0.14.0)
+PY_PKGS=(numpy==2.4.6 transformers==5.24.0 tiktoken==0.14.0 openai==3.57.0 playwright==1.65.2)
 
 setup() {
     if [[ "${GPTLAB_NO_VENV:-}" == 1 ]]; then return; fi
@@ -22,7 +22,7 @@ setup() {
         echo "dev.sh: creating .venv (python3 -m venv)" >&2
         python3 -m venv .venv
     fi
-    if ! .venv/bin/python -c "import torch, transformers, tiktoken, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+    if ! .venv/bin/python -c "import torch, transformers, tiktoken, openai, playwright, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
         echo "dev.sh: installing torch==$TORCH_VERSION into .venv (libtorch for tch)" >&2
         .venv/bin/pip install --quiet "torch==$TORCH_VERSION" "${PY_PKGS[@]}"
     fi

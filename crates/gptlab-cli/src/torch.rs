@@ -40,6 +40,10 @@ enum Cmd {
     Bench(cmd::bench::Args),
     /// Run the whole pipeline at toy scale and write a report.
     Demo(cmd::demo::Args),
+    /// Serve models through an OpenAI-compatible API and a chat page.
+    Serve(cmd::serve::Args),
+    /// API keys of a server's store.
+    Keys(cmd::keys::Args),
 }
 
 /// What `gptlab --version` (or `-V`) prints: the version, and which libtorch this executable
@@ -70,6 +74,8 @@ fn main() {
         Cmd::World(a) => cmd::world::run(a),
         Cmd::Bench(a) => cmd::bench::run(a),
         Cmd::Demo(a) => cmd::demo::run(a),
+        Cmd::Serve(a) => cmd::serve::run(a),
+        Cmd::Keys(a) => cmd::keys::run(a),
     };
     if let Err(e) = out {
         errors::exit_with(e);

@@ -10,6 +10,7 @@
 use crate::stream::{Detokenizer, Release, StopMatcher};
 use crate::{pick, Finish, SampleConfig};
 use gptlab_core::rng::Rng;
+use gptlab_model::roles::Loaded;
 use gptlab_model::{Gpt, SlotCache};
 use gptlab_tokenizer::Tokenizer;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -89,12 +90,13 @@ impl Handle {
     }
 }
 
-/// Starts the scheduler thread for `model`; it ends when every [`Handle`] is dropped.
-pub fn spawn(model: Gpt, tok: Tokenizer, o: SchedOptions) -> Handle {
+/// Starts the scheduler thread for a loaded model, which it owns; it ends when every
+/// [`Handle`] is dropped.
+pub fn spawn(l: Loaded<Gpt>, o: SchedOptions) -> Handle {
     let (tx, rx) = sync_channel(o.max_queue.max(1));
     std::thread::Builder::new()
         .name("gptlab-sched".into())
-        .spawn(move || tch::no_grad(|| run(&model, &tok, o, rx)))
+        .spawn(move || tch::no_grad(|| run(&l.model, &l.tok, o, rx)))
         .map(|_| ())
         .unwrap_or_else(|e| eprintln!("gptlab: cannot start a scheduler thread: {e}"));
     Handle { tx, max_queue: o.max_queue.max(1) }
@@ -161,7 +163,11 @@ fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
             let (t, lp) = pick(&s.logits, &s.req.cfg, &mut s.rng);
             if specials.contains(&t) && (s.req.cfg.stop_at_end || t != tok.end) {
                 // a special token ends the text and is not part of it (nor of the usage count)
-                let tail = s.stops.flush();
+                let held = s.detok.flush(tok).unwrap_or_default();
+                let tail = match s.stops.push(&held) {
+                    Release::More(x) => x + &s.stops.flush(),
+                    Release::Stopped(x) => x,
+                };
                 s.finish(Finish::Stop, tail);
                 done.push(r);
                 continue;
@@ -180,7 +186,11 @@ fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
                 s.finish(Finish::Stop, String::new());
                 done.push(r);
             } else if s.tokens.len() >= s.req.cfg.max_new_tokens || full {
-                let tail = s.stops.flush();
+                let held = s.detok.flush(tok).unwrap_or_default();
+                let tail = match s.stops.push(&held) {
+                    Release::More(x) => x + &s.stops.flush(),
+                    Release::Stopped(x) => x,
+                };
                 s.finish(Finish::Length, tail);
                 done.push(r);
             }

@@ -31,6 +31,18 @@ impl Detokenizer {
     }
 }
 
+impl Detokenizer {
+    /// The text of tokens still held back (an incomplete character, shown as U+FFFD), at the
+    /// end of generation.
+    pub fn flush(&mut self, tok: &Tokenizer) -> gptlab_tokenizer::Result<String> {
+        let before = tok.decode(&self.tokens[self.prefix..self.read])?;
+        let now = tok.decode(&self.tokens[self.prefix..])?;
+        self.prefix = self.read;
+        self.read = self.tokens.len();
+        Ok(now.get(before.len()..).unwrap_or_default().to_string())
+    }
+}
+
 /// Finds stop sequences in a growing text and says what may be sent.
 #[derive(Debug, Default, Clone)]
 pub struct StopMatcher {

@@ -4,6 +4,7 @@
 
 use gptlab_engine::sched::{spawn, Event, Handle, Request, SchedOptions, SubmitError};
 use gptlab_engine::{Finish, SampleConfig};
+use gptlab_model::roles::Loaded;
 use gptlab_model::{Gpt, GptConfig};
 use gptlab_tokenizer::{Kind, Tokenizer};
 use tch::{nn, Device};
@@ -14,9 +15,8 @@ fn setup(o: SchedOptions) -> (Handle, Tokenizer) {
     tch::manual_seed(5);
     let vs = nn::VarStore::new(Device::Cpu);
     let cfg = GptConfig::new(tok.vocab_size() as i64, 64, 2, 2, 16);
-    let m = Gpt::new(&vs.root(), &cfg).expect("model");
-    std::mem::forget(vs); // the model's tensors live as long as the scheduler thread
-    (spawn(m, tok.clone(), o), tok)
+    let model = Gpt::new(&vs.root(), &cfg).expect("model");
+    (spawn(Loaded { vs, model, tok: tok.clone() }, o), tok)
 }
 
 fn submit(h: &Handle, prompt: Vec<u32>, seed: u64, max: usize, stop: &[&str]) -> UnboundedReceiver<Event> {

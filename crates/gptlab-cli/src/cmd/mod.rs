@@ -1,6 +1,8 @@
 pub mod bench;
 pub mod demo;
 pub mod eval;
+pub mod keys;
 pub mod sample;
+pub mod serve;
 pub mod tok;
 pub mod world;

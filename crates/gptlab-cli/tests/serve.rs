@@ -1,0 +1,176 @@
+//! `gptlab serve` end to end: a tiny checkpoint served, checked with the official `openai`
+//! Python client and plain HTTP (tests/py/serve_client.py), keys and the request log, a full
+//! queue and the rate limit answering 429, and a `kill -9` under load leaving a database that
+//! opens with every row intact.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gptlab"));
+    c.current_dir(root());
+    c
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = bin().args(args).output().expect("spawn gptlab");
+    assert!(o.status.success(), "gptlab {args:?} failed:\n{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).expect("utf8")
+}
+
+fn python() -> PathBuf {
+    let venv = root().join(".venv/bin/python");
+    if venv.exists() { venv } else { PathBuf::from("python3") }
+}
+
+/// A tiny chat-format checkpoint (a few pretraining steps on a small corpus).
+fn checkpoint(dir: &Path) -> PathBuf {
+    let corpus = dir.join("corpus.txt");
+    let text = "The capital of Vanitel is Oxdor. The river runs past the old mill. I hope this helps.\n".repeat(60);
+    std::fs::write(&corpus, text).expect("corpus");
+    let out = dir.join("m");
+    let s = |k: &str, v: String| ["--set".to_string(), format!("{k}={v}")];
+    let mut args: Vec<String> = ["pretrain", "--config", "configs/tiny/pretrain.toml", "--quiet"].map(String::from).to_vec();
+    for (k, v) in [
+        ("data.corpus", format!("{:?}", corpus.display().to_string())),
+        ("run.out_dir", format!("{:?}", out.display().to_string())),
+        ("data.vocab_size", "300".into()),
+        ("model.n_layer", "2".into()),
+        ("model.n_embd", "32".into()),
+        ("model.n_head", "2".into()),
+        ("model.block_size", "128".into()),
+        ("train.max_iters", "5".into()),
+        ("train.eval_interval", "5".into()),
+        ("train.eval_iters", "1".into()),
+        ("train.threads", "1".into()),
+    ] {
+        args.extend(s(k, v));
+    }
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    out.join("best")
+}
+
+/// A running server and its URL; killed when dropped.
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(model: &Path, db: &Path, extra: &[&str]) -> Server {
+    let mut child = bin()
+        .args(["serve", "--model", &format!("m={}", model.display()), "--db", db.to_str().expect("p"), "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("url line");
+    assert!(line.starts_with("http://"), "serve printed {line:?}");
+    Server(child, line.trim().to_string())
+}
+
+fn key(db: &Path, user: &str, extra: &[&str]) -> String {
+    let mut a = vec!["keys", "add", "--db", db.to_str().expect("p"), "--user", user];
+    a.extend_from_slice(extra);
+    ok(&a).trim().lines().last().expect("key line").to_string()
+}
+
+fn py(args: &[&str]) -> std::process::Output {
+    Command::new(python()).args(args).output().expect("python")
+}
+
+#[test]
+fn openai_client_chat_completions_errors_and_the_request_log() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let m = checkpoint(dir.path());
+    let db = dir.path().join("g.db");
+    let k = key(&db, "alice", &["--org", "acme"]);
+    key(&db, "bob", &["--no-consent"]);
+    let s = start(&m, &db, &["--rate-limit", "0", "--max-n", "8", "--max-tokens", "200"]);
+    let script = root().join("crates/gptlab-cli/tests/py/serve_client.py");
+    let o = py(&[script.to_str().expect("p"), &s.1, &k, db.to_str().expect("p")]);
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn full_queue_and_rate_limit_answer_429_and_kill_9_keeps_the_log() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let m = checkpoint(dir.path());
+    let db = dir.path().join("g.db");
+    let k = key(&db, "carol", &[]);
+    // one sequence slot and a queue of one: concurrent requests beyond two are refused
+    let code = r#"
+import json, sys, threading, urllib.request, urllib.error
+url, key, n, tokens = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+codes = []
+def go(i):
+    body = json.dumps({"model": "m", "prompt": "The river", "max_tokens": tokens, "seed": i, "temperature": 2.0}).encode()
+    req = urllib.request.Request(url + "/v1/completions", data=body, headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            codes.append((r.status, None))
+    except urllib.error.HTTPError as e:
+        codes.append((e.code, json.loads(e.read())["error"]["code"]))
+ts = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(sorted(codes, key=str))
+"#;
+    {
+        let s = start(&m, &db, &["--max-batch", "1", "--max-queue", "1", "--rate-limit", "0"]);
+        let o = py(&["-c", code, &s.1, &k, "12", "100"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+        assert!(out.contains("(200, None)") && out.contains("(429, 'rate_limit_exceeded')"), "{out}");
+    }
+    {
+        let s = start(&m, &db, &["--rate-limit", "3"]);
+        let o = py(&["-c", code, &s.1, &k, "8", "2"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.matches("(200, None)").count() == 3 && out.matches("429").count() == 5, "a burst of 3 per key: {out}");
+    }
+    // kill -9 under load: the database opens, passes its integrity check, and every row that
+    // was committed is whole (a request's row is committed before it runs)
+    let s = start(&m, &db, &["--rate-limit", "0"]);
+    let load = r#"
+import json, sys, threading, urllib.request
+url, key = sys.argv[1], sys.argv[2]
+def go(i):
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi %d" % i}], "max_tokens": 100, "stream": i % 2 == 0}).encode()
+    req = urllib.request.Request(url + "/v1/chat/completions", data=body, headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=30).read()
+    except Exception:
+        pass
+ts = [threading.Thread(target=go, args=(i,)) for i in range(40)]
+[t.start() for t in ts]; [t.join() for t in ts]
+"#;
+    let mut client = Command::new(python()).args(["-c", load, &s.1, &k]).spawn().expect("load");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = s.0.id();
+    assert!(Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill").success());
+    let _ = client.wait();
+    drop(s);
+    let check = r#"
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+rows = c.execute("SELECT id, user, status, input, params FROM requests WHERE user = 'carol' AND endpoint = 'chat.completions'").fetchall()
+assert rows, "rows were committed before the kill"
+for r in rows:
+    assert json.loads(r[3])[0]["content"].startswith("hi "), r
+    json.loads(r[4])
+print(len(rows), sorted(set(r[2] for r in rows)))
+"#;
+    let o = py(&["-c", check, db.to_str().expect("p")]);
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+}
