@@ -33,11 +33,24 @@ setup() {
     export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 }
 
+# The chat page's test drives Debian's chromium (Playwright cannot download a browser here).
+ensure_chromium() {
+    if command -v chromium >/dev/null; then return; fi
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        echo "dev.sh: installing Debian's chromium (for the chat page's browser test)" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "dev.sh: chromium is missing; install it (apt-get install chromium) for the chat page's test" >&2
+    fi
+}
+
 setup
 case "${1:-}" in
     setup) exit 0 ;;
     test)
         shift
+        ensure_chromium
         exec cargo test --workspace --release --lib --bins --tests "$@"
         ;;
     *)

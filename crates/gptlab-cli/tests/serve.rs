@@ -174,3 +174,18 @@ print(len(rows), sorted(set(r[2] for r in rows)))
     let o = py(&["-c", check, db.to_str().expect("p")]);
     assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn chat_page_in_headless_chromium() {
+    assert!(Path::new("/usr/bin/chromium").exists(), "this test needs Debian's chromium (./dev.sh test installs it: apt-get install chromium)");
+    let dir = tempfile::tempdir().expect("tmp");
+    let m = checkpoint(dir.path());
+    let db = dir.path().join("g.db");
+    let k = key(&db, "dana", &[]);
+    let s = start(&m, &db, &["--model", &format!("m2={}", m.display()), "--rate-limit", "0"]);
+    let shot = dir.path().join("chat.png");
+    let script = root().join("crates/gptlab-cli/tests/py/chat_page.py");
+    let o = py(&[script.to_str().expect("p"), &s.1, &k, shot.to_str().expect("p")]);
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::metadata(&shot).map(|m| m.len() > 1000).unwrap_or(false), "a screenshot");
+}
