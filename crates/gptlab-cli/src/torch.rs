@@ -44,6 +44,8 @@ enum Cmd {
     Serve(cmd::serve::Args),
     /// API keys of a server's store.
     Keys(cmd::keys::Args),
+    /// Datasets from the server's request log.
+    Data(cmd::data::Args),
 }
 
 /// What `gptlab --version` (or `-V`) prints: the version, and which libtorch this executable
@@ -76,6 +78,7 @@ fn main() {
         Cmd::Demo(a) => cmd::demo::run(a),
         Cmd::Serve(a) => cmd::serve::run(a),
         Cmd::Keys(a) => cmd::keys::run(a),
+        Cmd::Data(a) => cmd::data::run(a),
     };
     if let Err(e) = out {
         errors::exit_with(e);

@@ -100,6 +100,14 @@ fn openai_client_chat_completions_errors_and_the_request_log() {
     let script = root().join("crates/gptlab-cli/tests/py/serve_client.py");
     let o = py(&[script.to_str().expect("p"), &s.1, &k, db.to_str().expect("p")]);
     assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    // the prompts users sent become InstructGPT's prompt dataset
+    let out = dir.path().join("prompts");
+    let r: serde_json::Value = serde_json::from_str(&ok(&["data", "prompts", "--db", db.to_str().expect("p"), "--out", out.to_str().expect("p"), "--val-fraction", "0", "--test-fraction", "0"])).expect("json");
+    assert!(r["written"][0].as_u64().expect("n") > 0 && r["builder"]["exact_duplicates"].as_u64().expect("n") > 0, "{r}");
+    let first = std::fs::read_to_string(out.join("prompts_train.jsonl")).expect("train");
+    assert!(first.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["user"] == "alice"), "only the consenting user's prompts");
+    let e = bin().args(["data", "prompts", "--db", "/nonexistent/g.db", "--out", out.to_str().expect("p")]).output().expect("run");
+    assert!(!e.status.success() && String::from_utf8_lossy(&e.stderr).contains("/nonexistent/g.db"));
 }
 
 #[test]

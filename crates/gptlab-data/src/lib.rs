@@ -1,9 +1,11 @@
 //! gptlab-data: data without tensors. [`chat`]: the messages of a conversation. [`readers`]:
 //! the data files every stage reads (corpora, SFT demonstrations, ranked comparisons, RL
 //! prompts) in the layouts HF, TRL, Alpaca and Anthropic HH-RLHF use. [`prompts`]: building a
-//! prompt dataset as InstructGPT did (deduplication, a per-user cap, splits by user).
+//! prompt dataset as InstructGPT did (deduplication, a per-user cap, splits by user); [`pii`]:
+//! personally identifiable information in prompts.
 
 pub mod chat;
+pub mod pii;
 pub mod prompts;
 pub mod readers;
 

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod openai;
+pub mod prompts;
 pub mod server;
 pub mod store;
 

@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod data;
 pub mod demo;
 pub mod eval;
 pub mod keys;
