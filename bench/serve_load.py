@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Serving speed and load, side by side with HF transformers, on one model.
+
+The model: a GPT of the generation benchmark's shape (context 256, 4 layers, 4 heads, width
+256, its own BPE tokenizer of 4096 tokens) from one `gptlab pretrain` step on tiny
+shakespeare, so it has a tokenizer.json and HF loads the same weights.
+
+Each round:
+  - HF `generate`, single stream: 32-token prompt, 200 new tokens (min_new_tokens: no early
+    stop), greedy, KV cache, 2 threads, fp32; tokens/s over the whole call.
+  - `gptlab serve` (same weights, 2 torch threads), streamed `/v1/completions` with the same
+    prompt text, 200 tokens, at 1, 4 and 16 concurrent clients (each sends REQS requests in a
+    row): aggregate tokens/s (completion tokens / wall time), time to first token, and
+    inter-token latency (gaps between streamed chunks) p50 / p99.
+  - Load: 16 clients, 64 requests in all (a fixed count: the test stops by itself), then the
+    request log is read: every request must be there with status ok, and no request failed.
+
+Prints one JSON line per measurement, then min/median/max over rounds and the two ratios the
+serving issue asks for (single stream vs HF; 16 clients vs one).
+
+    .venv/bin/python bench/serve_load.py [--rounds 3]
+"""
+import argparse, json, os, sqlite3, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GL = os.path.join(ROOT, "target", "release", "gptlab")
+CORPUS = os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare", "input.txt")
+NEW, REQS = 200, 3
+
+
+def make_model(d):
+    over = {"data.corpus": json.dumps(CORPUS), "run.out_dir": json.dumps(os.path.join(d, "run")), "data.vocab_size": "4096",
+            "model.n_layer": "4", "model.n_head": "4", "model.n_embd": "256", "model.block_size": "256", "train.max_iters": "1",
+            "train.eval_interval": "1", "train.eval_iters": "1", "train.batch_size": "2"}
+    args = [GL, "pretrain", "--config", os.path.join(ROOT, "configs/tiny/pretrain.toml"), "--quiet"]
+    for k, v in over.items():
+        args += ["--set", f"{k}={v}"]
+    subprocess.run(args, check=True, capture_output=True)
+    return os.path.join(d, "run", "last")
+
+
+def prompt_text(model):
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(os.path.join(model, "tokenizer.json"))
+    text = open(CORPUS).read()[:2000]
+    ids = tok.encode(text).ids[:32]
+    return tok.decode(ids), ids
+
+
+def hf_tokens_per_s(model, ids):
+    code = f"""
+import json, time, torch
+from transformers import GPT2LMHeadModel
+torch.set_num_threads(2)
+m = GPT2LMHeadModel.from_pretrained({model!r}).eval()
+p = torch.tensor([{ids!r}])
+ts = []
+with torch.inference_mode():
+    for r in range(4):
+        t0 = time.perf_counter()
+        out = m.generate(p, attention_mask=torch.ones_like(p), max_new_tokens={NEW}, min_new_tokens={NEW}, do_sample=False, use_cache=True, pad_token_id=0)
+        if r: ts.append(time.perf_counter() - t0)
+print(json.dumps({{"tokens_per_s": (out.shape[1] - p.shape[1]) / sorted(ts)[len(ts) // 2]}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["tokens_per_s"]
+
+
+def stream_one(url, prompt, seed):
+    """(ttft, gaps, completion tokens, ok) of one streamed completion."""
+    body = json.dumps({"model": "m", "prompt": prompt, "max_tokens": NEW, "temperature": 0, "seed": seed, "stream": True,
+                       "stream_options": {"include_usage": True}}).encode()
+    req = urllib.request.Request(url + "/v1/completions", data=body, headers={"Content-Type": "application/json"})
+    t0 = time.perf_counter()
+    first, last, gaps, tokens = None, None, [], 0
+    try:
+        with urllib.request.urlopen(req, timeout=600) as r:
+            for line in r:
+                if not line.startswith(b"data: ") or line.strip() == b"data: [DONE]":
+                    continue
+                c = json.loads(line[6:])
+                now = time.perf_counter()
+                if c.get("usage"):
+                    tokens = c["usage"]["completion_tokens"]
+                elif c["choices"] and c["choices"][0]["text"]:
+                    if first is None:
+                        first = now - t0
+                    else:
+                        gaps.append(now - last)
+                    last = now
+        return first, gaps, tokens, True
+    except Exception as e:  # counted as an error
+        print(f"request failed: {e}", file=sys.stderr)
+        return None, [], 0, False
+
+
+def clients(url, prompt, n, reqs):
+    res, lock = [], threading.Lock()
+
+    def run(i):
+        for j in range(reqs):
+            r = stream_one(url, prompt, i * 100 + j)
+            with lock:
+                res.append(r)
+
+    t0 = time.perf_counter()
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    wall = time.perf_counter() - t0
+    ok = [r for r in res if r[3]]
+    gaps = sorted(g for r in ok for g in r[1])
+    ttft = sorted(r[0] for r in ok if r[0] is not None)
+    pct = lambda v, q: v[min(len(v) - 1, int(q * len(v)))] if v else float("nan")
+    return {"clients": n, "requests": len(res), "errors": len(res) - len(ok), "tokens": sum(r[2] for r in ok),
+            "tokens_per_s": sum(r[2] for r in ok) / wall, "ttft_p50_s": pct(ttft, 0.5), "ttft_p99_s": pct(ttft, 0.99),
+            "itl_p50_ms": 1000 * pct(gaps, 0.5), "itl_p99_ms": 1000 * pct(gaps, 0.99)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    res = {}
+    with tempfile.TemporaryDirectory() as d:
+        model = make_model(d)
+        prompt, ids = prompt_text(model)
+        for r in range(a.rounds):
+            hf = hf_tokens_per_s(model, ids)
+            res.setdefault("hf_single", []).append(hf)
+            print(json.dumps({"round": r, "impl": "hf", "tokens_per_s": hf}), flush=True)
+            db = os.path.join(d, f"log{r}.db")
+            env = dict(os.environ, OMP_NUM_THREADS="2")
+            srv = subprocess.Popen([GL, "serve", "--model", f"m={model}", "--db", db, "--addr", "127.0.0.1:0", "--rate-limit", "0", "--max-batch", "16"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+            try:
+                url = srv.stdout.readline().strip()
+                stream_one(url, prompt, 0)  # warm-up
+                for n in (1, 4, 16):
+                    m = clients(url, prompt, n, REQS)
+                    res.setdefault(f"serve_{n}", []).append(m)
+                    print(json.dumps({"round": r, "impl": "gptlab serve", **m}), flush=True)
+                load = clients(url, prompt, 16, 4)
+                rows = sqlite3.connect(db).execute("SELECT status, COUNT(*) FROM requests GROUP BY status").fetchall()
+                logged_ok = dict(rows).get("ok", 0)
+                sent = 1 + sum(res[f"serve_{n}"][-1]["requests"] for n in (1, 4, 16)) + load["requests"]
+                load.update({"logged_ok": logged_ok, "sent": sent, "lost_log_rows": sent - logged_ok})
+                res.setdefault("load", []).append(load)
+                print(json.dumps({"round": r, "impl": "load", **load}), flush=True)
+            finally:
+                srv.terminate()
+                srv.wait()
+    stat = lambda v: f"min {min(v):.1f} median {statistics.median(v):.1f} max {max(v):.1f}"
+    print(f"hf generate single stream tokens/s: {stat(res['hf_single'])}")
+    for n in (1, 4, 16):
+        v = res[f"serve_{n}"]
+        print(f"gptlab serve {n:2d} clients: tokens/s {stat([m['tokens_per_s'] for m in v])}; TTFT p50 {stat([m['ttft_p50_s'] * 1000 for m in v])} ms, "
+              f"p99 {stat([m['ttft_p99_s'] * 1000 for m in v])} ms; ITL p50 {stat([m['itl_p50_ms'] for m in v])} ms, p99 {stat([m['itl_p99_ms'] for m in v])} ms")
+    single = statistics.median(m["tokens_per_s"] for m in res["serve_1"])
+    print(f"ratio single stream gptlab serve / hf generate (medians): {single / statistics.median(res['hf_single']):.2f}x")
+    print(f"ratio 16 clients / 1 client aggregate tokens/s (medians): {statistics.median(m['tokens_per_s'] for m in res['serve_16']) / single:.2f}x")
+    print(f"load: errors {[m['errors'] for m in res['load']]}, lost log rows {[m['lost_log_rows'] for m in res['load']]}")
+
+
+if __name__ == "__main__":
+    main()
