@@ -112,6 +112,15 @@ struct Seq {
 }
 
 impl Seq {
+    /// The text still held back (an incomplete character, a possible stop's start), at the end.
+    fn rest(&mut self, tok: &Tokenizer) -> String {
+        let held = self.detok.flush(tok).unwrap_or_default();
+        match self.stops.push(&held) {
+            Release::More(x) => x + &self.stops.flush(),
+            Release::Stopped(x) => x,
+        }
+    }
+
     fn finish(&mut self, finish: Finish, tail: String) {
         if !tail.is_empty() {
             let _ = self.req.events.send(Event::Token(TokenOut { text: tail, token: u32::MAX, token_text: String::new(), logprob: 0.0, top: vec![] }));
@@ -163,11 +172,7 @@ fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
             let (t, lp) = pick(&s.logits, &s.req.cfg, &mut s.rng);
             if specials.contains(&t) && (s.req.cfg.stop_at_end || t != tok.end) {
                 // a special token ends the text and is not part of it (nor of the usage count)
-                let held = s.detok.flush(tok).unwrap_or_default();
-                let tail = match s.stops.push(&held) {
-                    Release::More(x) => x + &s.stops.flush(),
-                    Release::Stopped(x) => x,
-                };
+                let tail = s.rest(tok);
                 s.finish(Finish::Stop, tail);
                 done.push(r);
                 continue;
@@ -186,11 +191,7 @@ fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
                 s.finish(Finish::Stop, String::new());
                 done.push(r);
             } else if s.tokens.len() >= s.req.cfg.max_new_tokens || full {
-                let held = s.detok.flush(tok).unwrap_or_default();
-                let tail = match s.stops.push(&held) {
-                    Release::More(x) => x + &s.stops.flush(),
-                    Release::Stopped(x) => x,
-                };
+                let tail = s.rest(tok);
                 s.finish(Finish::Length, tail);
                 done.push(r);
             }
