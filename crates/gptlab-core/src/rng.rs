@@ -23,6 +23,8 @@
 //! | `data/split` | the users' order when a prompt dataset is split by user |
 //! | `rm/split` | the prompts' order when the RM's comparisons are split by prompt |
 //! | `label/agreement` | the other labelers' rankings when agreement with recorded ones is measured |
+//! | `choice/<k>` | the sampling seed of choice `k` of a served request, from the request's `seed` (`gptlab-serve`) |
+//! | `serve/seed` | a served request's seed when it gives none (from the clock and a counter) |
 //!
 //! libtorch's own generator (weight initialisation, dropout) is seeded with the run seed
 //! itself (`tch::manual_seed`).
