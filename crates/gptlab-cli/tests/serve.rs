@@ -96,7 +96,7 @@ fn openai_client_chat_completions_errors_and_the_request_log() {
     let db = dir.path().join("g.db");
     let k = key(&db, "alice", &["--org", "acme"]);
     key(&db, "bob", &["--no-consent"]);
-    let s = start(&m, &db, &["--rate-limit", "0", "--max-n", "8", "--max-tokens", "200"]);
+    let s = start(&m, &db, &["--rate-limit", "0", "--max-n", "8", "--max-tokens", "200", "--body-timeout", "2"]);
     let script = root().join("crates/gptlab-cli/tests/py/serve_client.py");
     let o = py(&[script.to_str().expect("p"), &s.1, &k, db.to_str().expect("p")]);
     assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));

@@ -133,6 +133,13 @@ for body, status in [(b"{not json", 400), (b'{"model": "m", "messages": "hi"}', 
         check(status == 413, f"{body[:40]!r}: connection reset")
         continue
     check(code == status and set(j["error"]) == {"message", "type", "param", "code"}, f"{body[:40]!r}: {code} {j}")
+# a slow client: the body does not arrive in time (the server runs with --body-timeout 2)
+import socket
+u0 = urllib.parse.urlparse(url)
+with socket.create_connection((u0.hostname, u0.port), timeout=20) as sock:
+    sock.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{{\"model\"".encode())
+    reply = sock.recv(4096).decode()
+    check(reply.startswith("HTTP/1.1 408") and '"error"' in reply, f"slow body: {reply[:200]}")
 code, _ = post("/no/such/route", b"{}")
 check(code == 404, "unknown route")
 # a client that leaves mid-stream: logged as client_closed, and the server goes on
