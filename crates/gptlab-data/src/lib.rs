@@ -2,9 +2,11 @@
 //! the data files every stage reads (corpora, SFT demonstrations, ranked comparisons, RL
 //! prompts) in the layouts HF, TRL, Alpaca and Anthropic HH-RLHF use. [`prompts`]: building a
 //! prompt dataset as InstructGPT did (deduplication, a per-user cap, splits by user); [`pii`]:
-//! personally identifiable information in prompts.
+//! personally identifiable information in prompts. [`code`]: a code corpus from source trees
+//! with Codex's filters, exact and MinHash near-deduplication, and each file's licence.
 
 pub mod chat;
+pub mod code;
 pub mod pii;
 pub mod prompts;
 pub mod readers;
