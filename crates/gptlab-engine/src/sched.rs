@@ -90,16 +90,32 @@ impl Handle {
     }
 }
 
-/// Starts the scheduler thread for a loaded model, which it owns; it ends when every
-/// [`Handle`] is dropped.
-pub fn spawn(l: Loaded<Gpt>, o: SchedOptions) -> Handle {
+/// Starts a scheduler thread; `load` runs on it and gives the model it owns. Loading there
+/// matters: libtorch's CPU thread pool belongs to the thread that first runs an operator, and
+/// a second thread's pool on the same cores (the model loaded on one thread, run on another)
+/// made each decode step several times slower. Returns the way in, the model's tokenizer and
+/// its context length once the model is loaded; the thread ends when every [`Handle`] is
+/// dropped.
+pub fn spawn<F>(load: F, o: SchedOptions) -> crate::Result<(Handle, Tokenizer, usize)>
+where
+    F: FnOnce() -> Result<Loaded<Gpt>, gptlab_model::Error> + Send + 'static,
+{
     let (tx, rx) = sync_channel(o.max_queue.max(1));
+    let (ready_tx, ready_rx) = sync_channel(1);
     std::thread::Builder::new()
         .name("gptlab-sched".into())
-        .spawn(move || tch::no_grad(|| run(&l.model, &l.tok, o, rx)))
-        .map(|_| ())
-        .unwrap_or_else(|e| eprintln!("gptlab: cannot start a scheduler thread: {e}"));
-    Handle { tx, max_queue: o.max_queue.max(1) }
+        .spawn(move || match load() {
+            Ok(l) => {
+                let _ = ready_tx.send(Ok((l.tok.clone(), l.model.cfg.n_positions as usize)));
+                tch::no_grad(|| run(&l.model, &l.tok, o, rx));
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        })
+        .map_err(|e| crate::Error::Settings(format!("cannot start a scheduler thread: {e}")))?;
+    let (tok, context) = ready_rx.recv().map_err(|_| crate::Error::Settings("the scheduler thread ended while loading its model".into()))??;
+    Ok((Handle { tx, max_queue: o.max_queue.max(1) }, tok, context))
 }
 
 struct Seq {
@@ -207,8 +223,12 @@ fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
         let next: Vec<u32> = seqs.iter().map(|s| *s.tokens.last().unwrap_or(&0)).collect();
         match model.decode_rows(&mut cache, &next) {
             Ok(logits) => {
-                for (r, s) in seqs.iter_mut().enumerate() {
-                    s.logits = to_vec(&logits.get(r as i64));
+                // one copy out of libtorch per step, split by row
+                let all = to_vec(&logits);
+                let v = all.len() / seqs.len();
+                for (s, row) in seqs.iter_mut().zip(all.chunks_exact(v)) {
+                    s.logits.clear();
+                    s.logits.extend_from_slice(row);
                 }
             }
             Err(e) => {

@@ -12,11 +12,17 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 fn setup(o: SchedOptions) -> (Handle, Tokenizer) {
     let tok = Tokenizer::train(&["the quick brown fox jumps over the lazy dog. é ü 42!".repeat(3)], Kind::Char, 0).expect("tok");
-    tch::manual_seed(5);
-    let vs = nn::VarStore::new(Device::Cpu);
-    let cfg = GptConfig::new(tok.vocab_size() as i64, 64, 2, 2, 16);
-    let model = Gpt::new(&vs.root(), &cfg).expect("model");
-    (spawn(Loaded { vs, model, tok: tok.clone() }, o), tok)
+    let t = tok.clone();
+    let load = move || {
+        tch::manual_seed(5);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = GptConfig::new(t.vocab_size() as i64, 64, 2, 2, 16);
+        let model = Gpt::new(&vs.root(), &cfg)?;
+        Ok(Loaded { vs, model, tok: t })
+    };
+    let (h, tok2, ctx) = spawn(load, o).expect("scheduler");
+    assert_eq!((tok2.vocab_size(), ctx), (tok.vocab_size(), 64));
+    (h, tok)
 }
 
 fn submit(h: &Handle, prompt: Vec<u32>, seed: u64, max: usize, stop: &[&str]) -> UnboundedReceiver<Event> {
@@ -99,3 +105,4 @@ fn a_full_queue_refuses_and_a_dropped_client_frees_its_row() {
         }
     }
 }
+

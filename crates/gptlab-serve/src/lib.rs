@@ -26,6 +26,8 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] gptlab_model::Error),
     #[error(transparent)]
+    Engine(#[from] gptlab_engine::Error),
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 pub type Result<T> = std::result::Result<T, Error>;
@@ -44,6 +46,8 @@ pub struct ServeOptions {
     /// Requests per minute per key (0: no limit).
     pub rate_per_minute: f64,
     pub body_timeout: Duration,
+    /// libtorch threads per model (0: the cores shared out among the models).
+    pub threads: usize,
 }
 
 /// `NAME=DIR` or `DIR` (named by the path as given, as vLLM names a model).
@@ -61,15 +65,17 @@ pub fn serve(o: &ServeOptions, ready: impl FnOnce(std::net::SocketAddr)) -> Resu
         return Err(Error::Input("no model to serve (--model DIR or --model NAME=DIR)".into()));
     }
     let store = store::Store::open(&o.db)?;
-    let device = gptlab_model::device::setup(o.device, 0)?;
+    // each model's scheduler thread loads and runs it with its share of the cores
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = if o.threads > 0 { o.threads } else { (cores / o.models.len()).max(1) };
     let mut models = BTreeMap::new();
     for (name, dir) in &o.models {
         if models.contains_key(name) {
             return Err(Error::Input(format!("--model {name}: two models with one name")));
         }
-        let l = roles::lm(dir, device, Mode::Frozen)?;
-        let (tok, context) = (l.tok.clone(), l.model.cfg.n_positions as usize);
-        let handle = sched::spawn(l, o.sched);
+        let (dir, device) = (dir.clone(), o.device);
+        let load = move || roles::lm(&dir, gptlab_model::device::setup(device, threads)?, Mode::Frozen);
+        let (handle, tok, context) = sched::spawn(load, o.sched)?;
         models.insert(name.clone(), Model { handle, tok, context, created: store::now() as u64 });
     }
     let rate = (o.rate_per_minute > 0.0).then(|| RateLimit { per_minute: o.rate_per_minute, burst: o.rate_per_minute.max(1.0) });

@@ -46,6 +46,9 @@ pub struct Args {
     /// Seconds a request body may take to arrive.
     #[arg(long, default_value_t = 30)]
     pub body_timeout: u64,
+    /// libtorch threads per model (0: the cores shared out among the models).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -58,6 +61,7 @@ pub fn run(a: Args) -> Result<()> {
         limits: Limits { max_body_bytes: a.max_body, max_messages: a.max_messages, max_tokens: a.max_tokens, max_n: a.max_n },
         rate_per_minute: a.rate_limit,
         body_timeout: Duration::from_secs(a.body_timeout),
+        threads: a.threads,
     };
     let names: Vec<String> = o.models.iter().map(|(n, _)| n.clone()).collect();
     let db = o.db.display().to_string();
