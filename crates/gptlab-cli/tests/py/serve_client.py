@@ -152,16 +152,16 @@ conn.close()
 with urllib.request.urlopen(url + "/health", timeout=10) as r:
     check(json.loads(r.read())["status"] == "ok", "still serving")
 
+for _ in range(100):
+    if sqlite3.connect(db).execute("SELECT COUNT(*) FROM requests WHERE status = 'client_closed'").fetchone()[0]:
+        break
+    threading.Event().wait(0.1)
+else:
+    check(False, "the client that left is logged as client_closed")
 client.chat.completions.create(model=MODEL, messages=ask, max_tokens=2, user="end-user-7")
 rows = sqlite3.connect(db).execute("SELECT status, user, consent, endpoint, input, params, prompt_tokens FROM requests ORDER BY id").fetchall()
 statuses = [r[0] for r in rows]
 check(statuses.count("ok") >= 15 and set(statuses) <= {"ok", "client_closed"}, f"ok rows: {statuses}")
 last = rows[-1]
 check(last[1] == "alice" and last[2] == 1 and last[3] == "chat.completions" and json.loads(last[4]) == ask and json.loads(last[5])["user"] == "end-user-7", f"log row {last}")
-for _ in range(50):
-    if sqlite3.connect(db).execute("SELECT COUNT(*) FROM requests WHERE status = 'client_closed'").fetchone()[0]:
-        break
-    threading.Event().wait(0.1)
-else:
-    check(False, "the client that left is logged as client_closed")
 print(json.dumps({"requests_logged": len(rows), "statuses": sorted(set(statuses))}))
