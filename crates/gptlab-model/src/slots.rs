@@ -101,12 +101,14 @@ impl Gpt {
         let idx = Tensor::from_slice(&ids).view([b, 1]).to_device(dev);
         let pos = Tensor::from_slice(&cache.lens).view([b, 1]).to_device(dev);
         let keys = longest + 1;
-        // row r attends to its own keys 0..=lens[r]
-        let mask = Tensor::arange(keys, (Kind::Int64, dev)).view([1, keys]).le_tensor(&pos).view([b, 1, 1, keys]);
+        // row r attends to its own keys 0..=lens[r]; rows of one length need no mask (the
+        // cheaper attention path, and the usual case of a single stream)
+        let same = cache.lens.iter().all(|&l| l == longest);
+        let mask = (!same).then(|| Tensor::arange(keys, (Kind::Int64, dev)).view([1, keys]).le_tensor(&pos).view([b, 1, 1, keys]));
         let at = pos.view([b, 1, 1, 1]);
         let mut x = Tensor::embedding(&self.wte, &idx, -1, false, false) + Tensor::embedding(&self.wpe, &pos, -1, false, false);
         for (i, blk) in self.blocks.iter().enumerate() {
-            x = self.block(blk, &x, false, Some((&cache.k[i], &cache.v[i], KvAt::Rows { at: &at, keys })), Some(&mask), None, None);
+            x = self.block(blk, &x, false, Some((&cache.k[i], &cache.v[i], KvAt::Rows { at: &at, keys })), mask.as_ref(), None, None);
         }
         cache.lens.iter_mut().for_each(|l| *l += 1);
         Ok(self.lm_head(&self.ln_f.forward(&x)).view([b, -1]).to_kind(Kind::Float))
@@ -162,6 +164,22 @@ mod tests {
                     let want = reference(&m, s);
                     let got = logits.get(r as i64);
                     assert!(got.allclose(&want, 1e-4, 1e-4, false), "row {r} at step {step}: {}", (&got - &want).abs().max().double_value(&[]));
+                }
+            }
+        });
+        // rows of one length take the unmasked path
+        let mut one = SlotCache::new(&m.cfg, 2, 32, Device::Cpu, Kind::Float);
+        let mut pair = vec![vec![4u32, 5, 6], vec![7u32, 8, 9]];
+        tch::no_grad(|| {
+            for s in &pair {
+                m.prefill_row(&mut one, s).expect("prefill");
+            }
+            for step in 0..3u32 {
+                let next = [step + 1, step + 20];
+                let logits = m.decode_rows(&mut one, &next).expect("decode");
+                for (r, s) in pair.iter_mut().enumerate() {
+                    s.push(next[r]);
+                    assert!(logits.get(r as i64).allclose(&reference(&m, s), 1e-4, 1e-4, false), "equal rows, row {r}, step {step}");
                 }
             }
         });
