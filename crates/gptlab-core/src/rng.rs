@@ -21,6 +21,7 @@
 //! | `eval/tasks/text`, `eval/tasks/choices` | the public tasks' held-out sentences, their distractors and answer positions (`gptlab-eval`'s `world::tasks`) |
 //! | `code/<task>/<n>` | the sampling seed of a problem's completions from the n-th on |
 //! | `data/split` | the users' order when a prompt dataset is split by user |
+//! | `data/tasks/<family>`, `data/tasks/<family>/test` | a task family's training and test problems (`gptlab data tasks`) |
 //! | `rm/split` | the prompts' order when the RM's comparisons are split by prompt |
 //! | `label/agreement` | the other labelers' rankings when agreement with recorded ones is measured |
 //! | `choice/<k>` | the sampling seed of choice `k` of a served request, from the request's `seed` (`gptlab-serve`) |

@@ -4,12 +4,15 @@
 //! prompt dataset as InstructGPT did (deduplication, a per-user cap, splits by user); [`pii`]:
 //! personally identifiable information in prompts. [`code`]: a code corpus from source trees
 //! with Codex's filters, exact and MinHash near-deduplication, and each file's licence.
+//! [`tasks`]: HumanEval-format function problems, generated from task families (with held-out
+//! families) or mined from the doctests of a code corpus.
 
 pub mod chat;
 pub mod code;
 pub mod pii;
 pub mod prompts;
 pub mod readers;
+pub mod tasks;
 
 pub use readers::{read_comparisons_file, read_corpus, read_prompts, read_sft, Comparison, ComparisonFile, SftExample};
 

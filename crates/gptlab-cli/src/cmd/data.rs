@@ -1,11 +1,15 @@
-//! `gptlab data`: datasets from what the server logged (gptlab-serve's prompts), and a code
-//! corpus from source trees (gptlab-data's `code`).
+//! `gptlab data`: datasets from what the server logged (gptlab-serve's prompts), a code
+//! corpus from source trees (gptlab-data's `code`), and function problems generated from task
+//! families or mined from doctests (gptlab-data's `tasks`, in `data_tasks.rs`).
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use gptlab_data::code::{self, CodeOptions, FilterSettings, Lang, MinHashSettings};
 use gptlab_serve::prompts::{build_from_log, table, PromptsOptions, SplitBy};
 use std::path::PathBuf;
+
+#[path = "data_tasks.rs"]
+mod data_tasks;
 
 #[derive(Parser)]
 pub struct Args {
@@ -78,6 +82,8 @@ enum Cmd {
         #[arg(long)]
         quiet: bool,
     },
+    Tasks(data_tasks::TasksArgs),
+    Doctests(data_tasks::DoctestsArgs),
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -109,6 +115,8 @@ pub fn run(a: Args) -> Result<()> {
             bar.finish_and_clear();
             println!("{}", serde_json::to_string(&r?)?);
         }
+        Cmd::Tasks(a) => data_tasks::tasks(a)?,
+        Cmd::Doctests(a) => data_tasks::doctests(a)?,
     }
     Ok(())
 }
