@@ -44,7 +44,7 @@ enum Cmd {
     Serve(cmd::serve::Args),
     /// API keys of a server's store.
     Keys(cmd::keys::Args),
-    /// Datasets: a code corpus from source trees; prompts from the server's request log.
+    /// Datasets: a code corpus, function problems, doctest problems; prompts from the request log.
     Data(cmd::data::Args),
 }
 
