@@ -26,6 +26,7 @@ pub mod fam_lists;
 pub mod fam_numbers;
 pub mod fam_strings;
 pub mod families;
+pub mod pyscope;
 pub mod pysrc;
 
 use crate::{Error, Result};
