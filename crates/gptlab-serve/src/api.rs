@@ -69,20 +69,27 @@ impl Default for Limits {
     }
 }
 
+/// A failed deserialisation as a 400 naming the field it happened at.
+fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if inner.is_syntax() || inner.is_eof() {
+        ApiError::invalid(None, format!("the body is not valid JSON: {inner}"))
+    } else if path == "." {
+        ApiError::invalid(None, format!("invalid request body: {inner}"))
+    } else {
+        ApiError::invalid(path.clone(), format!("invalid value for '{path}': {inner}"))
+    }
+}
+
 /// A JSON body as `T`; a failure names the field it happened at.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::invalid(None, format!("the body is not valid JSON: {inner}"))
-        } else if path == "." {
-            ApiError::invalid(None, format!("invalid request body: {inner}"))
-        } else {
-            ApiError::invalid(path.clone(), format!("invalid value for '{path}': {inner}"))
-        }
-    })
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body)).map_err(field_error)
+}
+
+/// A parsed body as `T`; a failure names the field it happened at.
+fn from_value<T: DeserializeOwned>(v: &serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(field_error)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,9 +154,9 @@ pub trait Endpoint: DeserializeOwned {
     const FIELDS: &'static [&'static str];
 }
 
-/// A request body: the shared settings and the endpoint's own fields. A field neither
-/// knows is an error, as OpenAI's API answers it.
-pub fn parse_request<T: Endpoint>(body: &[u8]) -> Result<(Common, T), ApiError> {
+/// A request body: the shared settings, the endpoint's own fields, and the body as parsed
+/// (the body is parsed once). A field neither knows is an error, as OpenAI's API answers it.
+pub fn parse_request<T: Endpoint>(body: &[u8]) -> Result<(Common, T, serde_json::Value), ApiError> {
     let v: serde_json::Value = parse(body)?;
     let Some(obj) = v.as_object() else { return Err(ApiError::invalid(None, "the body must be a JSON object")) };
     if let Some(k) = obj.keys().find(|k| !COMMON.contains(&k.as_str()) && !T::FIELDS.contains(&k.as_str())) {
@@ -158,7 +165,7 @@ pub fn parse_request<T: Endpoint>(body: &[u8]) -> Result<(Common, T), ApiError> 
     if !obj.contains_key("model") {
         return Err(ApiError::invalid("model".to_string(), "you must provide a model parameter"));
     }
-    Ok((parse(body)?, parse(body)?))
+    Ok((from_value(&v)?, from_value(&v)?, v))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -384,7 +391,7 @@ mod tests {
         assert_eq!(e.param.as_deref(), Some("bogus"), "{}", e.message);
         let e = parse_request::<CompletionRequest>(br#"{"prompt": "x"}"#).expect_err("no model");
         assert_eq!(e.param.as_deref(), Some("model"));
-        let (_, r) = parse_request::<ChatRequest>(br#"{"model": "m", "messages": [{"role": "tool", "content": "x"}]}"#).expect("parses");
+        let (_, r, _) = parse_request::<ChatRequest>(br#"{"model": "m", "messages": [{"role": "tool", "content": "x"}]}"#).expect("parses");
         assert_eq!(r.messages(&Limits::default()).expect_err("role").param.as_deref(), Some("messages[0].role"));
         let body = ApiError::unauthorized("no key").body();
         assert_eq!(body["error"]["code"], "invalid_api_key");

@@ -182,19 +182,20 @@ async fn serve(State(st): State<Arc<AppState>>, h: HeaderMap, body: Body, ep: En
 
 /// The parsed request: settings, the checked job, and what the log keeps of it.
 fn prepare(st: &AppState, bytes: &[u8], ep: Endpoint, seed: u64) -> Result<(Common, Job, Value), ApiError> {
-    let mut body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
-    let (common, job, input) = match ep {
+    let (common, job, input, body) = match ep {
         Endpoint::Chat => {
-            let (c, r) = parse_request::<ChatRequest>(bytes)?;
+            let (c, r, mut body) = parse_request::<ChatRequest>(bytes)?;
             let m = st.models.get(&c.model).ok_or_else(|| not_found(&c.model))?;
             let job = r.job(&c, &ModelInfo { tok: &m.tok, context: m.context }, &st.limits, seed)?;
-            (c, job, body.get_mut("messages").map(Value::take))
+            let input = body.get_mut("messages").map(Value::take);
+            (c, job, input, body)
         }
         Endpoint::Completions => {
-            let (c, r) = parse_request::<CompletionRequest>(bytes)?;
+            let (c, r, mut body) = parse_request::<CompletionRequest>(bytes)?;
             let m = st.models.get(&c.model).ok_or_else(|| not_found(&c.model))?;
             let job = r.job(&c, &ModelInfo { tok: &m.tok, context: m.context }, &st.limits, seed)?;
-            (c, job, body.get_mut("prompt").map(Value::take))
+            let input = body.get_mut("prompt").map(Value::take);
+            (c, job, input, body)
         }
     };
     Ok((common, job, json!({"input": input, "params": body})))
