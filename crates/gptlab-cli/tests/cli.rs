@@ -74,7 +74,7 @@ fn json(s: &str) -> serde_json::Value {
 
 #[test]
 fn help_for_every_command() {
-    for cmd in [vec![], vec!["tok"], vec!["tok", "encode"], vec!["pretrain"], vec!["sample"], vec!["eval", "loss"], vec!["bench", "train"], vec!["demo"], vec!["serve"], vec!["keys", "add"], vec!["data", "prompts"], vec!["data", "code"], vec!["data", "tasks"], vec!["data", "doctests"]] {
+    for cmd in [vec![], vec!["tok"], vec!["tok", "encode"], vec!["pretrain"], vec!["sample"], vec!["eval", "loss"], vec!["bench", "train"], vec!["demo"], vec!["demo", "codex"], vec!["serve"], vec!["keys", "add"], vec!["data", "prompts"], vec!["data", "code"], vec!["data", "tasks"], vec!["data", "doctests"]] {
         let mut a = cmd.clone();
         a.push("--help");
         assert!(ok(&a).contains("Usage"), "{cmd:?}");

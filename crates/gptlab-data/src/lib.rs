@@ -14,7 +14,7 @@ pub mod prompts;
 pub mod readers;
 pub mod tasks;
 
-pub use readers::{read_comparisons_file, read_corpus, read_prompts, read_sft, Comparison, ComparisonFile, SftExample};
+pub use readers::{read_comparisons_file, read_corpus, read_documents, read_prompts, read_sft, Comparison, ComparisonFile, SftExample};
 
 use std::path::PathBuf;
 

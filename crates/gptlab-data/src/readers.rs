@@ -1,6 +1,6 @@
 //! Readers of the data files every stage takes (JSONL, one record a line, `.gz` too; errors
 //! name file:line, or the record of a JSON array):
-//! - text corpora (UTF-8, not empty);
+//! - text corpora (UTF-8, not empty), or documents of a JSONL corpus (`{"text"}`);
 //! - SFT: `{"messages": [{"role", "content"}, ...]}` or `{"prompt", "completion"}`, or a JSON
 //!   array of those or of Alpaca's `{"instruction", "input", "output"}`;
 //! - comparisons: K-way `{"prompt", "completions": [...], "ranking": [best..worst], "labeler"}`
@@ -19,6 +19,21 @@ pub fn read_corpus(path: &Path) -> Result<String> {
         return Err(Error::Empty(path.to_path_buf()));
     }
     Ok(text)
+}
+
+/// Reads a pretraining corpus as documents: a JSONL file (`.jsonl`, `.jsonl.gz`; the
+/// `corpus.jsonl` that `gptlab data code` writes) gives each record's `text`; any other file
+/// is one document, its whole text.
+pub fn read_documents(path: &Path) -> Result<Vec<String>> {
+    let name = path.to_string_lossy();
+    if !(name.ends_with(".jsonl") || name.ends_with(".jsonl.gz")) {
+        return Ok(vec![read_corpus(path)?]);
+    }
+    let docs = lines(path)?.into_iter().map(|(line, m)| string(&m, "text", path, line)).collect::<Result<Vec<_>>>()?;
+    if docs.iter().all(|d| d.trim().is_empty()) {
+        return Err(Error::Empty(path.to_path_buf()));
+    }
+    Ok(docs)
 }
 
 /// One SFT example.
@@ -307,6 +322,20 @@ pub fn read_prompts(path: &Path) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documents_of_a_jsonl_corpus_and_of_a_text_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let j = dir.path().join("corpus.jsonl");
+        std::fs::write(&j, "{\"path\": \"a.py\", \"text\": \"x = 1\\n\"}\n{\"text\": \"y = 2\\n\"}\n").expect("w");
+        assert_eq!(read_documents(&j).expect("docs"), vec!["x = 1\n", "y = 2\n"]);
+        let t = dir.path().join("corpus.txt");
+        std::fs::write(&t, "{\"text\": \"kept as text\"}\n").expect("w");
+        assert_eq!(read_documents(&t).expect("docs").len(), 1);
+        std::fs::write(&j, "{\"text\": \"ok\"}\n{\"path\": \"b.py\"}\n").expect("w");
+        let e = read_documents(&j).expect_err("no text").to_string();
+        assert!(e.contains("corpus.jsonl") && e.contains('2') && e.contains("text"), "{e}");
+    }
 
     #[test]
     fn shared_alpaca_and_hh_rlhf_files_parse() {

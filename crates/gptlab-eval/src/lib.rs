@@ -1,8 +1,11 @@
 //! gptlab-eval: judging models. [`loss`]: held-out next-token loss of a checkpoint on a text
 //! file. [`world`]: the synthetic world: its data, labelers and win rates. [`code`]: sampling
 //! completions to programming problems as Codex did (their functional correctness, pass@k with
-//! sandboxed execution, is the gptlab-code crate: it needs no model).
+//! sandboxed execution, is the gptlab-code crate: it needs no model), with Codex's ranking of
+//! samples by mean log-probability; [`bleu`]: BLEU of samples against the reference solution,
+//! beside their functional correctness.
 
+pub mod bleu;
 pub mod code;
 pub mod loss;
 pub mod world;

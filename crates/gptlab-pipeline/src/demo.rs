@@ -18,10 +18,9 @@ use gptlab_eval::world::tasks::{self, TaskScores};
 use gptlab_eval::world::winrate::{win_rate, Sampling};
 use gptlab_model::roles::{self, Mode};
 use gptlab_train::config::{PpoConfig, PretrainConfig, RmConfig, SftConfig};
-use gptlab_train::stages::{self, ppo::PpoReport, RunOptions};
-use std::collections::BTreeMap;
+use gptlab_train::stages::{self, ppo::PpoReport};
+use crate::runner::{stage_err, Clock, Stages};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// PPO iterations between the final PPO run's snapshots.
 const SNAPSHOT_INTERVAL: u64 = 10;
@@ -50,42 +49,9 @@ pub struct DemoOptions {
     pub progress: bool,
 }
 
-/// `STAGE:KEY=VALUE` overrides as (stage, `KEY=VALUE`), checked before anything runs.
-pub fn split_overrides(overrides: &[String]) -> Result<Vec<(&str, &str)>> {
-    overrides
-        .iter()
-        .map(|o| {
-            let (s, kv) = o.split_once(':').filter(|(_, kv)| kv.contains('=')).ok_or_else(|| Error::Input(format!("--set {o}: expected STAGE:KEY=VALUE (stages: {})", STAGES.join(", "))))?;
-            if !STAGES.contains(&s) {
-                return Err(Error::Input(format!("--set {o}: unknown stage `{s}` (stages: {})", STAGES.join(", "))));
-            }
-            Ok((s, kv))
-        })
-        .collect()
-}
-
-fn toml_str(p: &Path) -> String {
-    serde_json::Value::String(p.display().to_string()).to_string()
-}
-
-/// The config of `stage` with the demo's paths, then the user's overrides for that stage, and
-/// the run options with its resolved TOML.
-fn stage_config<T: serde::de::DeserializeOwned + serde::Serialize>(o: &DemoOptions, stage: &str, paths: &[(&str, &Path)], extra: &[String]) -> Result<(T, RunOptions)> {
-    let mut ov: Vec<String> = paths.iter().map(|(k, p)| format!("{k}={}", toml_str(p))).collect();
-    ov.extend(extra.iter().cloned());
-    for (s, kv) in split_overrides(&o.overrides)? {
-        if s == stage {
-            ov.push(kv.to_string());
-        }
-    }
-    let cfg: T = gptlab_core::config::load(&o.configs.join(format!("{stage}.toml")), &ov)?;
-    let resolved_toml = gptlab_core::config::to_toml(&cfg);
-    Ok((cfg, RunOptions { resolved_toml, resume: false, progress: o.progress }))
-}
-
-fn stage_err(stage: impl Into<String>) -> impl FnOnce(gptlab_train::Error) -> Error {
-    let stage = stage.into();
-    move |source| Error::Stage { stage, source }
+/// The demo's stage configs in `o.configs`, with `o`'s overrides.
+fn stages(o: &DemoOptions) -> Stages<'_> {
+    Stages { dir: &o.configs, names: &STAGES, overrides: &o.overrides, progress: o.progress }
 }
 
 /// Mean next-token loss of a checkpoint on a text, and its scores on the world's public tasks.
@@ -96,46 +62,26 @@ fn judge(ckpt: &Path, text: &str, world: &gptlab_eval::world::World, seed: u64) 
     Ok((loss, tasks::score(world, &l.model, &l.tok, seed)?))
 }
 
-/// Stage wall times, in order.
-struct Clock {
-    t0: Instant,
-    lap: Instant,
-    times: BTreeMap<String, f64>,
-}
-
-impl Clock {
-    fn tick(&mut self, name: &str) {
-        self.times.insert(name.to_string(), self.lap.elapsed().as_secs_f64());
-        self.lap = Instant::now();
-        eprintln!("demo: {name} done ({:.0} s so far)", self.t0.elapsed().as_secs_f64());
-    }
-}
-
 /// Runs the demo and writes `<out>/report.md` and `<out>/report.json`.
 pub fn run(o: &DemoOptions) -> Result<DemoReport> {
-    split_overrides(&o.overrides)?;
+    let st = stages(o);
+    st.check()?;
     if !(1..=5).contains(&o.rounds) {
         return Err(Error::Input(format!("--rounds {}: expected 1 to 5", o.rounds)));
     }
-    for s in STAGES {
-        let p = o.configs.join(format!("{s}.toml"));
-        if !p.exists() {
-            return Err(Error::Input(format!("{}: config not found (--configs DIR must hold {}.toml)", p.display(), STAGES.join(".toml, "))));
-        }
-    }
-    let mut clock = Clock { t0: Instant::now(), lap: Instant::now(), times: BTreeMap::new() };
+    let mut clock = Clock::start("demo");
     let out = &o.out;
     let wdir = out.join("world");
     let go = GenerateOptions { seed: o.seed, corpus_sentences: o.corpus_sentences, prompts: o.prompts, known: 16, unknown: 8 };
     let prompts_report = world::generate(&go, &wdir).map_err(|e| Error::Input(format!("world stage: {e}")))?;
     clock.tick("world");
 
-    let (pcfg, ro) = stage_config::<PretrainConfig>(o, "pretrain", &[("data.corpus", &wdir.join("corpus.txt")), ("run.out_dir", &out.join("pretrain"))], &[])?;
+    let (pcfg, ro) = st.load::<PretrainConfig>("pretrain", &[("data.corpus", &wdir.join("corpus.txt")), ("run.out_dir", &out.join("pretrain"))], &[])?;
     let pre = stages::pretrain::run(&pcfg, &ro).map_err(stage_err("pretrain"))?;
     clock.tick("pretrain");
 
     let sft_ckpt = out.join("sft/best");
-    let (scfg, ro) = stage_config::<SftConfig>(o, "sft", &[("sft.init_from", &out.join("pretrain/best")), ("sft.train", &wdir.join("sft.jsonl")), ("run.out_dir", &out.join("sft"))], &[])?;
+    let (scfg, ro) = st.load::<SftConfig>("sft", &[("sft.init_from", &out.join("pretrain/best")), ("sft.train", &wdir.join("sft.jsonl")), ("run.out_dir", &out.join("sft"))], &[])?;
     let sft_sum = stages::sft::run(&scfg, &ro).map_err(stage_err("sft"))?;
     clock.tick("sft");
 
@@ -153,7 +99,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         }
         let refs: Vec<(&str, &Path)> = paths.iter().map(|(k, p)| (*k, p.as_path())).collect();
         let extra = if snapshots { vec![format!("train.snapshot_interval={SNAPSHOT_INTERVAL}")] } else { vec![] };
-        let (cfg, ro) = stage_config::<PpoConfig>(o, "ppo", &refs, &extra)?;
+        let (cfg, ro) = st.load::<PpoConfig>("ppo", &refs, &extra)?;
         stages::ppo::run(&cfg, &ro).map_err(stage_err(dir))
     };
 
@@ -177,7 +123,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         clock.tick(&format!("label_r{round}"));
 
         let rm_dir = out.join(if last { "rm".to_string() } else { format!("rm_r{round}") });
-        let (rcfg, ro) = stage_config::<RmConfig>(o, "rm", &[("rm.init_from", &sft_ckpt), ("rm.train", &all), ("rm.demos", &wdir.join("sft.jsonl")), ("run.out_dir", &rm_dir)], &[])?;
+        let (rcfg, ro) = st.load::<RmConfig>("rm", &[("rm.init_from", &sft_ckpt), ("rm.train", &all), ("rm.demos", &wdir.join("sft.jsonl")), ("run.out_dir", &rm_dir)], &[])?;
         let rep = stages::rm::run(&rcfg, &ro).map_err(stage_err(format!("rm (round {round})")))?;
         clock.tick(&format!("rm_r{round}"));
         let mut info = RoundInfo {
@@ -259,7 +205,7 @@ pub fn run(o: &DemoOptions) -> Result<DemoReport> {
         ppo_final_kl: PolicyPair { ppo: ppo.last_kl, ppo_ptx: ppo_ptx.last_kl },
         overoptimisation,
         stage_seconds: clock.times.clone(),
-        wall_s: clock.t0.elapsed().as_secs_f64(),
+        wall_s: clock.total(),
     };
     let md = report::render(o, &r, &examples);
     gptlab_core::fsio::write_atomic(&out.join("report.md"), md.as_bytes())?;

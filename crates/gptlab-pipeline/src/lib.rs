@@ -1,11 +1,15 @@
 //! gptlab-pipeline: whole runs over the stages. [`demo`]: InstructGPT's method end to end on
 //! the synthetic world, at toy scale on a CPU, ending in a typed [`report::DemoReport`] written
 //! as `report.json` and rendered as `report.md`; [`overopt`]: the proxy and true reward
-//! against the KL along a PPO run.
+//! against the KL along a PPO run; [`codex`]: Codex's findings (code fine-tuning from a GPT
+//! against from scratch, Codex-S, the sampling study) at toy scale, ending in a typed
+//! [`codex::report::CodexReport`].
 
+pub mod codex;
 pub mod demo;
 pub mod overopt;
 pub mod report;
+pub mod runner;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -86,6 +86,24 @@ impl Tokenizer {
         let full = self.render_chat(&all, false)?;
         Ok((full, p.ids.len()))
     }
+
+    /// Renders a plain-text prompt and its completion with no chat template, as a code model
+    /// is trained and sampled (Codex-S: the prompt is a signature and docstring, the
+    /// completion the body): the prompt's tokens, untrained, then the completion's tokens and
+    /// `<|end|>`, trained. The two texts are encoded apart, as at sampling time, when the
+    /// model continues the encoded prompt.
+    pub fn render_completion(&self, prompt: &str, completion: &str) -> Result<Rendered> {
+        let mut out = Rendered::default();
+        for (i, (text, train)) in [(prompt, false), (completion, true)].into_iter().enumerate() {
+            let ids = self.encode(text)?;
+            if ids.iter().any(|&t| t == self.bos || t == self.end) {
+                return Err(Error::Codec(format!("the {} contains a special token string", ["prompt", "completion"][i])));
+            }
+            out.push(&ids, train);
+        }
+        out.push(&[self.end], true);
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +153,18 @@ mod tests {
                 t.render_reply(&c.context, y).expect("every HH pair renders");
             }
         }
+    }
+
+    #[test]
+    fn completion_rendering_trains_on_the_completion_only() {
+        let t = tok();
+        let r = t.render_completion("def f(x):\n", "    return x\n").expect("render");
+        let p = t.encode("def f(x):\n").expect("p");
+        assert_eq!(r.ids[..p.len()], p[..], "the prompt comes first, raw, without <|bos|>");
+        assert!(r.mask[..p.len()].iter().all(|&m| !m));
+        let trained: Vec<u32> = r.ids.iter().zip(&r.mask).filter(|(_, &m)| m).map(|(&i, _)| i).collect();
+        assert_eq!(t.decode(&trained).expect("d"), "    return x\n<|end|>");
+        assert!(t.render_completion("x<|end|>", "y").is_err());
     }
 
     #[test]

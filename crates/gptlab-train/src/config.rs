@@ -180,6 +180,11 @@ pub struct SftSection {
     pub val: Option<PathBuf>,
     #[serde(default = "tenth")]
     pub val_fraction: f64,
+    /// How a demonstration becomes tokens: `chat` (the chat template, loss on the assistant
+    /// turns) or `completion` (prompt and completion as plain text, loss on the completion:
+    /// Codex-S's supervised fine-tuning on standalone functions).
+    #[serde(default)]
+    pub format: SftFormat,
     /// Passes over the data (the paper: 16).
     #[serde(default = "sixteen")]
     pub epochs: u64,
@@ -193,6 +198,18 @@ pub struct SftSection {
     /// Most tokens of each greedy reply scored for that choice.
     #[serde(default = "reply_tokens")]
     pub reward_max_new_tokens: usize,
+}
+
+/// How SFT renders a demonstration (`[sft] format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SftFormat {
+    /// The chat template; the loss is on the assistant's turns.
+    #[default]
+    Chat,
+    /// `prompt` + `completion` as plain text, no template; the loss is on the completion and
+    /// the `<|end|>` after it. Records must be one prompt and one completion.
+    Completion,
 }
 
 fn reply_tokens() -> usize {

@@ -1,14 +1,33 @@
 //! `gptlab demo`: InstructGPT's method end to end on the synthetic world, at toy scale on a
 //! CPU, ending in `<out>/report.md` (with plots) and `<out>/report.json` (gptlab-pipeline's
-//! `demo` module says what runs).
+//! `demo` module says what runs); `gptlab demo codex`: Codex's findings (`demo_codex.rs`).
 
 use anyhow::Result;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use gptlab_pipeline::demo::{self, DemoOptions};
 use std::path::PathBuf;
 
+#[path = "demo_codex.rs"]
+mod demo_codex;
+
 #[derive(Parser)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    codex: Option<Sub>,
+    #[command(flatten)]
+    instruct: InstructArgs,
+}
+
+#[derive(Subcommand)]
+enum Sub {
+    /// Codex at toy scale: code fine-tuning from a GPT vs from scratch, Codex-S, the sampling study.
+    Codex(demo_codex::CodexArgs),
+}
+
+/// The InstructGPT demo (no subcommand).
+#[derive(Parser)]
+struct InstructArgs {
     /// Output directory (the report is <out>/report.md).
     #[arg(long, default_value = "runs/demo")]
     out: PathBuf,
@@ -45,6 +64,13 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    match a.codex {
+        Some(Sub::Codex(c)) => demo_codex::run(c),
+        None => instruct(a.instruct),
+    }
+}
+
+fn instruct(a: InstructArgs) -> Result<()> {
     let o = DemoOptions {
         out: a.out,
         configs: a.configs,

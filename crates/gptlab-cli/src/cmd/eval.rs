@@ -86,6 +86,12 @@ fn code(a: eval_code::Args) -> Result<()> {
     let (report, r) = sample_and_evaluate(m, device, &a.problems, &s, &eval_code::options(&a, &samples))?;
     eprintln!("wrote {} ({} samples per problem)", samples.display(), a.num_samples);
     eval_code::print(&report);
-    eprintln!("{}: pass@1 picking the highest mean log-prob sample {:.4}; oracle (any sample passes) {:.4}", samples.display(), r.pass_at_1_by_logprob, r.oracle);
+    eprintln!(
+        "{}: pass@1 picking the highest mean log-prob sample {:.4}; at random {:.4}; oracle (any sample passes) {:.4}",
+        samples.display(),
+        r.pass_at_1_by_logprob,
+        r.random,
+        r.oracle
+    );
     Ok(())
 }
