@@ -166,7 +166,7 @@ fn bad_reward_settings_are_errors_naming_the_key() {
     fails(&rl_args(&config, &policy, &d.join("o1"), &["ppo.reward=\"vibes\""]), &["ppo.reward", "vibes"]);
     fails(&rl_args(&config, &policy, &d.join("o2"), &["ppo.advantage=\"median\""]), &["ppo.advantage", "median"]);
     fails(&rl_args(&config, &policy, &d.join("o3"), &["rollout.format=\"poem\""]), &["rollout.format", "poem"]);
-    fails(&rl_args(&config_without_problems(d), &policy, &d.join("o4"), &[]), &["ppo.problems: required with ppo.reward = \"unit_tests\""]);
+    fails(&rl_args(&config_without_problems(d), &policy, &d.join("o4"), &["ppo.reward=\"unit_tests\""]), &["ppo.problems: required with ppo.reward = \"unit_tests\""]);
     fails(&rl_args(&config, &policy, &d.join("o5"), &["rollout.group_size=1"]), &["rollout.group_size", "at least 2"]);
     fails(&rl_args(&config, &policy, &d.join("o6"), &["ppo.reward_from=\"x\""]), &["ppo.reward_from: not used with ppo.reward = \"unit_tests\""]);
     fails(&rl_args(&config_without_problems(d), &policy, &d.join("o7"), &["ppo.reward=\"command\"", "ppo.prompts=\"p.jsonl\""]), &["ppo.reward_command: required"]);
