@@ -16,6 +16,7 @@
 pub mod passk;
 pub mod problems;
 pub mod pyjson;
+pub mod reward;
 pub mod rust;
 pub mod sandbox;
 mod verdict;

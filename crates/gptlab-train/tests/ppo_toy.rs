@@ -10,7 +10,7 @@ use gptlab_model::roles::Scalar;
 use gptlab_model::{Gpt, GptConfig};
 use gptlab_tokenizer::{Kind as TokKind, Tokenizer};
 use gptlab_train::optim::{AdamW, OptimConfig};
-use gptlab_train::rl::ppo::{self, Update};
+use gptlab_train::rl::ppo::{self, Update, ValueStep};
 use gptlab_train::rl::rollout::{advantages, response_logprobs, response_values, sample, Scored};
 use tch::{nn, Device, Kind};
 
@@ -47,7 +47,8 @@ fn run(beta: f64, iters: usize) -> ((f64, f64), (f64, f64)) {
         rewards.push(sc.scores.mean(Kind::Float).double_value(&[]));
         kls.push(sc.kl.sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float).double_value(&[]));
         let ro = advantages(s, sc, beta, 1.0, 0.95, false);
-        let mut u = Update { policy: &policy, value: &mut value, policy_opt: &mut popt, value_opt: &mut vopt, lr: 3e-3, value_lr: 3e-3, cliprange: 0.2, cliprange_value: 0.2, vf_coef: 0.1, ptx: None };
+        let value = Some(ValueStep { model: &mut value, opt: &mut vopt, lr: 3e-3, cliprange: 0.2, vf_coef: 0.1 });
+        let mut u = Update { policy: &policy, policy_opt: &mut popt, lr: 3e-3, cliprange: 0.2, value, kl_loss: None, ptx: None };
         ppo::update(&mut u, &ro, 4, 8, &mut rng).expect("update");
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;

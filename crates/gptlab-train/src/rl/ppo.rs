@@ -9,7 +9,10 @@
 //! metric names. On the CPU the policy's and the value model's minibatch steps run side by
 //! side, each on half the threads (`crate::par`).
 //!
-//! Not implemented: multiple samples per prompt, reward clipping, a shared policy/value trunk.
+//! With group advantages (GRPO, [`crate::rl::group`]) the same update runs without a value
+//! model ([`Update::value`] is `None`) and with GRPO's KL loss term ([`Update::kl_loss`]).
+//!
+//! Not implemented: reward clipping, a shared policy/value trunk.
 
 use crate::optim::AdamW;
 use crate::rl::rollout::{response_logprobs, response_values, Rollout};
@@ -29,18 +32,32 @@ pub struct PtxMix<'a> {
     pub coef: f64,
 }
 
+/// The value model's half of an update (GAE advantages).
+pub struct ValueStep<'a> {
+    pub model: &'a mut Scalar,
+    pub opt: &'a mut AdamW,
+    pub lr: f64,
+    pub cliprange: f64,
+    pub vf_coef: f64,
+}
+
 /// Everything one PPO update needs.
 pub struct Update<'a> {
     pub policy: &'a Gpt,
-    pub value: &'a mut Scalar,
     pub policy_opt: &'a mut AdamW,
-    pub value_opt: &'a mut AdamW,
-    /// Learning rates of the policy and of the value model.
+    /// The policy's learning rate.
     pub lr: f64,
-    pub value_lr: f64,
     pub cliprange: f64,
-    pub cliprange_value: f64,
-    pub vf_coef: f64,
+    /// The value model and its optimizer; `None` with group advantages (no value model).
+    pub value: Option<ValueStep<'a>>,
+    /// β of GRPO's KL term, β·mean_t k3(π, π_ref) over response tokens, added to the policy
+    /// loss (`None`: the KL is a penalty in the rewards instead, as with GAE). Group
+    /// advantages use the loss term: divided by the group's std, a penalty inside the rewards
+    /// would be rescaled by how much the group's scores spread, without bound when they all
+    /// score alike (frequent with pass/fail tests), so the KL's weight would no longer be β.
+    /// In expectation over π its gradient is that of KL(π_ref‖π) (DeepSeekMath's choice;
+    /// the k1 penalty's is that of KL(π‖π_ref)); both vanish at π = π_ref and pull towards it.
+    pub kl_loss: Option<f64>,
     pub ptx: Option<PtxMix<'a>>,
 }
 
@@ -59,41 +76,49 @@ pub fn update(u: &mut Update, ro: &Rollout, epochs: usize, minibatch: usize, rng
         rng.shuffle(&mut order);
         for mb in order.chunks(minibatch.max(1)) {
             let m = ro.rows(mb);
-            let vm = m.share();
-            let (value, value_opt) = (&mut *u.value, &mut *u.value_opt);
-            let (lr, clip_v, vf_coef) = (u.value_lr, u.cliprange_value, u.vf_coef);
-            // the policy and the value model are separate: their steps run side by side
-            let (pol, val) = crate::par::side_by_side(
-                dev,
-                || -> Result<Vec<(&'static str, f64)>> {
-                    let (logp, logits) = response_logprobs(u.policy, &m.s, false)?;
-                    let (pg, clipfrac, approxkl) = rl::policy_loss(&logp, &m.s.old_logp, &m.adv, &m.s.resp_mask, u.cliprange);
-                    let ent = tch::no_grad(|| ops::masked_mean(&ops::entropy(&logits.detach()), &m.s.resp_mask));
-                    let mut out = vec![("loss/policy_avg", pg.double_value(&[]))];
-                    let mut loss = pg;
-                    if let Some(p) = &u.ptx {
-                        let (x, y) = crate::data::random_windows(p.data, p.batch, p.block, rng);
-                        let ce = u.policy.loss(&x, &y, false)?;
-                        out.push(("loss/ptx_avg", ce.double_value(&[])));
-                        loss += ce * p.coef;
-                    }
-                    u.policy_opt.zero_grad();
-                    loss.backward();
-                    u.policy_opt.clip_and_step(u.lr);
-                    out.push(("policy/clipfrac_avg", clipfrac.double_value(&[])));
-                    out.push(("policy/approxkl_avg", approxkl.double_value(&[])));
-                    out.push(("policy/entropy_avg", ent.double_value(&[])));
-                    Ok(out)
-                },
-                move || -> Result<Vec<(&'static str, f64)>> {
-                    let v = response_values(value, &vm.s, false)?;
-                    let (vl, vclip) = rl::value_loss(&v, &vm.old_values, &vm.ret, &vm.s.resp_mask, clip_v);
-                    value_opt.zero_grad();
-                    (&vl * vf_coef).backward();
-                    value_opt.clip_and_step(lr);
-                    Ok(vec![("loss/value_avg", vl.double_value(&[])), ("val/clipfrac_avg", vclip.double_value(&[]))])
-                },
-            );
+            let (policy, policy_opt, lr, clip, kl_coef, ptx) = (u.policy, &mut *u.policy_opt, u.lr, u.cliprange, u.kl_loss, &u.ptx);
+            let rng = &mut *rng;
+            let mut policy_step = || -> Result<Vec<(&'static str, f64)>> {
+                let (logp, logits) = response_logprobs(policy, &m.s, false)?;
+                let (pg, clipfrac, approxkl) = rl::policy_loss(&logp, &m.s.old_logp, &m.adv, &m.s.resp_mask, clip);
+                let ent = tch::no_grad(|| ops::masked_mean(&ops::entropy(&logits.detach()), &m.s.resp_mask));
+                let mut out = vec![("loss/policy_avg", pg.double_value(&[]))];
+                let mut loss = pg;
+                if let Some(beta) = kl_coef {
+                    let kl = ops::masked_mean(&rl::kl_k3(&logp, &m.ref_logp), &m.s.resp_mask);
+                    out.push(("loss/kl_avg", kl.double_value(&[])));
+                    loss += kl * beta;
+                }
+                if let Some(p) = ptx {
+                    let (x, y) = crate::data::random_windows(p.data, p.batch, p.block, rng);
+                    let ce = policy.loss(&x, &y, false)?;
+                    out.push(("loss/ptx_avg", ce.double_value(&[])));
+                    loss += ce * p.coef;
+                }
+                policy_opt.zero_grad();
+                loss.backward();
+                policy_opt.clip_and_step(lr);
+                out.push(("policy/clipfrac_avg", clipfrac.double_value(&[])));
+                out.push(("policy/approxkl_avg", approxkl.double_value(&[])));
+                out.push(("policy/entropy_avg", ent.double_value(&[])));
+                Ok(out)
+            };
+            let (pol, val) = match u.value.as_mut() {
+                None => (policy_step(), Ok(vec![])),
+                Some(v) => {
+                    let vm = m.share();
+                    let (value, value_opt, lr, clip_v, vf_coef) = (&mut *v.model, &mut *v.opt, v.lr, v.cliprange, v.vf_coef);
+                    // the policy and the value model are separate: their steps run side by side
+                    crate::par::side_by_side(dev, policy_step, move || -> Result<Vec<(&'static str, f64)>> {
+                        let v = response_values(value, &vm.s, false)?;
+                        let (vl, vclip) = rl::value_loss(&v, &vm.old_values, &vm.ret, &vm.s.resp_mask, clip_v);
+                        value_opt.zero_grad();
+                        (&vl * vf_coef).backward();
+                        value_opt.clip_and_step(lr);
+                        Ok(vec![("loss/value_avg", vl.double_value(&[])), ("val/clipfrac_avg", vclip.double_value(&[]))])
+                    })
+                }
+            };
             for (k, v) in pol?.into_iter().chain(val?) {
                 add(k, v);
             }

@@ -1,12 +1,13 @@
 //! The RL data path, as separate steps: [`sample`] (the policy answers a batch of prompts with
-//! the engine's KV cache) → [`score`] (reward model, KL reference, value model) →
-//! [`advantages`] (per-token rewards, GAE) → a [`Rollout`] that an objective's update reads.
+//! the engine's KV cache) → a reward ([`crate::rl::reward`]) and [`score`] (KL reference, value
+//! model) → [`advantages`] (per-token rewards, GAE) or [`crate::rl::group::advantages`] (group
+//! baseline) → a [`Rollout`] that an objective's update reads.
 //!
 //! Layout: queries left-padded to `q` tokens, responses right-padded to `r` tokens, so every
 //! row's response starts at column `q`. Response tensors are `[B, r]`.
 
 use crate::Result;
-use gptlab_engine::{generate, SampleConfig};
+use gptlab_engine::{generate, Finish, SampleConfig};
 use gptlab_model::roles::Scalar;
 use gptlab_model::{ops, rl, Gpt};
 use gptlab_tokenizer::Tokenizer;
@@ -31,8 +32,12 @@ pub struct Samples {
     /// Real (unpadded) prompt and response length of each row.
     pub prompt_lens: Vec<i64>,
     pub resp_lens: Vec<i64>,
-    /// Whether each response ended with `<|end|>`.
+    /// Whether each response ended (at the end token or a stop sequence) rather than ran
+    /// out of tokens.
     pub ended: Vec<bool>,
+    /// Each response as text, cut before a stop sequence and without the end token: what a
+    /// reward other than a reward model scores.
+    pub texts: Vec<String>,
 }
 
 impl Samples {
@@ -55,8 +60,15 @@ impl Samples {
 /// returns the log-probs at temperature 1; at another temperature they are recomputed from
 /// the sampling distribution.
 pub fn sample(policy: &Gpt, tok: &Tokenizer, prompts: &[Vec<u32>], max_new_tokens: usize, temperature: f64, seed: u64) -> Result<Samples> {
+    sample_until(policy, tok, prompts, max_new_tokens, temperature, &[], seed)
+}
+
+/// [`sample`], also stopping at any of `stop`. A response's tokens run up to the one that
+/// completed the stop sequence (generation halts there, so no token after it is in the
+/// response mask or the loss); its text is cut before the stop sequence.
+pub fn sample_until(policy: &Gpt, tok: &Tokenizer, prompts: &[Vec<u32>], max_new_tokens: usize, temperature: f64, stop: &[String], seed: u64) -> Result<Samples> {
     let dev = policy.device();
-    let sc = SampleConfig { max_new_tokens, temperature, seed, ..Default::default() };
+    let sc = SampleConfig { max_new_tokens, temperature, seed, stop: stop.to_vec(), ..Default::default() };
     let gens = generate(policy, Some(tok), prompts, &sc).map_err(|e| crate::Error::Data(format!("rollout: {e}")))?;
     let b = prompts.len();
     let q = prompts.iter().map(Vec::len).max().unwrap_or(1) as i64;
@@ -87,7 +99,8 @@ pub fn sample(policy: &Gpt, tok: &Tokenizer, prompts: &[Vec<u32>], max_new_token
         old_logp: Tensor::from_slice(&old_logp).view([b as i64, r]).to_device(dev),
         prompt_lens: prompts.iter().map(|p| p.len() as i64).collect(),
         resp_lens: gens.iter().map(|g| g.tokens.len() as i64).collect(),
-        ended: gens.iter().map(|g| g.tokens.last() == Some(&tok.end)).collect(),
+        ended: gens.iter().map(|g| g.finish == Finish::Stop).collect(),
+        texts: gens.into_iter().map(|g| g.text).collect(),
         temperature: if temperature > 0.0 { temperature } else { 1.0 },
     };
     if s.temperature != 1.0 {
@@ -137,17 +150,20 @@ pub struct Scored {
     pub kl: Tensor,
 }
 
-/// Step 2: reference log-probs and the per-token penalty, values, reward-model scores.
+/// Step 2: reference log-probs and the per-token penalty, and the value model's values (zero
+/// without one), beside the episodes' `scores` `[B]` from the reward.
 ///
 /// The penalty is k1, the log-ratio. PPO treats each reward as a constant, so what it
 /// follows is E_π[r(a)·∇log π(a)]; with r = −β·k1 that is exactly −β·∇KL(π‖π_ref). The
 /// non-negative k3 estimate has an unbiased value but not that gradient (a test below
-/// measures both), so it serves only as a reported estimate.
-pub fn score(s: &Samples, reference: &Gpt, value: &Scalar, reward: &Scalar, missing_eos_penalty: Option<f64>) -> Result<Scored> {
+/// measures both), so as a reward it serves only as a reported estimate.
+pub fn score(s: &Samples, reference: &Gpt, value: Option<&Scalar>, scores: Tensor) -> Result<Scored> {
     tch::no_grad(|| {
         let ref_logp = response_logprobs(reference, s, false)?.0;
-        let old_values = response_values(value, s, false)? * &s.resp_mask;
-        let scores = final_scores(reward, s, missing_eos_penalty)?;
+        let old_values = match value {
+            Some(v) => response_values(v, s, false)? * &s.resp_mask,
+            None => s.resp_mask.zeros_like(),
+        };
         let kl = rl::kl_k1(&s.old_logp, &ref_logp) * &s.resp_mask;
         Ok(Scored { ref_logp, old_values, scores, kl })
     })
@@ -196,6 +212,7 @@ impl Samples {
             prompt_lens: self.prompt_lens.clone(),
             resp_lens: self.resp_lens.clone(),
             ended: self.ended.clone(),
+            texts: self.texts.clone(),
             temperature: self.temperature,
         }
     }
@@ -237,6 +254,7 @@ impl Rollout {
                 prompt_lens,
                 resp_lens,
                 ended: idx.iter().map(|&j| s.ended[j as usize]).collect(),
+                texts: idx.iter().map(|&j| s.texts[j as usize].clone()).collect(),
                 temperature: s.temperature,
             },
             ref_logp: resp(&self.ref_logp),
@@ -276,7 +294,8 @@ mod tests {
         let reward = Scalar { gpt: Gpt::new(&(vs.root() / "r"), &cfg).expect("rm"), head: ScalarHead::new(&(vs.root() / "r"), 16) };
         let prompts: Vec<Vec<u32>> = ["abcde", "a", "abc", "de", "bcdea", "ab"].iter().map(|p| tok.encode(p).expect("encode")).collect();
         let s = sample(&policy, &tok, &prompts, 6, 1.0, 7).expect("sample");
-        let sc = score(&s, &policy, &reward, &reward, None).expect("score");
+        let scores = final_scores(&reward, &s, None).expect("rm");
+        let sc = score(&s, &policy, Some(&reward), scores).expect("score");
         (vs, policy, advantages(s, sc, 0.1, 1.0, 0.95, false))
     }
 
