@@ -41,6 +41,7 @@ fn codex_demo_runs_every_stage_and_writes_the_report() {
         "pretrain:train.max_iters=6", "pretrain:train.eval_interval=3", "pretrain:train.eval_iters=2", "pretrain:model.n_layer=1", "pretrain:model.n_embd=32",
         "pretrain:model.n_head=2", "pretrain:model.block_size=128", "pretrain_code:train.max_iters=6", "pretrain_code:train.eval_interval=2", "pretrain_code:train.eval_iters=2",
         "pretrain_code:model.n_layer=1", "pretrain_code:model.n_embd=32", "pretrain_code:model.n_head=2", "pretrain_code:model.block_size=128", "sft:sft.epochs=1",
+        "ppo:train.max_iters=2", "ppo:rollout.batch=2", "ppo:rollout.group_size=2", "ppo:rollout.max_new_tokens=8", "ppo:ppo.minibatch_size=4",
     ] {
         args.extend(set(s));
     }
@@ -70,13 +71,20 @@ fn codex_demo_runs_every_stage_and_writes_the_report() {
     for k in ["base", "codex_s", "held_out_base", "held_out_codex_s"] {
         assert!(cs[k]["pass@1"].is_number(), "{k}");
     }
+    let rl = &j["rl_unit_tests"];
+    assert_eq!(rl["iterations"], 2);
+    for k in ["before_unseen", "after_unseen", "before_held_out", "after_held_out"] {
+        assert!(rl[k]["pass@1"].is_number(), "rl_unit_tests.{k}");
+    }
+    assert_eq!(rl["before_unseen"], t[0]["pass_at_k"], "before RL is Codex-S at the lowest temperature");
+    assert!(out.join("rl/last/model.safetensors").exists() && !out.join("rl/last/value").exists(), "GRPO keeps no value model");
     let d = &j["datasets"];
     assert_eq!(d["code_corpus_files"], d["code_filters"]["kept"]);
     assert!(d["code_train_files"].as_u64().expect("n") >= 1 && d["code_filters"]["files_seen"] == 24, "the 24 modules: {d}");
     assert_eq!(d["study_problems"], d["tasks"]["families"].as_object().expect("f").values().filter(|f| f["held_out"] == false).count());
     assert_eq!(d["codex_s"][0].as_u64().expect("n") + d["codex_s"][1].as_u64().expect("n"), d["tasks"]["train"].as_u64().expect("n"));
     let report = std::fs::read_to_string(out.join("report.md")).expect("md");
-    for s in ["from a GPT vs from scratch", "Sampling study", "highest mean log-probability", "BLEU vs functional correctness", "Codex-S vs"] {
+    for s in ["from a GPT vs from scratch", "Sampling study", "highest mean log-probability", "BLEU vs functional correctness", "Codex-S vs", "Reinforcement learning from unit tests"] {
         assert!(report.contains(s), "report.md lacks {s:?}");
     }
     for f in ["code_loss.png", "pass_at_k.png", "bleu.png", "codex_s/best/model.safetensors", "data/tokenizer.json", "samples/codex_s_t0.5.jsonl_results.jsonl"] {

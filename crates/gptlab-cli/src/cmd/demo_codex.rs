@@ -7,14 +7,14 @@ use gptlab_pipeline::codex::{self, data::DataOptions, study::Sampling, CodexOpti
 use std::path::PathBuf;
 
 /// Codex at toy scale: a natural-language GPT, code fine-tuning from it and from scratch at
-/// the same token budget, Codex-S on standalone functions, and the sampling study (pass@k
+/// the same token budget, Codex-S on standalone functions, the sampling study (pass@k
 /// against temperature, ranking by mean log-probability, BLEU against functional
-/// correctness). Writes <out>/report.md, report.json and plots; prints a summary line.
+/// correctness), and RL from unit tests (GRPO) on Codex-S. Writes <out>/report.md, report.json and plots; prints a summary line.
 #[derive(Parser)]
 pub struct CodexArgs {
     #[arg(long, default_value = "runs/codex")]
     out: PathBuf,
-    /// Folder with pretrain.toml, pretrain_code.toml and sft.toml.
+    /// Folder with pretrain.toml, pretrain_code.toml, sft.toml and ppo.toml.
     #[arg(long, default_value = "configs/tiny/codex")]
     configs: PathBuf,
     #[arg(long, default_value_t = 0)]
@@ -45,7 +45,7 @@ pub struct CodexArgs {
     #[arg(long, default_value_t = 2048)]
     vocab_size: usize,
     /// Override one stage's config key, e.g. --set pretrain_code:train.max_iters=50
-    /// (repeatable; stages: pretrain, pretrain_code, sft).
+    /// (repeatable; stages: pretrain, pretrain_code, sft, ppo).
     #[arg(long = "set", value_name = "STAGE:KEY=VALUE")]
     overrides: Vec<String>,
     #[arg(long)]
@@ -70,7 +70,7 @@ pub fn run(a: CodexArgs) -> Result<()> {
     let r = codex::run(&o)?;
     let c = &r.from_scratch_vs_from_gpt;
     let line = serde_json::json!({"report": o.out.join("report.md"), "speedup_from_gpt": c.speedup, "final_loss": [c.from_gpt.final_loss, c.from_scratch.final_loss],
-        "best_temperature": r.best_temperature, "ranking": r.ranking, "codex_s_vs_base": r.codex_s_vs_base});
+        "best_temperature": r.best_temperature, "ranking": r.ranking, "codex_s_vs_base": r.codex_s_vs_base, "rl_unit_tests": r.rl_unit_tests});
     println!("{line}");
     Ok(())
 }

@@ -6,8 +6,9 @@
 //! supervised fine-tuning on standalone functions with the loss on the body only (`sft` with
 //! `format = "completion"`) → the sampling study on Codex-S ([`study`]: pass@k against the
 //! temperature, ranking by mean log-probability, BLEU against functional correctness) and
-//! Codex-S against the code model it started from → `report.md` and `report.json`
-//! ([`report`]).
+//! Codex-S against the code model it started from → reinforcement learning from unit tests on
+//! Codex-S (`ppo` with the unit-test reward and GRPO's group baseline), pass@1 before and after
+//! → `report.md` and `report.json` ([`report`]).
 //!
 //! Every stage reads `<configs>/<stage>.toml` with the run's paths set; `STAGE:KEY=VALUE`
 //! overrides change one stage's keys (`pretrain_code:` applies to both code runs, which must
@@ -21,19 +22,19 @@ pub mod study;
 use crate::runner::{stage_err, Clock, Stages};
 use crate::{Error, Result};
 use curves::{Curve, ScratchVsGpt};
-use gptlab_train::config::{PretrainConfig, SftConfig};
+use gptlab_train::config::{PpoConfig, PretrainConfig, SftConfig};
 use gptlab_train::stages;
-use report::{CodexReport, CodexSVsBase, Datasets, Ranked};
+use report::{CodexReport, CodexSVsBase, Datasets, Ranked, RlUnitTests};
 use std::path::PathBuf;
 use study::{Sampling, TemperaturePoint};
 
 /// The stages whose configs the Codex demo reads.
-pub const STAGES: [&str; 3] = ["pretrain", "pretrain_code", "sft"];
+pub const STAGES: [&str; 4] = ["pretrain", "pretrain_code", "sft", "ppo"];
 
 #[derive(Debug, Clone)]
 pub struct CodexOptions {
     pub out: PathBuf,
-    /// Folder with pretrain.toml, pretrain_code.toml and sft.toml.
+    /// Folder with pretrain.toml, pretrain_code.toml, sft.toml and ppo.toml.
     pub configs: PathBuf,
     pub data: data::DataOptions,
     /// Problems per training family in the sampling study (from the unseen instances).
@@ -117,6 +118,18 @@ pub fn run(o: &CodexOptions) -> Result<CodexReport> {
     let codex_s_vs_base = CodexSVsBase::new(t_low, t_rank, [&base_low, &base_rank, &held_base], [&evaluated[0], e_rank, &held_s]);
     clock.tick("codex_s_vs_base");
 
+    // RL from unit tests on the training families, judged on what it did not train on
+    let rl_dir = out.join("rl");
+    let paths = [("ppo.policy_from", codex_s.as_path()), ("ppo.problems", &d.tasks.join("train.jsonl")), ("ppo.val_problems", problems.as_path()), ("run.out_dir", rl_dir.as_path())];
+    let (cfg, ro) = st.load::<PpoConfig>("ppo", &paths, &[])?;
+    let rl = stages::ppo::run(&cfg, &ro).map_err(stage_err("rl"))?;
+    clock.tick("rl");
+    let policy = rl_dir.join("last");
+    let rl_seen = study::sample_and_judge(&policy, &problems, t_low, &o.sampling, &sdir, &format!("rl_t{t_low}"))?;
+    let rl_held = study::sample_and_judge(&policy, &held_out, t_low, &o.sampling, &sdir, &format!("heldout_rl_t{t_low}"))?;
+    let rl_unit_tests = RlUnitTests::new(t_low, &rl, [&evaluated[0], &held_s], [&rl_seen, &rl_held]);
+    clock.tick("rl_eval");
+
     let r = CodexReport {
         from_scratch_vs_from_gpt: comparison,
         best_temperature: study::best_temperatures(&points),
@@ -124,6 +137,7 @@ pub fn run(o: &CodexOptions) -> Result<CodexReport> {
         ranking,
         bleu_vs_pass: report::BleuAt { temperature: t_rank, summary: bleu },
         codex_s_vs_base,
+        rl_unit_tests,
         codex_s_val_loss: sft.summary.best_eval_loss,
         datasets: Datasets::new(&d, n_problems, sft.train_examples, sft.val_examples),
         samples_per_problem: o.sampling.n,

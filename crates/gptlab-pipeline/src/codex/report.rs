@@ -72,6 +72,41 @@ impl CodexSVsBase {
     }
 }
 
+/// Reinforcement learning from unit tests: Codex-S before, the RL policy after.
+#[derive(Debug, Clone, Serialize)]
+pub struct RlUnitTests {
+    pub temperature: f64,
+    pub iterations: u64,
+    /// Unseen instances of the training families (the RL prompts' families).
+    pub before_unseen: BTreeMap<String, f64>,
+    pub after_unseen: BTreeMap<String, f64>,
+    /// Held-out families.
+    pub before_held_out: BTreeMap<String, f64>,
+    pub after_held_out: BTreeMap<String, f64>,
+    /// Mean fraction of asserts passed by greedy completions to the study problems, before and
+    /// after (the RL stage's own measure).
+    pub greedy_test_fraction_before: f64,
+    pub greedy_test_fraction_after: f64,
+    pub final_kl: f64,
+}
+
+impl RlUnitTests {
+    /// From Codex-S's and the policy's evaluations, each [unseen instances, held-out families].
+    pub fn new(temperature: f64, r: &gptlab_train::stages::ppo::PpoReport, before: [&Evaluated; 2], after: [&Evaluated; 2]) -> Self {
+        Self {
+            temperature,
+            iterations: r.steps,
+            before_unseen: before[0].pass_at_k.clone(),
+            after_unseen: after[0].pass_at_k.clone(),
+            before_held_out: before[1].pass_at_k.clone(),
+            after_held_out: after[1].pass_at_k.clone(),
+            greedy_test_fraction_before: r.val_score_before,
+            greedy_test_fraction_after: r.val_score_after,
+            final_kl: r.last_kl,
+        }
+    }
+}
+
 /// The data the run made.
 #[derive(Debug, Clone, Serialize)]
 pub struct Datasets {
@@ -116,6 +151,7 @@ pub struct CodexReport {
     pub ranking: Ranked,
     pub bleu_vs_pass: BleuAt,
     pub codex_s_vs_base: CodexSVsBase,
+    pub rl_unit_tests: RlUnitTests,
     /// Codex-S's best validation loss (on held-out demonstrations of the training families).
     pub codex_s_val_loss: f64,
     pub datasets: Datasets,
@@ -210,6 +246,13 @@ pub fn render(o: &CodexOptions, r: &CodexReport) -> String {
     let _ = writeln!(s, "| model | unseen instances | held-out families |\n|---|---|---|");
     let _ = writeln!(s, "| code model (Codex) | {} | {} |", kv(&cs.base), kv(&cs.held_out_base));
     let _ = writeln!(s, "| Codex-S | {} | {} |\n", kv(&cs.codex_s), kv(&cs.held_out_codex_s));
+    let rl = &r.rl_unit_tests;
+    let _ = writeln!(s, "## Reinforcement learning from unit tests (GRPO on Codex-S)\n");
+    let _ = writeln!(s, "{} iterations; reward = the fraction of a problem's asserts a sample passes; final KL to Codex-S {}. pass@k at T = {}:\n", rl.iterations, f(rl.final_kl), rl.temperature);
+    let _ = writeln!(s, "| model | unseen instances | held-out families |\n|---|---|---|");
+    let _ = writeln!(s, "| Codex-S (before) | {} | {} |", kv(&rl.before_unseen), kv(&rl.before_held_out));
+    let _ = writeln!(s, "| after RL | {} | {} |\n", kv(&rl.after_unseen), kv(&rl.after_held_out));
+    let _ = writeln!(s, "Greedy completions' mean fraction of asserts passed on the study problems: {} before, {} after.\n", f(rl.greedy_test_fraction_before), f(rl.greedy_test_fraction_after));
     let _ = writeln!(s, "## Stage times (s)\n");
     for (k, v) in &r.stage_seconds {
         let _ = writeln!(s, "- {k}: {v:.0}");
