@@ -13,6 +13,10 @@ use serde_json::{Map, Value};
 use std::io::Read;
 use std::path::Path;
 
+/// Codex's stop sequences for HumanEval completions: a completion ends where the next
+/// top-level statement would begin.
+pub const STOPS: [&str; 5] = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {

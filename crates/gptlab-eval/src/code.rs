@@ -13,8 +13,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Codex's stop sequences for HumanEval.
-pub const STOPS: [&str; 5] = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"];
+pub use gptlab_code::problems::STOPS;
 
 /// Completions sampled per batch.
 const BATCH: usize = 16;

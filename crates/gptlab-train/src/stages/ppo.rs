@@ -252,7 +252,7 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
     let mut reward = load_reward(cfg, &tok, device, problems)?;
     let stop: Vec<String> = ro.stop.clone().unwrap_or_else(|| match ro.format {
         PromptFormat::Chat => vec![],
-        PromptFormat::Completion => gptlab_eval::code::STOPS.iter().map(|s| s.to_string()).collect(),
+        PromptFormat::Completion => gptlab_code::problems::STOPS.iter().map(|s| s.to_string()).collect(),
     });
     let ptx = p.ptx_corpus.as_ref().map(|c| ptx_data(&tok, c, policy_m.cfg.n_positions, device)).transpose()?;
     // windows of pretraining text per minibatch: ptx_ratio per RL episode
