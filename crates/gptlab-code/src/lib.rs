@@ -13,11 +13,13 @@
 //! (same verdicts as calibrating first, without a canonical run per problem). Limits count
 //! CPU time, so a busy machine does not turn passes into timeouts.
 
+mod layers;
 pub mod passk;
 pub mod problems;
 pub mod pyjson;
 pub mod rust;
 pub mod sandbox;
+pub mod seccomp;
 mod verdict;
 
 use problems::{Language, Problem, Sample};
