@@ -20,6 +20,7 @@ fn opts(problems: &Path, samples: &Path, ks: &[u64]) -> Options {
         jobs: 2,
         timeout: 3.0,
         calibration_factor: 5.0,
+        time_limit: gptlab_code::TimeLimit::Fixed,
         python: python(),
         rustc: "rustc".into(),
         ignore_incomplete: false,
