@@ -114,6 +114,8 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> seccompiler::sock_filter {
 fn instructions() -> Option<Vec<seccompiler::sock_filter>> {
     use seccompiler::{SeccompAction, SeccompCmpArgLen::Dword, SeccompCmpOp::*, SeccompCondition as Cond, SeccompFilter, SeccompRule};
     let arch = ARCH?;
+    // (c_long is i64 where the filter is built, i32 on 32-bit targets, which must compile too)
+    #[allow(clippy::useless_conversion)]
     let nr = |n: libc::c_long| i64::from(n);
     let rule = |conds: Vec<Cond>| SeccompRule::new(conds).ok();
     // (Dword: the kernel reads these arguments as 32-bit ints, so the upper half a caller
@@ -202,7 +204,7 @@ mod tests {
         let prog = instructions().expect("supported architecture");
         assert!(prog.len() < 4096, "{} instructions", prog.len());
         assert_eq!(program().expect("bytes").len(), prog.len() * 8);
-        let call = |nr: libc::c_long, args: [u64; 6]| decide(&prog, nr.into(), AUDIT_ARCH, args);
+        let call = |nr: libc::c_long, args: [u64; 6]| decide(&prog, nr, AUDIT_ARCH, args);
         for n in denied() {
             assert_eq!(call(n, [0; 6]), EPERM, "system call {n}");
         }
