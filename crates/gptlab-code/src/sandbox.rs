@@ -27,7 +27,7 @@
 //!   sees there the processes it could trace, which are its own, and no one else's command
 //!   line or environment.
 //! - **seccomp filter** (`seccomp.rs`, x86_64 and aarch64, with or without root): installed in
-//!   the sample's process after its set-up, inherited by everything it starts; EPERM for
+//!   the zygote after its own set-up, inherited by every sample and all it starts; EPERM for
 //!   ptrace and process_vm_*, mounts, unshare/setns and namespace flags of clone, bpf,
 //!   perf_event_open, userfaultfd, io_uring, the keyring, kernel modules, kexec, reboot,
 //!   syslog, personality, open_by_handle_at, and raw and packet sockets; ENOSYS for clone3

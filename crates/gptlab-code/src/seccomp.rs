@@ -1,8 +1,10 @@
 //! The seccomp filter every sample runs under: a classic-BPF program, compiled here (with
-//! `seccompiler`, the Firecracker crate) and handed to each zygote at start-up as bytes; the
-//! zygote's child installs it (`prctl(PR_SET_SECCOMP)`, one call) as the last step of its
-//! set-up, after the uid drop, so nothing the set-up needs is denied and the sample cannot
-//! remove it. The zygote's own no_new_privs lets an unprivileged process install it.
+//! `seccompiler`, the Firecracker crate) and handed to each zygote at start-up as bytes. The
+//! zygote installs it on itself (`prctl(PR_SET_SECCOMP)`) once its own set-up (mounts,
+//! namespaces) is done and before the first sample; every child inherits it, and nothing can
+//! remove it. (Installed per child instead, the kernel's compiling and freeing the program
+//! would cost more than the fork.) no_new_privs, set in the zygote, lets an unprivileged
+//! process install it.
 //!
 //! Denied with EPERM (so Python raises a plain `OSError`, and the sample's verdict is an
 //! ordinary `failed: ...`), as container runtimes and Codex CLI deny them:
@@ -10,7 +12,12 @@
 //! - mounts: `mount`, `umount2`, `pivot_root` and the new mount API (`fsopen`, `fsconfig`,
 //!   `fsmount`, `fspick`, `move_mount`, `open_tree`, `mount_setattr`);
 //! - namespaces: `unshare`, `setns`, and `clone` with any `CLONE_NEW*` flag (a new user
-//!   namespace is how an unprivileged process regains capabilities);
+//!   namespace is how an unprivileged process regains capabilities). `unshare` and `setns`
+//!   with exactly `CLONE_NEWPID` stay allowed: the zygote makes each sample's PID namespace
+//!   with them. A sample cannot use them: both need CAP_SYS_ADMIN, which a sample running as
+//!   the worker's uid lacks (and new user namespaces are denied), and even a sample running
+//!   as root (the uid drop left out) can only make a nested PID namespace or enter its own or
+//!   a nested one, never leave its own;
 //! - kernel attack surface a test never needs: `bpf`, `perf_event_open`, `userfaultfd`,
 //!   `io_uring_*`, the keyring (`keyctl`, `add_key`, `request_key`), kernel modules
 //!   (`init_module`, `finit_module`, `delete_module`), `kexec_load`, `kexec_file_load`,
@@ -69,8 +76,6 @@ fn denied() -> Vec<libc::c_long> {
         libc::SYS_move_mount,
         libc::SYS_open_tree,
         libc::SYS_mount_setattr,
-        libc::SYS_unshare,
-        libc::SYS_setns,
         libc::SYS_bpf,
         libc::SYS_perf_event_open,
         libc::SYS_userfaultfd,
@@ -122,6 +127,9 @@ fn instructions() -> Option<Vec<seccompiler::sock_filter>> {
     // passes must not matter)
     let arg = |i: u8, op, v: i32| Cond::new(i, Dword, op, v as u32 as u64).ok();
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = denied().into_iter().map(|n| (nr(n), vec![])).collect();
+    // the zygote's per-sample calls (see the module's doc): everything else is denied
+    rules.insert(nr(libc::SYS_unshare), vec![rule(vec![arg(0, Ne, libc::CLONE_NEWPID)?])?]);
+    rules.insert(nr(libc::SYS_setns), vec![rule(vec![arg(1, Ne, libc::CLONE_NEWPID)?])?]);
     let raw = libc::SOCK_RAW;
     rules.insert(
         nr(libc::SYS_socket),
@@ -208,6 +216,14 @@ mod tests {
         for n in denied() {
             assert_eq!(call(n, [0; 6]), EPERM, "system call {n}");
         }
+        // the zygote's unshare and setns of exactly CLONE_NEWPID, nothing else
+        let newpid = libc::CLONE_NEWPID as u64;
+        assert_eq!(call(libc::SYS_unshare, [newpid, 0, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(call(libc::SYS_unshare, [newpid | libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0]), EPERM);
+        assert_eq!(call(libc::SYS_unshare, [libc::CLONE_NEWNS as u64, 0, 0, 0, 0, 0]), EPERM);
+        assert_eq!(call(libc::SYS_setns, [3, newpid, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(call(libc::SYS_setns, [3, 0, 0, 0, 0, 0]), EPERM);
+        assert_eq!(call(libc::SYS_setns, [3, libc::CLONE_NEWNET as u64, 0, 0, 0, 0]), EPERM);
         for n in [libc::SYS_read, libc::SYS_write, libc::SYS_openat, libc::SYS_mmap, libc::SYS_exit_group, libc::SYS_wait4, libc::SYS_prctl] {
             assert_eq!(call(n, [0; 6]), ALLOW, "system call {n}");
         }

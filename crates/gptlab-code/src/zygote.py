@@ -1,11 +1,12 @@
 # gptlab code-execution zygote. Started once per worker by `gptlab eval code` with an empty
 # environment, as `python3 -I -S -c <this> UID SCRATCH_DIR AS FSIZE NOFILE NPROC SCRATCH_SIZE
-# WITHOUT FRAME_HEADER SECCOMP` (the limits in bytes and counts, WITHOUT the layers to leave out,
-# FRAME_HEADER the `struct` format of a job frame's header, SECCOMP the seccomp filter in hex or
-# `-`: sandbox.rs and seccomp.rs define them, and this file does not repeat them). Per sample it reads a 2-byte token on stdin (flags, wall-clock
-# limit in seconds), forks one sandboxed child, which reads its job frame from stdin itself,
-# waits for it, kills and reaps what it left, and writes one report frame on stdout. See
-# sandbox.rs for the protocol and for what is covered and what is not.
+# WITHOUT FRAME_HEADER SECCOMP` (the limits in bytes and counts, WITHOUT the layers to leave
+# out, FRAME_HEADER the `struct` format of a job frame's header, SECCOMP the seccomp filter in
+# hex or `-`: sandbox.rs and seccomp.rs define them, and this file does not repeat them). Per
+# sample it reads a 2-byte token on stdin (flags, wall-clock limit in seconds), forks one
+# sandboxed child, which reads its job frame from stdin itself, waits for it, kills and reaps
+# what it left, and writes one report frame on stdout. See sandbox.rs for the protocol and for
+# what is covered and what is not.
 #
 # Why the loop is so thin: after each fork every page the zygote or the child writes is copied
 # (copy-on-write), and a page fault costs more than most of what a sample does. So the zygote
@@ -124,9 +125,9 @@ class SockFprog(ctypes.Structure):
 
 
 class Seccomp:
-    """The seccomp filter (seccomp.rs builds it; here it arrives as hex), kept in memory the
-    zygote owns, with the one `byref` the child passes to prctl: the child's install is one
-    ctypes call and allocates nothing."""
+    """The seccomp filter (seccomp.rs builds it; here it arrives as hex). The zygote installs
+    it on itself before the first sample, and every child inherits it (it allows the zygote's
+    per-sample unshare and setns of CLONE_NEWPID, which a sample cannot use: see seccomp.rs)."""
 
     def __init__(self, hexprog):
         code = bytes.fromhex(hexprog)
@@ -283,8 +284,6 @@ def run_child(scratch, frame_header):
         os.setgroups([])
         os.setgid(scratch.gid)
         _os.setuid(scratch.uid)
-    if scratch.seccomp is not None:
-        scratch.seccomp.enforce()  # last: the set-up above needs nothing it denies
     if kind == b"X":
         # a compiled program: run it in place of this process; the zygote reports its exit
         # status (the result pipe is close-on-exec, so the program cannot write a verdict)
@@ -387,9 +386,9 @@ class Scratch:
     directory is replaced: it names the directory's inode), the environment pointing HOME and
     TMPDIR at it, the output file's path, and the pipe children report on."""
 
-    def __init__(self, abi, d, uid, limits, pidns, seccomp):
+    def __init__(self, abi, d, uid, limits, pidns):
         self.abi, self.dir, self.uid, self.gid = abi, d, uid, uid
-        self.pidns, self.seccomp = pidns, seccomp
+        self.pidns = pidns
         address_space, file_size, open_files, processes = limits
         self.limits = ((resource.RLIMIT_AS, address_space), (resource.RLIMIT_FSIZE, file_size),
                        (resource.RLIMIT_NOFILE, open_files), (resource.RLIMIT_NPROC, processes), (resource.RLIMIT_CORE, 0))
@@ -486,7 +485,7 @@ def main():
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if seccomp is not None and ("seccomp" in without or not seccomp.works()):
         seccomp = None
-    scratch = Scratch(abi, scratch_dir, uid, limits, pidns, seccomp)
+    scratch = Scratch(abi, scratch_dir, uid, limits, pidns)
     disable_destructive_functions()
     # handlers are inherited by every child: SIGPROF (the CPU-time limit) raises in the
     # sample; SIGALRM (the wall-clock limit) is the zygote's own
@@ -496,6 +495,10 @@ def main():
     import gc
     gc.collect()
     gc.freeze()  # keep the collector from touching (and copying) the zygote's pages in children
+    if seccomp is not None:
+        # installed here, once the zygote's own set-up (mounts, namespaces) is done, and
+        # inherited by every child: a filter installed per child costs more than the fork
+        seccomp.enforce()
     print(json.dumps({"ready": True, "network_namespace": netns, "mount_namespace": mountns, "landlock_abi": abi, "uid_drop": uid_drop,
                       "subreaper": subreaper, "pid_namespace": pidns, "proc_hidden": proc_hidden, "seccomp": seccomp is not None,
                       "python": sys.executable + " " + sys.version.split()[0]}), flush=True)
