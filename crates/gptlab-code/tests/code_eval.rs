@@ -20,6 +20,7 @@ fn opts(problems: &Path, samples: &Path, ks: &[u64]) -> Options {
         jobs: 2,
         timeout: 3.0,
         calibration_factor: 5.0,
+        time_limit: gptlab_code::TimeLimit::Fixed,
         python: python(),
         rustc: "rustc".into(),
         ignore_incomplete: false,
@@ -235,7 +236,9 @@ fn hostile_samples_are_contained() {
         ("write to root's home", "    open('/root/gptlab-pwned', 'w').write('x')\n    return 1\n".into()),
         ("write outside the scratch dir", format!("    open({:?}, 'w').write('x')\n    return 1\n", outside.display().to_string())),
         ("output flood", "    import posix\n    while True:\n        posix.write(1, b'x' * 65536)\n".into()),
-        ("kill the parent", "    import posix\n    posix.kill(posix.getppid(), 9)\n    return 1\n".into()),
+        // (in its own PID namespace the parent is not there: getppid() is 0, which would signal
+        // the sample's own group)
+        ("kill the parent", "    import posix\n    ppid = posix.getppid()\n    assert ppid, 'no parent in sight'\n    posix.kill(ppid, 9)\n    return 1\n".into()),
         ("sleep past the timeout", "    import time\n    time.sleep(100)\n    return 1\n".into()),
         ("delete files", format!("    import posix\n    posix.unlink({:?})\n    return 1\n", sentinel.display().to_string())),
         ("sys.exit(0)", "    import sys\n    sys.exit(0)\n".into()),
@@ -313,8 +316,8 @@ fn without_the_uid_drop_each_sample_gets_a_new_scratch_dir_with_its_own_landlock
     let pool = sandbox::Pool::start_without(&python(), 2, sandbox::Limits::default(), &["uid"]).expect("pool");
     assert!(!pool.isolation().uid_drop);
     pool_batches_leave_nothing_behind(pool, &litter);
-    let e = sandbox::Pool::start_without(&python(), 1, sandbox::Limits::default(), &["seccomp"]).err().expect("unknown layer");
-    assert!(e.to_string().contains("unknown sandbox layer \"seccomp\""), "{e}");
+    let e = sandbox::Pool::start_without(&python(), 1, sandbox::Limits::default(), &["selinux"]).err().expect("unknown layer");
+    assert!(e.to_string().contains("unknown sandbox layer \"selinux\"") && e.to_string().contains("pidns, seccomp"), "{e}");
 }
 
 #[test]
