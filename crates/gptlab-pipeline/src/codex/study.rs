@@ -23,7 +23,9 @@ pub struct Sampling {
     pub seed: u64,
     /// Sandbox workers.
     pub jobs: usize,
-    /// CPU-seconds limit per program.
+    /// CPU-seconds limit of a program whose problem's canonical solution fails; the others get
+    /// their problem's own limit (EvalPlus's rule, [`gptlab_code::TimeLimit::per_problem`]), so
+    /// the loops among thousands of samples do not dominate the study.
     pub timeout: f64,
     pub progress: bool,
 }
@@ -64,6 +66,7 @@ pub fn sample_and_judge(ckpt: &Path, problems_path: &Path, temperature: f64, s: 
         jobs: s.jobs,
         timeout: s.timeout,
         calibration_factor: 0.0,
+        time_limit: gptlab_code::TimeLimit::per_problem(),
         python: gptlab_code::sandbox::default_python(),
         rustc: "rustc".into(),
         ignore_incomplete: false,
