@@ -33,7 +33,7 @@ fn codex_demo_runs_every_stage_and_writes_the_report() {
     let set = |s: &str| ["--set".to_string(), s.to_string()];
     let mut args: Vec<String> = [
         "demo", "codex", "--quiet", "--out", out.to_str().expect("p"), "--code-src", dir.path().join("src").to_str().expect("p"),
-        "--nl-sentences", "800", "--per-family", "3", "--study-per-family", "1", "-n", "3", "--temperatures", "1.0,0.5", "--max-new-tokens", "12", "--vocab-size", "400",
+        "--nl-sentences", "800", "--per-family", "3", "--study-per-family", "1", "-n", "3", "--compare-n", "2", "--temperatures", "1.0,0.5", "--max-new-tokens", "12", "--vocab-size", "400",
     ]
     .map(String::from)
     .to_vec();
@@ -76,7 +76,9 @@ fn codex_demo_runs_every_stage_and_writes_the_report() {
     for k in ["before_unseen", "after_unseen", "before_held_out", "after_held_out"] {
         assert!(rl[k]["pass@1"].is_number(), "rl_unit_tests.{k}");
     }
-    assert_eq!(rl["before_unseen"], t[0]["pass_at_k"], "before RL is Codex-S at the lowest temperature");
+    for k in ["before_unseen", "after_unseen", "before_held_out", "after_held_out"] {
+        assert_eq!(rl[k].as_object().expect("k").keys().collect::<Vec<_>>(), ["pass@1"], "--compare-n 2: pass@1 only");
+    }
     assert!(out.join("rl/last/model.safetensors").exists() && !out.join("rl/last/value").exists(), "GRPO keeps no value model");
     let d = &j["datasets"];
     assert_eq!(d["code_corpus_files"], d["code_filters"]["kept"]);

@@ -37,6 +37,10 @@ pub struct CodexArgs {
     /// Completions per problem (n).
     #[arg(short = 'n', long, default_value_t = 100)]
     samples: usize,
+    /// Completions per problem in the comparisons around the study (the code model against
+    /// Codex-S, held-out families, before and after RL).
+    #[arg(long, default_value_t = 20)]
+    compare_n: usize,
     #[arg(long, value_delimiter = ',', default_value = "0.2,0.4,0.6,0.8,1.0")]
     temperatures: Vec<f64>,
     /// Most tokens of each completion.
@@ -63,6 +67,7 @@ pub fn run(a: CodexArgs) -> Result<()> {
         data: DataOptions { seed: a.seed, nl_sentences: a.nl_sentences, code_src, code_mb: a.code_mb, per_family: a.per_family, test_per_family: 10, vocab_size: a.vocab_size },
         study_per_family: a.study_per_family,
         sampling: Sampling { n: a.samples, max_new_tokens: a.max_new_tokens, top_p: 0.95, seed: a.seed, jobs, timeout: 3.0, progress: !a.quiet },
+        compare_n: a.compare_n,
         temperatures,
         overrides: a.overrides,
         progress: !a.quiet,

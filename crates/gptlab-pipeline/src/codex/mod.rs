@@ -40,6 +40,9 @@ pub struct CodexOptions {
     /// Problems per training family in the sampling study (from the unseen instances).
     pub study_per_family: usize,
     pub sampling: Sampling,
+    /// Completions per problem of the comparisons around the study (the code model against
+    /// Codex-S, held-out families, before and after RL).
+    pub compare_n: usize,
     /// Temperatures of the sampling study, ascending.
     pub temperatures: Vec<f64>,
     pub overrides: Vec<String>,
@@ -110,11 +113,12 @@ pub fn run(o: &CodexOptions) -> Result<CodexReport> {
     // pass@k at the largest k at the ranking temperature, on seen families' new instances and
     // on held-out families
     let t_low = o.temperatures[0];
+    let cmp = Sampling { n: o.compare_n.max(1), ..o.sampling.clone() };
     let held_out = d.tasks.join("test_heldout.jsonl");
-    let base_low = study::sample_and_judge(&codex, &problems, t_low, &o.sampling, &sdir, &format!("codex_t{t_low}"))?;
-    let base_rank = study::sample_and_judge(&codex, &problems, t_rank, &o.sampling, &sdir, &format!("codex_t{t_rank}"))?;
-    let held_base = study::sample_and_judge(&codex, &held_out, t_low, &o.sampling, &sdir, &format!("heldout_codex_t{t_low}"))?;
-    let held_s = study::sample_and_judge(&codex_s, &held_out, t_low, &o.sampling, &sdir, &format!("heldout_codex_s_t{t_low}"))?;
+    let base_low = study::sample_and_judge(&codex, &problems, t_low, &cmp, &sdir, &format!("codex_t{t_low}"))?;
+    let base_rank = study::sample_and_judge(&codex, &problems, t_rank, &cmp, &sdir, &format!("codex_t{t_rank}"))?;
+    let held_base = study::sample_and_judge(&codex, &held_out, t_low, &cmp, &sdir, &format!("heldout_codex_t{t_low}"))?;
+    let held_s = study::sample_and_judge(&codex_s, &held_out, t_low, &cmp, &sdir, &format!("heldout_codex_s_t{t_low}"))?;
     let codex_s_vs_base = CodexSVsBase::new(t_low, t_rank, [&base_low, &base_rank, &held_base], [&evaluated[0], e_rank, &held_s]);
     clock.tick("codex_s_vs_base");
 
@@ -125,9 +129,10 @@ pub fn run(o: &CodexOptions) -> Result<CodexReport> {
     let rl = stages::ppo::run(&cfg, &ro).map_err(stage_err("rl"))?;
     clock.tick("rl");
     let policy = rl_dir.join("last");
-    let rl_seen = study::sample_and_judge(&policy, &problems, t_low, &o.sampling, &sdir, &format!("rl_t{t_low}"))?;
-    let rl_held = study::sample_and_judge(&policy, &held_out, t_low, &o.sampling, &sdir, &format!("heldout_rl_t{t_low}"))?;
-    let rl_unit_tests = RlUnitTests::new(t_low, &rl, [&evaluated[0], &held_s], [&rl_seen, &rl_held]);
+    let rl_seen = study::sample_and_judge(&policy, &problems, t_low, &cmp, &sdir, &format!("rl_t{t_low}"))?;
+    let rl_held = study::sample_and_judge(&policy, &held_out, t_low, &cmp, &sdir, &format!("heldout_rl_t{t_low}"))?;
+    let before = study::sample_and_judge(&codex_s, &problems, t_low, &cmp, &sdir, &format!("codex_s_cmp_t{t_low}"))?;
+    let rl_unit_tests = RlUnitTests::new(t_low, &rl, [&before, &held_s], [&rl_seen, &rl_held]);
     clock.tick("rl_eval");
 
     let r = CodexReport {

@@ -49,25 +49,29 @@ pub struct CodexSVsBase {
 }
 
 impl CodexSVsBase {
-    /// From (low temperature, ranking temperature, held-out) evaluations of each model.
+    /// From (low temperature, ranking temperature, held-out) evaluations of each model: pass@1,
+    /// and pass@k at the largest k both models' ranking-temperature evaluations have.
     pub fn new(t_low: f64, t_rank: f64, base: [&Evaluated; 3], codex_s: [&Evaluated; 3]) -> Self {
+        let k_of = |k: &String| k.trim_start_matches("pass@").parse::<u64>().unwrap_or(0);
+        let kmax = base[1].pass_at_k.keys().filter(|k| codex_s[1].pass_at_k.contains_key(*k)).max_by_key(|k| k_of(k)).cloned();
         let pick = |low: &Evaluated, rank: &Evaluated| {
             let mut m = BTreeMap::new();
             if let Some(v) = low.pass_at_k.get("pass@1") {
                 m.insert("pass@1".to_string(), *v);
             }
-            if let Some((k, v)) = rank.pass_at_k.iter().max_by_key(|(k, _)| k.trim_start_matches("pass@").parse::<u64>().unwrap_or(0)) {
-                m.insert(k.clone(), *v);
+            if let Some(v) = kmax.as_ref().and_then(|k| rank.pass_at_k.get(k)) {
+                m.insert(kmax.clone().unwrap_or_default(), *v);
             }
             m
         };
+        let held = |e: &Evaluated| e.pass_at_k.iter().filter(|(k, _)| base[2].pass_at_k.contains_key(*k) && codex_s[2].pass_at_k.contains_key(*k)).map(|(k, v)| (k.clone(), *v)).collect();
         Self {
             temperature_pass_at_1: t_low,
             temperature_pass_at_k: t_rank,
             base: pick(base[0], base[1]),
             codex_s: pick(codex_s[0], codex_s[1]),
-            held_out_base: base[2].pass_at_k.clone(),
-            held_out_codex_s: codex_s[2].pass_at_k.clone(),
+            held_out_base: held(base[2]),
+            held_out_codex_s: held(codex_s[2]),
         }
     }
 }
