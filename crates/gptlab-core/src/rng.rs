@@ -26,6 +26,9 @@
 //! | `label/agreement` | the other labelers' rankings when agreement with recorded ones is measured |
 //! | `choice/<k>` | the sampling seed of choice `k` of a served request, from the request's `seed` (`gptlab-serve`) |
 //! | `serve/seed` | a served request's seed when it gives none (from the clock and a counter) |
+//! | `ppo/reward/unit_tests`, `code/reward/<call>/<i>` | the unit-test reward's seed, and the nonce that marks sample `i`'s assert count in reward call `call` (`gptlab-code`'s `reward`) |
+//! | `codex/code_sample`, `codex/sft_split` | the Codex demo's sample of code files, and its Codex-S train/validation split |
+//! | `codex/<tag>` | the sampling seed of the Codex demo's samples file `<tag>` (e.g. `codex_s_t0.8`) |
 //!
 //! libtorch's own generator (weight initialisation, dropout) is seeded with the run seed
 //! itself (`tch::manual_seed`).
