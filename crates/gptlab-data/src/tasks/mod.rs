@@ -20,6 +20,7 @@
 //! is a function of the seed and the options, and a family's instances do not change when
 //! other families are added or held out.
 
+pub mod doctest_examples;
 pub mod doctests;
 pub mod fam_dicts;
 pub mod fam_lists;
