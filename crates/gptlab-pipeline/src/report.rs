@@ -166,7 +166,8 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn f(x: f64) -> String {
+/// A figure with three decimals, or `n/a`.
+pub(crate) fn f(x: f64) -> String {
     if x.is_finite() {
         format!("{x:.3}")
     } else {

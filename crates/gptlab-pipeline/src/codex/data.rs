@@ -102,15 +102,7 @@ pub fn build(o: &DataOptions, out: &Path, progress: bool) -> Result<Data> {
 /// A seeded sample of whole files of a `corpus.jsonl`, up to `mb` megabytes, joined by the
 /// end-of-document token; with the number of files and bytes.
 fn sample_corpus(path: &Path, mb: f64, seed: u64) -> Result<(String, usize, usize)> {
-    let mut texts: Vec<String> = vec![];
-    for (i, line) in fsio::read_text(path)?.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Input(format!("{}:{}: {e}", path.display(), i + 1)))?;
-        if let Some(t) = v.get("text").and_then(|t| t.as_str()) {
-            if !t.contains("<|") {
-                texts.push(t.to_string());
-            }
-        }
-    }
+    let mut texts: Vec<String> = gptlab_data::read_documents(path)?.into_iter().filter(|t| !t.contains("<|")).collect();
     Rng::stream(seed, "codex/code_sample").shuffle(&mut texts);
     let budget = (mb * 1e6) as usize;
     let mut kept = vec![];

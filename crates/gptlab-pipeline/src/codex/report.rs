@@ -5,6 +5,7 @@ use super::curves::ScratchVsGpt;
 use super::data::Data;
 use super::study::{Evaluated, TemperaturePoint};
 use super::CodexOptions;
+use crate::report::f;
 use crate::Result;
 use gptlab_eval::bleu::BleuVsPass;
 use gptlab_train::plot::{line_plot, Series};
@@ -179,10 +180,6 @@ pub fn plots(out: &Path, r: &CodexReport) -> Result<()> {
     let b = &r.bleu_vs_pass.summary;
     let hist = |name: &str, h: &[f64]| Series { name: name.into(), points: h.iter().enumerate().map(|(i, &v)| (i as f64 / 10.0 + 0.05, v)).collect() };
     line_plot(&out.join("bleu.png"), "BLEU of samples to the reference: share per decile", "BLEU", &[hist("passing samples", &b.histogram_passed), hist("failing samples", &b.histogram_failed)]).map_err(err)
-}
-
-fn f(x: f64) -> String {
-    if x.is_finite() { format!("{x:.3}") } else { "n/a".into() }
 }
 
 fn tokens(x: Option<f64>) -> String {
