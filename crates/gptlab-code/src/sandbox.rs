@@ -85,7 +85,8 @@
 //!   by writing the test summary to its stdout and exiting 0. What it cannot reach is another
 //!   sample's verdict.
 //! - CPU time, not wall time, decides "timed out" for busy programs (ITIMER_PROF, so a loaded
-//!   machine does not change verdicts); a wall-clock limit of `2·timeout + 1` s (whole
+//!   machine does not change verdicts; a compiled program that is its PID namespace's init
+//!   ignores SIGPROF, so RLIMIT_CPU at the timeout rounded up to whole seconds ends it); a wall-clock limit of `2·timeout + 1` s (whole
 //!   seconds, at most 255) catches programs that sleep or block.
 //! - A result message holding a lone surrogate (a Python string can) has U+FFFD in its place.
 //!
@@ -353,7 +354,8 @@ impl Worker {
         let mut report = vec![0u8; len];
         std::io::Read::read_exact(&mut self.stdout, &mut report).map_err(|e| Error::Input(format!("zygote: {e}")))?;
         let (result, cpu_s) = if job.argv.is_some() {
-            (exit_verdict(status, &self.reach.join("output.txt")), Some(cpu_us as f64 / 1e6))
+            let cpu_s = cpu_us as f64 / 1e6;
+            (exit_verdict(status, cpu_s, job.timeout, &self.reach.join("output.txt")), Some(cpu_s))
         } else {
             python_verdict(job.id, &report)
         };

@@ -23,8 +23,10 @@ pub(crate) fn python_verdict(id: usize, report: &[u8]) -> (String, Option<f64>) 
 }
 
 /// The verdict of a compiled test program from its wait status (-1: killed at the wall-clock
-/// limit) and the tail of its output.
-pub(crate) fn exit_verdict(status: i64, output: &Path) -> String {
+/// limit), the CPU seconds it used, its CPU-time limit and the tail of its output. SIGKILL
+/// after at least `timeout` CPU seconds is RLIMIT_CPU's hard kill (how the limit ends a
+/// program that is its PID namespace's init, which SIGPROF cannot end): "timed out".
+pub(crate) fn exit_verdict(status: i64, cpu_s: f64, timeout: f64, output: &Path) -> String {
     use std::os::unix::process::ExitStatusExt;
     if status < 0 {
         return "timed out".into();
@@ -43,6 +45,7 @@ pub(crate) fn exit_verdict(status: i64, output: &Path) -> String {
     }
     match st.signal() {
         Some(sig) if sig == 27 || sig == 24 => "timed out".into(), // SIGPROF, SIGXCPU
+        Some(9) if cpu_s >= timeout => "timed out".into(),
         Some(sig) => format!("failed: killed by signal {sig}"),
         None => format!("failed: wait status {status}"),
     }
@@ -81,14 +84,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let out = dir.path().join("output.txt");
         std::fs::write(&out, "running 1 test\n.\ntest result: ok. 1 passed; 0 failed\n").expect("w");
-        assert_eq!(exit_verdict(0, &out), "passed");
-        assert_eq!(exit_verdict(101 << 8, &out), "failed: exit status 101");
-        assert_eq!(exit_verdict(-1, &out), "timed out"); // killed at the wall-clock limit
-        assert_eq!(exit_verdict(27, &out), "timed out"); // SIGPROF: the CPU-time limit
-        assert_eq!(exit_verdict(24, &out), "timed out"); // SIGXCPU: RLIMIT_CPU
-        assert_eq!(exit_verdict(9, &out), "failed: killed by signal 9");
+        assert_eq!(exit_verdict(0, 0.1, 2.0, &out), "passed");
+        assert_eq!(exit_verdict(101 << 8, 0.1, 2.0, &out), "failed: exit status 101");
+        assert_eq!(exit_verdict(-1, 0.1, 2.0, &out), "timed out"); // killed at the wall-clock limit
+        assert_eq!(exit_verdict(27, 2.0, 2.0, &out), "timed out"); // SIGPROF: the CPU-time limit
+        assert_eq!(exit_verdict(24, 3.0, 2.0, &out), "timed out"); // SIGXCPU: RLIMIT_CPU
+        assert_eq!(exit_verdict(9, 0.5, 2.0, &out), "failed: killed by signal 9"); // e.g. the OOM killer
+        assert_eq!(exit_verdict(9, 2.0, 2.0, &out), "timed out"); // RLIMIT_CPU's hard kill
         std::fs::write(&out, "running 1 test\n").expect("w");
-        assert_eq!(exit_verdict(0, &out), "failed: exited before the tests completed");
-        assert_eq!(exit_verdict(0, &dir.path().join("missing")), "failed: exited before the tests completed");
+        assert_eq!(exit_verdict(0, 0.1, 2.0, &out), "failed: exited before the tests completed");
+        assert_eq!(exit_verdict(0, 0.1, 2.0, &dir.path().join("missing")), "failed: exited before the tests completed");
     }
 }

@@ -12,7 +12,7 @@
 # (copy-on-write), and a page fault costs more than most of what a sample does. So the zygote
 # parses nothing per sample (the child parses its own job), keeps no per-sample Python state,
 # and leaves the scratch directory's cleaning to gptlab.
-import ctypes, io, json, os, resource, signal, struct, sys, time
+import ctypes, io, json, math, os, resource, signal, struct, sys, time
 
 libc = ctypes.CDLL(None, use_errno=True)
 SYS_landlock_create_ruleset, SYS_landlock_add_rule, SYS_landlock_restrict_self = 444, 445, 446
@@ -276,6 +276,11 @@ def run_child(scratch, frame_header):
             resource.setrlimit(rl, (v, v))
         except (ValueError, OSError):
             pass
+    if kind == b"X" and scratch.pidns:
+        # a compiled program is its namespace's PID 1, which the kernel spares from signals
+        # left at their default action (SIGPROF's included): the CPU-time limit is then
+        # RLIMIT_CPU's SIGKILL, at the timeout rounded up to whole seconds
+        cpu_seconds = max(1, math.ceil(timeout))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
     sys.modules["resource"] = None
     if scratch.ruleset is not None:
