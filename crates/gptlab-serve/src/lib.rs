@@ -1,9 +1,11 @@
 //! gptlab-serve: serving models the way OpenAI's API did. `POST /v1/chat/completions` and
 //! `POST /v1/completions` (whole or streamed), `GET /v1/models`, `GET /health` and a chat page
 //! at `/`, over the engine's continuous-batching scheduler (one per model); API keys, a
-//! per-key rate limit and a request log in SQLite ([`store`]).
+//! per-key rate limit and a request log in SQLite ([`store`]); labeling ([`label`]): tasks,
+//! the labeling pages at `/label`, agreement and export, on the same store.
 
 pub mod api;
+pub mod label;
 pub mod openai;
 pub mod prompts;
 pub mod server;
@@ -48,6 +50,8 @@ pub struct ServeOptions {
     pub body_timeout: Duration,
     /// libtorch threads per model (0: the cores shared out among the models).
     pub threads: usize,
+    /// Seconds a labeler may hold a labeling task before it goes back to the queue.
+    pub lease_s: f64,
 }
 
 /// `NAME=DIR` or `DIR` (named by the path as given, as vLLM names a model).
@@ -79,7 +83,7 @@ pub fn serve(o: &ServeOptions, ready: impl FnOnce(std::net::SocketAddr)) -> Resu
         models.insert(name.clone(), Model { handle, tok, context, created: store::now() as u64 });
     }
     let rate = (o.rate_per_minute > 0.0).then(|| RateLimit { per_minute: o.rate_per_minute, burst: o.rate_per_minute.max(1.0) });
-    let state = Arc::new(AppState::new(models, store, o.limits.clone(), rate, o.body_timeout));
+    let state = Arc::new(AppState::new(models, store, o.limits.clone(), rate, o.body_timeout, o.lease_s));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(&o.addr).await.map_err(|e| Error::Input(format!("--addr {}: {e}", o.addr)))?;

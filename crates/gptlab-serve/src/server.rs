@@ -1,5 +1,5 @@
 //! The HTTP server: OpenAI's routes over one scheduler per model, API keys, a per-key rate
-//! limit, the request log, and the chat page.
+//! limit, the request log, the chat page, and the labeling pages ([`crate::label::http`]).
 //!
 //! A request goes: key → rate limit → body (size and time limits) → checks ([`crate::api`]) →
 //! its log row, committed → one engine request per choice → the response, whole or streamed
@@ -51,13 +51,15 @@ pub struct AppState {
     pub rate: Option<RateLimit>,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// Seconds a labeler may hold a labeling task before it goes back to the queue.
+    pub lease_s: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     counter: AtomicU64,
 }
 
 impl AppState {
-    pub fn new(models: BTreeMap<String, Model>, store: Store, limits: Limits, rate: Option<RateLimit>, body_timeout: Duration) -> Self {
-        Self { models, store: Arc::new(store), limits, rate, body_timeout, buckets: Mutex::default(), counter: AtomicU64::new(0) }
+    pub fn new(models: BTreeMap<String, Model>, store: Store, limits: Limits, rate: Option<RateLimit>, body_timeout: Duration, lease_s: f64) -> Self {
+        Self { models, store: Arc::new(store), limits, rate, body_timeout, lease_s, buckets: Mutex::default(), counter: AtomicU64::new(0) }
     }
 
     /// A fresh id suffix and a seed for requests that give none.
@@ -76,6 +78,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models/{id}", get(model))
         .route("/v1/chat/completions", post(|s: State<Arc<AppState>>, h: HeaderMap, b: Body| serve(s, h, b, Endpoint::Chat)))
         .route("/v1/completions", post(|s: State<Arc<AppState>>, h: HeaderMap, b: Body| serve(s, h, b, Endpoint::Completions)))
+        .merge(crate::label::http::routes())
         .fallback(|| async { ApiError::invalid(None, "unknown URL; see /v1/models, /v1/chat/completions, /v1/completions").status(StatusCode::NOT_FOUND) })
         .with_state(state)
 }
@@ -107,7 +110,7 @@ fn not_found(model: &str) -> ApiError {
 }
 
 /// The key's principal; without a key, anonymous only on a server whose store has no keys.
-fn authorize(st: &AppState, h: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) fn authorize(st: &AppState, h: &HeaderMap) -> Result<Principal, ApiError> {
     let store_err = |e: crate::Error| ApiError::server(e.to_string());
     let key = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).filter(|k| !k.is_empty());
     match key {
@@ -133,7 +136,7 @@ fn rate_limit(st: &AppState, who: &Principal) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn read_body(st: &AppState, h: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(st: &AppState, h: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let limit = st.limits.max_body_bytes;
     let too_large = || ApiError::invalid(None, format!("the request body is over this server's limit of {limit} bytes")).status(StatusCode::PAYLOAD_TOO_LARGE);
     if h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n > limit) {

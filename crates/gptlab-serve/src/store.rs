@@ -1,6 +1,7 @@
-//! The server's store: API keys (hashed) and the request log, in one SQLite file (WAL, a
-//! versioned schema migrated on open). A request's row is committed before generation starts
-//! and completed when it ends, so a crash leaves every accepted request on record.
+//! The server's store: API keys (hashed), the request log and the labeling tables
+//! ([`crate::label`]), in one SQLite file (WAL, a versioned schema migrated on open). A
+//! request's row is committed before generation starts and completed when it ends, so a crash
+//! leaves every accepted request on record.
 
 use crate::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Schema migrations, in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: [&str; 1] = ["
+const MIGRATIONS: [&str; 2] = ["
 CREATE TABLE keys (
     id INTEGER PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
@@ -39,14 +40,59 @@ CREATE TABLE requests (
     completion_tokens INTEGER
 );
 CREATE INDEX requests_user ON requests(user);
+", "
+CREATE TABLE guidelines (
+    version INTEGER PRIMARY KEY,
+    markdown TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    author TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    copies INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE assignments (
+    id INTEGER PRIMARY KEY,
+    task INTEGER NOT NULL REFERENCES tasks(id),
+    labeler TEXT NOT NULL,
+    role TEXT NOT NULL,
+    guidelines INTEGER NOT NULL,
+    leased REAL NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE UNIQUE INDEX assignments_once ON assignments(task, labeler) WHERE status != 'expired';
+CREATE INDEX assignments_labeler ON assignments(labeler, status);
+CREATE TABLE labels (
+    id INTEGER PRIMARY KEY,
+    assignment INTEGER NOT NULL UNIQUE REFERENCES assignments(id),
+    task INTEGER NOT NULL REFERENCES tasks(id),
+    labeler TEXT NOT NULL,
+    role TEXT NOT NULL,
+    guidelines INTEGER NOT NULL,
+    created REAL NOT NULL,
+    skipped TEXT,
+    demonstration TEXT,
+    scores TEXT,
+    flags TEXT,
+    ranking TEXT
+);
 "];
 
-/// What a key may do.
+/// What a key may do: call the API (`api`); label (`labeler`, and `held-out` for labelers
+/// whose agreement is reported apart, as InstructGPT's held-out labelers were); label gold
+/// items, set the guidelines and export (`admin`). Every role may call the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Role {
     Api,
     Labeler,
+    HeldOut,
     Admin,
 }
 
@@ -55,12 +101,18 @@ impl Role {
         match self {
             Self::Api => "api",
             Self::Labeler => "labeler",
+            Self::HeldOut => "held-out",
             Self::Admin => "admin",
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
-        [Self::Api, Self::Labeler, Self::Admin].into_iter().find(|r| r.as_str() == s)
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Api, Self::Labeler, Self::HeldOut, Self::Admin].into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether the key may take labeling tasks.
+    pub fn labels(self) -> bool {
+        self != Self::Api
     }
 }
 
@@ -144,11 +196,11 @@ impl Store {
         Ok(Self { conn: Mutex::new(conn), path: path.into() })
     }
 
-    fn err(&self, e: rusqlite::Error) -> Error {
+    pub(crate) fn err(&self, e: rusqlite::Error) -> Error {
         Error::Store { path: self.path.clone(), msg: e.to_string() }
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -49,6 +49,9 @@ pub struct Args {
     /// libtorch threads per model (0: the cores shared out among the models).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Seconds a labeler may hold a labeling task before it goes back to the queue.
+    #[arg(long, default_value_t = 1800.0)]
+    pub lease_seconds: f64,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -62,6 +65,7 @@ pub fn run(a: Args) -> Result<()> {
         rate_per_minute: a.rate_limit,
         body_timeout: Duration::from_secs(a.body_timeout),
         threads: a.threads,
+        lease_s: a.lease_seconds,
     };
     let names: Vec<String> = o.models.iter().map(|(n, _)| n.clone()).collect();
     let db = o.db.display().to_string();
