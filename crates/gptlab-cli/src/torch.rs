@@ -44,6 +44,8 @@ enum Cmd {
     Serve(cmd::serve::Args),
     /// API keys of a server's store.
     Keys(cmd::keys::Args),
+    /// Labeling: tasks, guidelines, agreement and export (the pages are at /label on serve).
+    Label(cmd::label::Args),
     /// Datasets: a code corpus, function problems, doctest problems; prompts from the request log.
     Data(cmd::data::Args),
 }
@@ -78,6 +80,7 @@ fn main() {
         Cmd::Demo(a) => cmd::demo::run(a),
         Cmd::Serve(a) => cmd::serve::run(a),
         Cmd::Keys(a) => cmd::keys::run(a),
+        Cmd::Label(a) => cmd::label::run(a),
         Cmd::Data(a) => cmd::data::run(a),
     };
     if let Err(e) = out {

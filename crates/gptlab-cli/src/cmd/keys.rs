@@ -15,6 +15,8 @@ pub struct Args {
 enum RoleArg {
     Api,
     Labeler,
+    /// A labeler whose agreement is reported apart (InstructGPT's held-out labelers).
+    HeldOut,
     Admin,
 }
 
@@ -43,6 +45,7 @@ pub fn run(a: Args) -> Result<()> {
             let role = match role {
                 RoleArg::Api => Role::Api,
                 RoleArg::Labeler => Role::Labeler,
+                RoleArg::HeldOut => Role::HeldOut,
                 RoleArg::Admin => Role::Admin,
             };
             let key = Store::open(&db)?.add_key(&user, &org, role, !no_consent)?;

@@ -3,6 +3,7 @@ pub mod data;
 pub mod demo;
 pub mod eval;
 pub mod keys;
+pub mod label;
 pub mod sample;
 pub mod serve;
 pub mod tok;
