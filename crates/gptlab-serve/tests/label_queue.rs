@@ -16,7 +16,12 @@ fn ranking_task(prompt: &str, author: &str, copies: usize) -> NewTask {
 }
 
 fn ranked() -> Submission {
-    Submission { scores: Some(vec![6, 4, 4, 1]), flags: Some(vec![vec![], vec!["hallucination".into()], vec![], vec!["harmful_advice".into()]]), ranking: Some(vec![vec![0], vec![1, 2], vec![3]]), ..Default::default() }
+    Submission {
+        scores: Some(vec![6, 4, 4, 1]),
+        flags: Some(vec![vec![], vec!["hallucination".into()], vec![], vec!["harmful_advice".into()]]),
+        ranking: Some(vec![vec![0], vec![1, 2], vec![3]]),
+        ..Default::default()
+    }
 }
 
 #[test]

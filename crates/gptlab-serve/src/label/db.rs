@@ -168,7 +168,8 @@ pub fn next(store: &Store, who: &Principal, lease_s: f64) -> LabelResult<Option<
     let mut c = store.conn();
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| store.err(e))?;
     tx.execute("UPDATE assignments SET status = 'expired' WHERE status = 'leased' AND leased < ?1", params![t - lease_s]).map_err(|e| store.err(e))?;
-    let held: Option<i64> = tx.query_row("SELECT id FROM assignments WHERE labeler = ?1 AND status = 'leased' ORDER BY id LIMIT 1", params![who.user], |r| r.get(0)).optional().map_err(|e| store.err(e))?;
+    let held: Option<i64> =
+        tx.query_row("SELECT id FROM assignments WHERE labeler = ?1 AND status = 'leased' ORDER BY id LIMIT 1", params![who.user], |r| r.get(0)).optional().map_err(|e| store.err(e))?;
     let id = match held {
         Some(id) => Some(id),
         None => {
@@ -239,7 +240,9 @@ pub fn submit(store: &Store, who: &Principal, id: i64, s: &Submission, lease_s: 
             })
             .optional()
             .map_err(|e| store.err(e))?;
-        let Some((owner, status, leased, task, g, kind, outputs)) = row else { return Err(LabelError::NotFound(format!("no assignment {id}"))) };
+        let Some((owner, status, leased, task, g, kind, outputs)) = row else {
+            return Err(LabelError::NotFound(format!("no assignment {id}")));
+        };
         if owner != who.user {
             return Err(LabelError::Forbidden(format!("assignment {id} is not {}'s", who.user)));
         }
@@ -268,13 +271,14 @@ pub fn submit(store: &Store, who: &Principal, id: i64, s: &Submission, lease_s: 
     assignment(store, who, id, lease_s)
 }
 
-/// Every label with its task, oldest first.
+/// Every label with its task, by task and then labeler (an order that does not depend on who
+/// submitted first, so an export of the same labels is the same file).
 pub fn labels(store: &Store) -> LabelResult<Vec<LabelRecord>> {
     let c = store.conn();
     let mut st = c
         .prepare(
             "SELECT l.id, l.task, t.kind, t.prompt, t.outputs, t.sources, t.copies, l.labeler, l.role, l.guidelines, l.created, l.skipped, l.demonstration, l.scores, l.flags, l.ranking
-             FROM labels l JOIN tasks t ON t.id = l.task ORDER BY l.id",
+             FROM labels l JOIN tasks t ON t.id = l.task ORDER BY l.task, l.labeler",
         )
         .map_err(|e| store.err(e))?;
     let rows = st

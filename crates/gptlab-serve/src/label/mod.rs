@@ -125,7 +125,13 @@ impl Submission {
     /// Checks the submission against a task of `kind` with `k` outputs; every failure names
     /// its field.
     pub fn check(&self, kind: TaskKind, k: usize) -> LabelResult<()> {
-        let given = |name: &str, present: bool| if present { Err(invalid(name, "not allowed with `skip`")) } else { Ok(()) };
+        let given = |name: &str, present: bool| {
+            if present {
+                Err(invalid(name, "not allowed with `skip`"))
+            } else {
+                Ok(())
+            }
+        };
         if let Some(reason) = &self.skip {
             check_text("skip", reason)?;
             given("demonstration", self.demonstration.is_some())?;

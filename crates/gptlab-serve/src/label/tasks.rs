@@ -120,7 +120,13 @@ pub fn create_tasks(store: &Store, prompts: &Path, models: &[(String, PathBuf)],
         }
     }
     let mut rng = Rng::stream(o.seed, "label/tasks/overlap");
-    let mut copies = || if rng.uniform() < o.overlap { o.overlap_labelers } else { 1 };
+    let mut copies = || {
+        if rng.uniform() < o.overlap {
+            o.overlap_labelers
+        } else {
+            1
+        }
+    };
     let mut tasks = vec![];
     let (mut merged, mut identical) = (0, 0);
     for (row, s) in rows.iter().zip(&samples) {
