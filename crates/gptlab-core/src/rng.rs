@@ -24,6 +24,7 @@
 //! | `data/tasks/<family>`, `data/tasks/<family>/test` | a task family's training and test problems (`gptlab data tasks`) |
 //! | `rm/split` | the prompts' order when the RM's comparisons are split by prompt |
 //! | `label/agreement` | the other labelers' rankings when agreement with recorded ones is measured |
+//! | `label/agreement/bootstrap/<group>` | the item resamples of an agreement report's intervals, `<group>` = `labelers`, `held_out`, `all` (`gptlab-eval`'s `agreement`) |
 //! | `choice/<k>` | the sampling seed of choice `k` of a served request, from the request's `seed` (`gptlab-serve`) |
 //! | `serve/seed` | a served request's seed when it gives none (from the clock and a counter) |
 //! | `ppo/reward/unit_tests`, `code/reward/<call>/<i>` | the unit-test reward's seed, and the nonce that marks sample `i`'s assert count in reward call `call` (`gptlab-code`'s `reward`) |

@@ -3,8 +3,11 @@
 //! completions to programming problems as Codex did (their functional correctness, pass@k with
 //! sandboxed execution, is the gptlab-code crate: it needs no model), with Codex's ranking of
 //! samples by mean log-probability; [`bleu`]: BLEU of samples against the reference solution,
-//! beside their functional correctness.
+//! beside their functional correctness. [`agreement`]: inter-labeler agreement on K-way
+//! rankings with ties (pairwise agreement, Kendall's τ-b, Krippendorff's α, with bootstrap
+//! intervals), training against held-out labelers and each labeler against gold labels.
 
+pub mod agreement;
 pub mod bleu;
 pub mod code;
 pub mod loss;
