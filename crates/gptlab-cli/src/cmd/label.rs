@@ -5,7 +5,8 @@ use crate::common::print_json;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use gptlab_model::DeviceSpec;
-use gptlab_serve::label::{db, export, tasks};
+use gptlab_eval::agreement::Group;
+use gptlab_serve::label::{agreement, db, export, tasks};
 use gptlab_serve::parse_model_arg;
 use gptlab_serve::store::Store;
 use std::path::PathBuf;
@@ -65,6 +66,23 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Agreement between labelers on shared ranking items: pairwise agreement (strict, ties
+    /// as half), Kendall's tau-b, Krippendorff's alpha (ordinal), per labeler and against the
+    /// admin's gold labels, with bootstrap intervals; one JSON object.
+    Agreement {
+        /// The server's store (labels of `held-out` keys form the held-out group).
+        #[arg(long, conflicts_with = "comparisons", required_unless_present = "comparisons")]
+        db: Option<PathBuf>,
+        /// A comparisons file in the K-way format `gptlab rm` reads, with `labeler` ids.
+        #[arg(long)]
+        comparisons: Option<PathBuf>,
+        /// Labeler ids of the comparisons file that are held-out labelers (comma-separated).
+        #[arg(long, value_delimiter = ',', requires = "comparisons")]
+        held_out: Vec<String>,
+        /// Seed of the bootstrap resamples.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Counts of tasks, leases and labels.
     Status {
         #[arg(long, default_value = "gptlab.db")]
@@ -90,5 +108,13 @@ pub fn run(a: Args) -> Result<()> {
             print_json(&e.report)
         }
         Cmd::Status { db } => print_json(&db::status(&Store::open(&db)?)?),
+        Cmd::Agreement { db, comparisons, held_out, seed } => match (db, comparisons) {
+            (Some(db), _) => print_json(&agreement::report(&Store::open(&db)?, seed)?),
+            (None, Some(c)) => {
+                let group = |id: &str| if held_out.iter().any(|h| h == id) { Group::HeldOut } else { Group::Labeler };
+                print_json(&gptlab_eval::agreement::agreement(&gptlab_eval::agreement::items_from_comparisons(&c, group)?, seed)?)
+            }
+            (None, None) => anyhow::bail!("--db or --comparisons"),
+        },
     }
 }

@@ -11,6 +11,7 @@
 //! | `GET`/`PUT /label/api/guidelines` | labeler, admin / admin | read / set (`{"markdown"}`) the guidelines |
 //! | `GET /label/api/export` | admin | the export's records ([`super::export`]) |
 //! | `GET /label/api/status` | admin | counts |
+//! | `GET /label/api/agreement` | admin | the agreement report ([`super::agreement`]) |
 //!
 //! Keys travel in `Authorization: Bearer` only, never in cookies, so a page on another site
 //! cannot make a browser send one (the usual cross-site request forgery needs ambient
@@ -21,7 +22,7 @@
 //! (`textContent`), never as HTML.
 
 use super::db::{self, Assignment};
-use super::{export, LabelError, Submission, FLAGS, SKIP_REASONS};
+use super::{agreement as agree, export, LabelError, Submission, FLAGS, SKIP_REASONS};
 use crate::api::ApiError;
 use crate::server::{authorize, read_body, AppState};
 use crate::store::{Principal, Role};
@@ -44,6 +45,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/label/api/guidelines", get(get_guidelines).put(put_guidelines))
         .route("/label/api/export", get(export_all))
         .route("/label/api/status", get(status))
+        .route("/label/api/agreement", get(agreement))
 }
 
 impl From<LabelError> for ApiError {
@@ -173,5 +175,12 @@ async fn status(State(st): State<Arc<AppState>>, h: HeaderMap) -> Response {
     reply(authorize(&st, &h).and_then(|who| {
         admin(&who)?;
         Ok(db::status(&st.store)?)
+    }))
+}
+
+async fn agreement(State(st): State<Arc<AppState>>, h: HeaderMap) -> Response {
+    reply(authorize(&st, &h).and_then(|who| {
+        admin(&who)?;
+        Ok(agree::report(&st.store, 0)?)
     }))
 }

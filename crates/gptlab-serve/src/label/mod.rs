@@ -12,9 +12,12 @@
 //!   flags ([`FLAGS`]) per output and a ranking with ties; or a skip with a reason. Each label
 //!   is stamped with its labeler, role and the guideline version shown with the task, and is
 //!   written in one transaction with its task's assignment: a crash leaves it whole or absent.
+//! - **Agreement** ([`agreement`]): pairwise agreement, Kendall's τ-b and Krippendorff's α
+//!   on the overlap tasks, for training and held-out labelers and against the admin's gold.
 //! - **Export** ([`export`]): the formats `gptlab sft`, `gptlab rm` and `gptlab ppo` read.
 //! - **HTTP** ([`http`]): the pages at `/label` and their JSON API on `gptlab serve`.
 
+pub mod agreement;
 pub mod db;
 pub mod export;
 pub mod http;
