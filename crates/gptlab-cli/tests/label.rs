@@ -151,6 +151,15 @@ fn world_labelers_label_over_http_and_the_export_trains_the_reward_model() {
     sorted.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     let direct = d.join("direct.jsonl");
     std::fs::write(&direct, sorted.iter().map(|c| c.2.to_string() + "\n").collect::<String>()).expect("w");
+    // agreement on the overlap tasks, from the store and from the exported file alike
+    let from_db: Value = serde_json::from_str(&ok(&["label", "agreement", "--db", dbs])).expect("json");
+    let held: Vec<&str> = world.labelers.iter().filter(|l| l.held_out).map(|l| l.id.as_str()).collect();
+    let cmp = out.join("comparisons.jsonl");
+    let from_file: Value = serde_json::from_str(&ok(&["label", "agreement", "--comparisons", cmp.to_str().expect("p"), "--held-out", &held.join(",")])).expect("json");
+    let pa = &from_db["pairwise_agreement"];
+    assert_eq!(pa, &from_file["pairwise_agreement"], "{from_db}\n{from_file}");
+    let v = pa["ties_half"]["labelers"]["value"].as_f64().expect("training labelers share items");
+    assert!((0.5..=1.0).contains(&v) && from_db["shared_items"].as_u64().expect("n") > 0, "{from_db}");
     let read = |p: &Path| gptlab_data::read_comparisons_file(p).expect("comparisons").comparisons;
     assert_eq!(read(&out.join("comparisons.jsonl")), read(&direct), "the export holds exactly the choices made");
     let (via_http, via_world) = (rm_accuracy(d, &m, &out.join("comparisons.jsonl"), "http"), rm_accuracy(d, &m, &direct, "world"));

@@ -38,6 +38,11 @@ pub fn checkpoint(dir: &Path) -> PathBuf {
 
 /// A tiny checkpoint pretrained for a few steps on `text` (its tokenizer trained on it too).
 pub fn checkpoint_on(dir: &Path, text: &str) -> PathBuf {
+    checkpoint_steps(dir, text, 5)
+}
+
+/// A tiny checkpoint pretrained for `steps` steps on `text`.
+pub fn checkpoint_steps(dir: &Path, text: &str, steps: usize) -> PathBuf {
     let corpus = dir.join("corpus.txt");
     std::fs::write(&corpus, text).expect("corpus");
     let out = dir.join("m");
@@ -51,8 +56,8 @@ pub fn checkpoint_on(dir: &Path, text: &str) -> PathBuf {
         ("model.n_embd", "32".into()),
         ("model.n_head", "2".into()),
         ("model.block_size", "128".into()),
-        ("train.max_iters", "5".into()),
-        ("train.eval_interval", "5".into()),
+        ("train.max_iters", steps.to_string()),
+        ("train.eval_interval", steps.to_string()),
         ("train.eval_iters", "1".into()),
         ("train.threads", "1".into()),
     ] {
