@@ -85,8 +85,8 @@
 //!   by writing the test summary to its stdout and exiting 0. What it cannot reach is another
 //!   sample's verdict.
 //! - CPU time, not wall time, decides "timed out" for busy programs (ITIMER_PROF, so a loaded
-//!   machine does not change verdicts; a compiled program that is its PID namespace's init
-//!   ignores SIGPROF, so RLIMIT_CPU at the timeout rounded up to whole seconds ends it); a wall-clock limit of `2·timeout + 1` s (whole
+//!   machine does not change verdicts; in a PID namespace a compiled program runs as the
+//!   child of the namespace's init, since init ignores SIGPROF); a wall-clock limit of `2·timeout + 1` s (whole
 //!   seconds, at most 255) catches programs that sleep or block.
 //! - A result message holding a lone surrogate (a Python string can) has U+FFFD in its place.
 //!
@@ -355,6 +355,12 @@ impl Worker {
         std::io::Read::read_exact(&mut self.stdout, &mut report).map_err(|e| Error::Input(format!("zygote: {e}")))?;
         let (result, cpu_s) = if job.argv.is_some() {
             let cpu_s = cpu_us as f64 / 1e6;
+            // in a PID namespace the program ran as the child of its namespace's init, which
+            // passed its wait status on (`X STATUS`); the zygote's own status is init's
+            let status = match std::str::from_utf8(&report).ok().and_then(|r| r.strip_prefix("X ")).and_then(|s| s.trim().parse::<i64>().ok()) {
+                Some(s) if status >= 0 => s,
+                _ => status,
+            };
             (exit_verdict(status, cpu_s, job.timeout, &self.reach.join("output.txt")), Some(cpu_s))
         } else {
             python_verdict(job.id, &report)

@@ -24,8 +24,8 @@ pub(crate) fn python_verdict(id: usize, report: &[u8]) -> (String, Option<f64>) 
 
 /// The verdict of a compiled test program from its wait status (-1: killed at the wall-clock
 /// limit), the CPU seconds it used, its CPU-time limit and the tail of its output. SIGKILL
-/// after at least `timeout` CPU seconds is RLIMIT_CPU's hard kill (how the limit ends a
-/// program that is its PID namespace's init, which SIGPROF cannot end): "timed out".
+/// after at least `timeout` CPU seconds is RLIMIT_CPU's hard kill (two seconds past the
+/// timeout; what ends a program that ignores SIGPROF): "timed out".
 pub(crate) fn exit_verdict(status: i64, cpu_s: f64, timeout: f64, output: &Path) -> String {
     use std::os::unix::process::ExitStatusExt;
     if status < 0 {

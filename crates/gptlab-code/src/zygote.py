@@ -12,7 +12,7 @@
 # (copy-on-write), and a page fault costs more than most of what a sample does. So the zygote
 # parses nothing per sample (the child parses its own job), keeps no per-sample Python state,
 # and leaves the scratch directory's cleaning to gptlab.
-import ctypes, io, json, math, os, resource, signal, struct, sys, time
+import ctypes, io, json, os, resource, signal, struct, sys, time
 
 libc = ctypes.CDLL(None, use_errno=True)
 SYS_landlock_create_ruleset, SYS_landlock_add_rule, SYS_landlock_restrict_self = 444, 445, 446
@@ -276,11 +276,6 @@ def run_child(scratch, frame_header):
             resource.setrlimit(rl, (v, v))
         except (ValueError, OSError):
             pass
-    if kind == b"X" and scratch.pidns:
-        # a compiled program is its namespace's PID 1, which the kernel spares from signals
-        # left at their default action (SIGPROF's included): the CPU-time limit is then
-        # RLIMIT_CPU's SIGKILL, at the timeout rounded up to whole seconds
-        cpu_seconds = max(1, math.ceil(timeout))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
     sys.modules["resource"] = None
     if scratch.ruleset is not None:
@@ -294,8 +289,20 @@ def run_child(scratch, frame_header):
         # status (the result pipe is close-on-exec, so the program cannot write a verdict)
         argv = bytes(body).split(b"\0")
         signal.signal(signal.SIGPROF, signal.SIG_DFL)
+        env = {"HOME": d, "TMPDIR": d, "PATH": "/usr/bin:/bin"}
+        if scratch.pidns:
+            # this process is its namespace's PID 1, which the kernel spares from signals left
+            # at their default action (SIGPROF's included): the program runs as its child, and
+            # its wait status goes to the zygote on the result pipe (`X STATUS`)
+            child = _os.fork()
+            if child == 0:
+                signal.setitimer(signal.ITIMER_PROF, timeout)
+                os.execve(argv[0], argv, env)
+            _, status = os.waitpid(child, 0)
+            os.write(scratch.res_w, b"X %d" % status)
+            os._exit(0)
         signal.setitimer(signal.ITIMER_PROF, timeout)
-        os.execve(argv[0], argv, {"HOME": d, "TMPDIR": d, "PATH": "/usr/bin:/bin"})
+        os.execve(argv[0], argv, env)
     program = str(body, "utf-8")
     sink = scratch.sink  # made once in the zygote: each child writes to its own copy
     t0 = time.process_time()
