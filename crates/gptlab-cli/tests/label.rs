@@ -156,6 +156,7 @@ fn world_labelers_label_over_http_and_the_export_trains_the_reward_model() {
     let held: Vec<&str> = world.labelers.iter().filter(|l| l.held_out).map(|l| l.id.as_str()).collect();
     let cmp = out.join("comparisons.jsonl");
     let from_file: Value = serde_json::from_str(&ok(&["label", "agreement", "--comparisons", cmp.to_str().expect("p"), "--held-out", &held.join(",")])).expect("json");
+    eprintln!("agreement of the world's labelers over HTTP: {from_db}");
     let pa = &from_db["pairwise_agreement"];
     assert_eq!(pa, &from_file["pairwise_agreement"], "{from_db}\n{from_file}");
     let v = pa["ties_half"]["labelers"]["value"].as_f64().expect("training labelers share items");

@@ -16,6 +16,7 @@
 //! | `batch/<i>` | the sampling seed of chat batch `i` (`gptlab-engine`) |
 //! | `world/data` | a world's corpus, prompts and demonstrations (its knowledge base and labelers come from the world seed itself) |
 //! | `label/sample/<j>`, `label/rank` | the j-th sample per prompt for the labelers, their rankings |
+//! | `label/tasks/sample/<j>`, `label/tasks/overlap` | `gptlab label tasks`: the j-th output of a ranking task, which tasks are overlap tasks |
 //! | `demo/label/<round>` | the seed of the demo's comparison round |
 //! | `eval/sample/<j>`, `eval/labelers` | win-rate replies, the held-out labelers' perception |
 //! | `eval/tasks/text`, `eval/tasks/choices` | the public tasks' held-out sentences, their distractors and answer positions (`gptlab-eval`'s `world::tasks`) |

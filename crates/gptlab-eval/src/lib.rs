@@ -10,6 +10,7 @@
 pub mod agreement;
 pub mod bleu;
 pub mod code;
+pub mod detect_set;
 pub mod loss;
 pub mod world;
 

@@ -1,0 +1,174 @@
+//! A detection set (`gptlab detect make-set`): human passages, and a model's continuations of
+//! their prefixes at matched length under several decodings, as the GPT-2 output dataset and
+//! DetectGPT built theirs.
+//!
+//! - **Passages**: the human text is cut into passages at blank lines (a JSONL file gives one
+//!   per record's `text`); consecutive blocks are joined until a passage has at least
+//!   `min_tokens` tokens, and a passage is cut at `max_tokens` tokens. The human text must be
+//!   text the model was not trained on.
+//! - **Model text**: for each passage and decoding, the passage's first `prefix_tokens` tokens
+//!   followed by the model's continuation of them, as many new tokens as the passage has after
+//!   its prefix (matched length; fewer if the model ends its text). The text keeps the prefix,
+//!   so human and model texts are scored alike.
+//! - **Decodings**: greedy, sampling at T = 1, nucleus (top-p 0.96), top-k 40 (DetectGPT's and
+//!   the GPT-2 output dataset's settings).
+//!
+//! Writes `human.jsonl` (`{"id", "text", "tokens"}`) and `model.jsonl` (`{"text", "tokens",
+//! "decoding", "generator", "prefix_of"}`), both atomically, and returns the counts.
+
+use crate::{Error, Result};
+use gptlab_core::rng::stream_seed;
+use gptlab_engine::{generate, SampleConfig};
+use gptlab_model::roles::{self, Mode};
+use gptlab_tokenizer::Tokenizer;
+use serde::Serialize;
+use serde_json::json;
+use std::path::Path;
+
+/// How model text is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decoding {
+    Greedy,
+    /// Sampling at temperature 1.
+    Sample,
+    /// Nucleus sampling, top-p 0.96.
+    TopP,
+    /// Top-k 40.
+    TopK,
+}
+
+impl Decoding {
+    pub const ALL: [Decoding; 4] = [Self::Greedy, Self::Sample, Self::TopP, Self::TopK];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Greedy => "greedy",
+            Self::Sample => "sample",
+            Self::TopP => "top-p",
+            Self::TopK => "top-k",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+
+    fn config(self, max_new_tokens: usize, seed: u64) -> SampleConfig {
+        let base = SampleConfig { max_new_tokens, seed, ..Default::default() };
+        match self {
+            Self::Greedy => SampleConfig { temperature: 0.0, ..base },
+            Self::Sample => base,
+            Self::TopP => SampleConfig { top_p: Some(0.96), ..base },
+            Self::TopK => SampleConfig { top_k: Some(40), ..base },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MakeSetOptions {
+    pub prefix_tokens: usize,
+    pub min_tokens: usize,
+    pub max_tokens: usize,
+    /// Passages used (from the start of the human text).
+    pub limit: usize,
+    pub decodings: Vec<Decoding>,
+    /// The name model texts are tagged with (`generator`).
+    pub generator: String,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SetReport {
+    pub human: usize,
+    pub model: usize,
+    pub generator: String,
+    pub decodings: Vec<Decoding>,
+    pub prefix_tokens: usize,
+}
+
+/// The human text's passages (see the module docs).
+pub fn passages(path: &Path, tok: &Tokenizer, min_tokens: usize, max_tokens: usize) -> Result<Vec<String>> {
+    let blocks: Vec<String> = if path.to_string_lossy().ends_with(".jsonl") {
+        gptlab_data::read_documents(path)?
+    } else {
+        let text = gptlab_data::read_corpus(path)?;
+        text.split("\n\n").map(str::trim).filter(|b| !b.is_empty()).map(str::to_string).collect()
+    };
+    let mut out = vec![];
+    let mut cur = String::new();
+    for b in blocks {
+        cur = if cur.is_empty() { b } else { format!("{cur}\n\n{b}") };
+        let ids = tok.encode(&cur)?;
+        if ids.len() >= min_tokens {
+            let text = if ids.len() > max_tokens { tok.decode(&ids[..max_tokens])? } else { std::mem::take(&mut cur) };
+            out.push(text);
+            cur.clear();
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the set into `out` (see the module docs).
+pub fn make_set(human: &Path, model_dir: &Path, o: &MakeSetOptions, out: &Path) -> Result<SetReport> {
+    if o.prefix_tokens == 0 || o.min_tokens <= o.prefix_tokens || o.max_tokens < o.min_tokens {
+        return Err(Error::Input(format!("need 0 < prefix-tokens ({}) < min-tokens ({}) ≤ max-tokens ({})", o.prefix_tokens, o.min_tokens, o.max_tokens)));
+    }
+    if o.decodings.is_empty() {
+        return Err(Error::Input("--decodings: at least one".into()));
+    }
+    let device = gptlab_model::device::setup(gptlab_model::DeviceSpec::Cpu, 0)?;
+    let lm = roles::lm(model_dir, device, Mode::Frozen)?;
+    let ctx = lm.model.cfg.n_positions as usize;
+    if o.max_tokens > ctx {
+        return Err(Error::Input(format!("--max-tokens {} is over {}'s context of {ctx} tokens", o.max_tokens, model_dir.display())));
+    }
+    let texts: Vec<String> = passages(human, &lm.tok, o.min_tokens, o.max_tokens)?.into_iter().take(o.limit).collect();
+    if texts.is_empty() {
+        return Err(Error::Input(format!("{}: no passage of at least {} tokens", human.display(), o.min_tokens)));
+    }
+    let ids: Vec<Vec<u32>> = texts.iter().map(|t| lm.tok.encode(t)).collect::<std::result::Result<_, _>>()?;
+    let mut human_rows = String::new();
+    for (i, (t, x)) in texts.iter().zip(&ids).enumerate() {
+        human_rows.push_str(&json!({"id": i, "text": t, "tokens": x.len()}).to_string());
+        human_rows.push('\n');
+    }
+    let mut model_rows = String::new();
+    let mut n_model = 0;
+    for d in &o.decodings {
+        for (b, chunk) in ids.chunks(16).enumerate() {
+            let prompts: Vec<Vec<u32>> = chunk.iter().map(|x| x[..o.prefix_tokens].to_vec()).collect();
+            let want = chunk.iter().map(|x| x.len() - o.prefix_tokens).max().unwrap_or(0);
+            let cfg = d.config(want, stream_seed(o.seed, &format!("detect/make-set/{}/{b}", d.as_str())));
+            let gens = generate(&lm.model, Some(&lm.tok), &prompts, &cfg)?;
+            for (k, (x, g)) in chunk.iter().zip(gens).enumerate() {
+                let n = (x.len() - o.prefix_tokens).min(g.tokens.len());
+                let cont: Vec<u32> = g.tokens[..n].iter().copied().filter(|&t| t != lm.tok.end).collect();
+                let full: Vec<u32> = x[..o.prefix_tokens].iter().copied().chain(cont).collect();
+                let text = lm.tok.decode(&full)?;
+                model_rows.push_str(&json!({"text": text, "tokens": full.len(), "decoding": d, "generator": o.generator, "prefix_of": b * 16 + k}).to_string());
+                model_rows.push('\n');
+                n_model += 1;
+            }
+        }
+    }
+    gptlab_core::fsio::write_atomic(&out.join("human.jsonl"), human_rows.as_bytes())?;
+    gptlab_core::fsio::write_atomic(&out.join("model.jsonl"), model_rows.as_bytes())?;
+    Ok(SetReport { human: texts.len(), model: n_model, generator: o.generator.clone(), decodings: o.decodings.clone(), prefix_tokens: o.prefix_tokens })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodings_parse_and_configure() {
+        for d in Decoding::ALL {
+            assert_eq!(Decoding::parse(d.as_str()), Some(d));
+        }
+        assert_eq!(Decoding::Greedy.config(5, 1).temperature, 0.0);
+        assert_eq!(Decoding::TopP.config(5, 1).top_p, Some(0.96));
+        assert_eq!(Decoding::TopK.config(5, 1).top_k, Some(40));
+        assert_eq!(Decoding::parse("beam"), None);
+    }
+}
