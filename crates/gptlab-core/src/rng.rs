@@ -31,6 +31,7 @@
 //! | `ppo/reward/unit_tests`, `code/reward/<call>/<i>` | the unit-test reward's seed, and the nonce that marks sample `i`'s assert count in reward call `call` (`gptlab-code`'s `reward`) |
 //! | `codex/code_sample`, `codex/sft_split` | the Codex demo's sample of code files, and its Codex-S train/validation split |
 //! | `codex/<tag>` | the sampling seed of the Codex demo's samples file `<tag>` (e.g. `codex_s_t0.8`) |
+//! | `detect/test/monte_carlo` | the Monte-Carlo samples that check Fast-DetectGPT's analytic criterion (`gptlab-eval`'s `detect` tests) |
 //!
 //! libtorch's own generator (weight initialisation, dropout) is seeded with the run seed
 //! itself (`tch::manual_seed`).

@@ -6,10 +6,13 @@
 //! beside their functional correctness. [`agreement`]: inter-labeler agreement on K-way
 //! rankings with ties (pairwise agreement, Kendall's τ-b, Krippendorff's α, with bootstrap
 //! intervals), training against held-out labelers and each labeler against gold labels.
+//! [`detect`]: is this text model-written? Zero-shot detector scores from token probabilities
+//! (perplexity, burstiness, Fast-DetectGPT, Binoculars), higher = more likely model text.
 
 pub mod agreement;
 pub mod bleu;
 pub mod code;
+pub mod detect;
 pub mod detect_set;
 pub mod loss;
 pub mod world;
