@@ -57,8 +57,9 @@ fn row(c: &Cell) -> String {
     )
 }
 
-/// The reasons not to trust a cell, from its numbers.
-pub fn distrust(c: &Cell) -> Vec<String> {
+/// The reasons not to trust a cell, from its numbers; `calibration`: also an unresolved
+/// calibration threshold (the same for every cell of a report, so said once, for `all`).
+pub fn distrust(c: &Cell, calibration: bool) -> Vec<String> {
     let mut why = Vec::new();
     if let Some(a) = c.auroc {
         if a < WEAK_AUROC {
@@ -72,9 +73,9 @@ pub fn distrust(c: &Cell) -> Vec<String> {
         if let Some(m) = a.measured_fpr.filter(|&m| m > FPR_OVERSHOOT * target) {
             why.push(format!("measured FPR {} at the {} threshold (over {FPR_OVERSHOOT}× the target)", pct(Some(m)), pct(Some(target))));
         }
-        if !a.threshold_resolved {
+        if !a.threshold_resolved && calibration {
             why.push(format!("no {} threshold: the calibration split has fewer than {:.0} human texts", pct(Some(target)), 1.0 / target));
-        } else if c.n_human > 0 && (c.n_human as f64) * target < 1.0 {
+        } else if a.threshold_resolved && c.n_human > 0 && (c.n_human as f64) * target < 1.0 {
             why.push(format!("{} human test texts cannot measure a {} FPR", c.n_human, pct(Some(target))));
         }
     }
@@ -122,7 +123,7 @@ pub fn report_md(reports: &[(String, Report)]) -> String {
     for (m, r) in reports {
         let cells = std::iter::once(("all", &r.overall)).chain(r.breakdowns.iter().flat_map(|b| b.cells.iter().map(move |c| (b.by.as_str(), c))));
         for (by, c) in cells {
-            let why = distrust(c);
+            let why = distrust(c, by == "all");
             if !why.is_empty() {
                 any = true;
                 let name = if by == "all" { "all texts".to_string() } else { format!("{by} = {}", c.group) };

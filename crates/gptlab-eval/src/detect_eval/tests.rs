@@ -159,7 +159,12 @@ fn calibration_round_trips_as_json() {
     let path = dir.path().join("cal.json");
     let c = Calibration::fit(&[3.0, 1.0, 2.0], &[4.0, 5.0]).expect("fit");
     c.save(&path).expect("save");
-    assert_eq!(Calibration::load(&path).expect("load"), c);
+    // serde_json's float parsing may be one ulp off, so the fit is compared with a tolerance
+    let back = Calibration::load(&path).expect("load");
+    assert_eq!(back.human, c.human);
+    for s in [0.0, 2.5, 4.0] {
+        assert!((back.p_model(s).expect("p") - c.p_model(s).expect("p")).abs() < 1e-12);
+    }
     assert!(Calibration::fit(&[], &[]).is_err());
     assert!(Calibration::fit(&[f64::NAN], &[]).is_err());
 }
@@ -213,7 +218,7 @@ fn evaluate_breaks_down_and_reports_where_not_to_trust() {
     let md = report_md(&[("loglik".into(), r)]);
     assert!(md.contains("## Where not to trust"));
     assert!(md.contains("**loglik**, length (tokens) = ≤50: AUROC"), "{md}");
-    assert!(md.contains("no 0.10% threshold"), "{md}");
+    assert_eq!(md.matches("no 0.10% threshold").count(), 1, "said once, for all texts: {md}");
     assert!(!md.contains("length (tokens) = >200: AUROC"), "{md}");
 }
 
