@@ -44,6 +44,8 @@ enum Cmd {
     Serve(cmd::serve::Args),
     /// API keys of a server's store.
     Keys(cmd::keys::Args),
+    /// Is this text model-written? Detector scores, detection sets, evaluation at fixed FPR.
+    Detect(cmd::detect::Args),
     /// Labeling: tasks, guidelines, agreement and export (the pages are at /label on serve).
     Label(cmd::label::Args),
     /// Datasets: a code corpus, function problems, doctest problems; prompts from the request log.
@@ -81,6 +83,7 @@ fn main() {
         Cmd::Serve(a) => cmd::serve::run(a),
         Cmd::Keys(a) => cmd::keys::run(a),
         Cmd::Label(a) => cmd::label::run(a),
+        Cmd::Detect(a) => cmd::detect::run(a),
         Cmd::Data(a) => cmd::data::run(a),
     };
     if let Err(e) = out {

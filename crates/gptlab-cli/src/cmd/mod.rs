@@ -1,6 +1,7 @@
 pub mod bench;
 pub mod data;
 pub mod demo;
+pub mod detect;
 pub mod eval;
 pub mod keys;
 pub mod label;

@@ -40,6 +40,7 @@
 //! encoded to the same ids) and the model's vocabulary size; otherwise [`score_texts`] fails.
 
 pub mod bench;
+pub mod files;
 mod stats;
 
 #[cfg(test)]
