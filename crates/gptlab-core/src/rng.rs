@@ -33,6 +33,7 @@
 //! | `detect/eval/bootstrap` | the resamples of a detector evaluation's AUROC intervals, restarted for every cell (`gptlab-eval`'s `detect_eval`) |
 //! | `codex/<tag>` | the sampling seed of the Codex demo's samples file `<tag>` (e.g. `codex_s_t0.8`) |
 //! | `detect/test/monte_carlo` | the Monte-Carlo samples that check Fast-DetectGPT's analytic criterion (`gptlab-eval`'s `detect` tests) |
+//! | `watermark/<KEY>` | with seed 0: the hash key of the green-list watermark keyed by the string `KEY` (`gptlab-engine`'s `watermark`; `--watermark KEY`) |
 //!
 //! libtorch's own generator (weight initialisation, dropout) is seeded with the run seed
 //! itself (`tch::manual_seed`).

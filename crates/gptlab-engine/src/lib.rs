@@ -7,11 +7,14 @@
 //! end token, and a seed: the draws come from gptlab's own RNG, so the same seed, prompts
 //! and model give the same text. Each sampled token's log-probability under the model
 //! (temperature 1, before top-k/top-p) is returned, as Codex's mean-log-prob ranking needs.
+//! An optional green-list [`watermark::Watermark`] biases every choice (greedy too).
 
 pub mod chat;
 pub mod sched;
 pub mod stream;
+pub mod watermark;
 pub use chat::chat_replies;
+pub use watermark::{detect, detect_text, Detection, Watermark};
 
 use gptlab_core::rng::Rng;
 use gptlab_model::{Gpt, KvCache};
@@ -26,6 +29,8 @@ pub enum Error {
     Tokenizer(#[from] gptlab_tokenizer::Error),
     #[error("invalid sampling settings: {0}")]
     Settings(String),
+    #[error("watermark detection: {0}")]
+    Detect(String),
     #[error("tensor error: {0}")]
     Torch(#[from] tch::TchError),
 }
@@ -42,11 +47,14 @@ pub struct SampleConfig {
     pub seed: u64,
     /// Stop at the tokenizer's end token.
     pub stop_at_end: bool,
+    /// Green-list watermark: δ is added to each green token's logit before any choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<Watermark>,
 }
 
 impl Default for SampleConfig {
     fn default() -> Self {
-        Self { max_new_tokens: 64, temperature: 1.0, top_k: None, top_p: None, stop: vec![], seed: 0, stop_at_end: true }
+        Self { max_new_tokens: 64, temperature: 1.0, top_k: None, top_p: None, stop: vec![], seed: 0, stop_at_end: true, watermark: None }
     }
 }
 
@@ -91,17 +99,31 @@ fn check(cfg: &SampleConfig) -> Result<()> {
     if cfg.top_k == Some(0) {
         return Err(Error::Settings("top_k must be ≥ 1".into()));
     }
+    if let Some(w) = &cfg.watermark {
+        w.check()?;
+    }
     Ok(())
 }
 
 /// Chooses a token from one row of logits (f32, length V) and returns (token, logprob).
-pub fn pick(logits: &[f32], cfg: &SampleConfig, rng: &mut Rng) -> (u32, f32) {
+/// `prev` is the token before the one chosen (the prompt's last for the first); it seeds the
+/// green list of `cfg.watermark`, whose δ is added to the green logits before the choice. The
+/// log-probability is the model's own, without the watermark's bias.
+pub fn pick(logits: &[f32], cfg: &SampleConfig, prev: u32, rng: &mut Rng) -> (u32, f32) {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let lse = max + logits.iter().map(|&l| (l - max).exp()).sum::<f32>().ln();
-    let lp = |i: usize| logits[i] - lse;
+    let i = match &cfg.watermark {
+        Some(w) => choose(&w.bias(prev, logits), cfg, rng),
+        None => choose(logits, cfg, rng),
+    };
+    (i as u32, logits[i] - lse)
+}
+
+/// The index chosen from a row of logits by greedy choice or sampling.
+fn choose(logits: &[f32], cfg: &SampleConfig, rng: &mut Rng) -> usize {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     if cfg.temperature == 0.0 {
-        let best = logits.iter().enumerate().fold(0, |b, (i, &l)| if l > logits[b] { i } else { b });
-        return (best as u32, lp(best));
+        return logits.iter().enumerate().fold(0, |b, (i, &l)| if l > logits[b] { i } else { b });
     }
     let t = cfg.temperature as f32;
     if cfg.top_k.is_none() && cfg.top_p.is_none() {
@@ -117,10 +139,10 @@ pub fn pick(logits: &[f32], cfg: &SampleConfig, rng: &mut Rng) -> (u32, f32) {
             }
             cum += p;
             if u < cum {
-                return (i as u32, lp(i));
+                return i;
             }
         }
-        return (last as u32, lp(last));
+        return last;
     }
     let mut order: Vec<usize> = (0..logits.len()).collect();
     order.sort_by(|&a, &b| logits[b].partial_cmp(&logits[a]).unwrap_or(std::cmp::Ordering::Equal));
@@ -151,11 +173,10 @@ pub fn pick(logits: &[f32], cfg: &SampleConfig, rng: &mut Rng) -> (u32, f32) {
     for (j, p) in probs.iter().enumerate() {
         cum += p;
         if u < cum {
-            return (order[j] as u32, lp(order[j]));
+            return order[j];
         }
     }
-    let last = order[order.len() - 1];
-    (last as u32, lp(last))
+    order[order.len() - 1]
 }
 
 /// Generates a continuation for each prompt (token ids). Prompts may differ in length.
@@ -203,6 +224,8 @@ pub fn generate(model: &Gpt, tok: Option<&Tokenizer>, prompts: &[Vec<u32>], cfg:
     let mut out: Vec<Generation> = (0..b).map(|_| Generation { tokens: vec![], text: String::new(), logprobs: vec![], finish: Finish::Length }).collect();
     let mut done = vec![false; b as usize];
     let mut cut_at_stop = vec![false; b as usize];
+    // the token before the next one of each row (seeds a watermark's green list)
+    let mut prev: Vec<u32> = prompts.iter().map(|p| p.last().copied().unwrap_or(end)).collect();
     tch::no_grad(|| -> Result<()> {
         let input = Tensor::from_slice(&ids).view([b, plen]).to_device(dev);
         let mut h = model.hidden(&input, false, Some(&mut cache), key_mask.as_ref().map(|m| m.narrow(1, 0, plen)).as_ref())?;
@@ -216,8 +239,9 @@ pub fn generate(model: &Gpt, tok: Option<&Tokenizer>, prompts: &[Vec<u32>], cfg:
                 if done[i] {
                     continue;
                 }
-                let (t, lp) = pick(&flat[i * v..(i + 1) * v], cfg, &mut rng);
+                let (t, lp) = pick(&flat[i * v..(i + 1) * v], cfg, prev[i], &mut rng);
                 next[i] = t as i64;
+                prev[i] = t;
                 let g = &mut out[i];
                 g.tokens.push(t);
                 g.logprobs.push(lp);
@@ -262,21 +286,21 @@ mod tests {
         let mut rng = Rng::new(0);
         let logits = [0.0f32, 3.0, 1.0, 2.0];
         let g = SampleConfig { temperature: 0.0, ..Default::default() };
-        assert_eq!(pick(&logits, &g, &mut rng).0, 1);
+        assert_eq!(pick(&logits, &g, 0, &mut rng).0, 1);
         let k1 = SampleConfig { top_k: Some(1), ..Default::default() };
         for _ in 0..20 {
-            assert_eq!(pick(&logits, &k1, &mut rng).0, 1);
+            assert_eq!(pick(&logits, &k1, 0, &mut rng).0, 1);
         }
         let k2 = SampleConfig { top_k: Some(2), ..Default::default() };
         for _ in 0..50 {
-            assert!([1, 3].contains(&pick(&logits, &k2, &mut rng).0));
+            assert!([1, 3].contains(&pick(&logits, &k2, 0, &mut rng).0));
         }
         // top-p 0.5: the top token alone has p ≈ 0.64 ≥ 0.5
         let p = SampleConfig { top_p: Some(0.5), ..Default::default() };
         for _ in 0..20 {
-            assert_eq!(pick(&logits, &p, &mut rng).0, 1);
+            assert_eq!(pick(&logits, &p, 0, &mut rng).0, 1);
         }
-        let (_, lp) = pick(&logits, &g, &mut rng);
+        let (_, lp) = pick(&logits, &g, 0, &mut rng);
         let want = 3.0 - logits.iter().map(|x| x.exp()).sum::<f32>().ln();
         assert!((lp - want).abs() < 1e-5);
     }
@@ -287,14 +311,14 @@ mod tests {
         let logits = [0.0f32, (3.0f32).ln()];
         let c = SampleConfig::default();
         let n = 20_000;
-        let ones = (0..n).filter(|_| pick(&logits, &c, &mut rng).0 == 1).count() as f64 / n as f64;
+        let ones = (0..n).filter(|_| pick(&logits, &c, 0, &mut rng).0 == 1).count() as f64 / n as f64;
         assert!((ones - 0.75).abs() < 0.02, "{ones}");
         let hot = SampleConfig { temperature: 1e6, ..Default::default() };
-        let ones = (0..n).filter(|_| pick(&logits, &hot, &mut rng).0 == 1).count() as f64 / n as f64;
+        let ones = (0..n).filter(|_| pick(&logits, &hot, 0, &mut rng).0 == 1).count() as f64 / n as f64;
         assert!((ones - 0.5).abs() < 0.02, "{ones}");
         // T = 0.5 squares the odds: 9 to 1
         let cold = SampleConfig { temperature: 0.5, ..Default::default() };
-        let ones = (0..n).filter(|_| pick(&logits, &cold, &mut rng).0 == 1).count() as f64 / n as f64;
+        let ones = (0..n).filter(|_| pick(&logits, &cold, 0, &mut rng).0 == 1).count() as f64 / n as f64;
         assert!((ones - 0.9).abs() < 0.015, "{ones}");
     }
 

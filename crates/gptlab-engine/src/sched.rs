@@ -185,7 +185,9 @@ fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
                 done.push(r);
                 continue;
             }
-            let (t, lp) = pick(&s.logits, &s.req.cfg, &mut s.rng);
+            // the token before this one seeds a watermark's green list (a prompt is non-empty)
+            let prev = s.tokens.last().or(s.req.prompt.last()).copied().unwrap_or(tok.end);
+            let (t, lp) = pick(&s.logits, &s.req.cfg, prev, &mut s.rng);
             if specials.contains(&t) && (s.req.cfg.stop_at_end || t != tok.end) {
                 // a special token ends the text and is not part of it (nor of the usage count)
                 let tail = s.rest(tok);

@@ -1,8 +1,10 @@
 //! The continuous-batching scheduler: a request gives the same tokens alone as among others
 //! that join and leave mid-way, its text is what the tokenizer decodes, stop sequences cut it,
-//! a full queue refuses at once, and a client that goes away frees its row.
+//! a full queue refuses at once, a client that goes away frees its row, and a watermarked
+//! request is watermarked (and still the same alone or in a batch).
 
 use gptlab_engine::sched::{spawn, Event, Handle, Request, SchedOptions, SubmitError};
+use gptlab_engine::watermark::{detect, Watermark};
 use gptlab_engine::{Finish, SampleConfig};
 use gptlab_model::roles::Loaded;
 use gptlab_model::{Gpt, GptConfig};
@@ -26,8 +28,12 @@ fn setup(o: SchedOptions) -> (Handle, Tokenizer) {
 }
 
 fn submit(h: &Handle, prompt: Vec<u32>, seed: u64, max: usize, stop: &[&str]) -> UnboundedReceiver<Event> {
+    submit_marked(h, prompt, seed, max, stop, None)
+}
+
+fn submit_marked(h: &Handle, prompt: Vec<u32>, seed: u64, max: usize, stop: &[&str], watermark: Option<Watermark>) -> UnboundedReceiver<Event> {
     let (tx, rx) = unbounded_channel();
-    let cfg = SampleConfig { max_new_tokens: max, temperature: 1.0, seed, stop: stop.iter().map(|s| s.to_string()).collect(), stop_at_end: true, ..Default::default() };
+    let cfg = SampleConfig { max_new_tokens: max, temperature: 1.0, seed, stop: stop.iter().map(|s| s.to_string()).collect(), stop_at_end: true, watermark };
     h.submit(Request { prompt, cfg, top_logprobs: 2, events: tx }).expect("queued");
     rx
 }
@@ -76,6 +82,33 @@ fn same_request_same_text_alone_or_in_a_changing_batch() {
         assert_eq!(finish, Finish::Stop);
         assert_eq!(text, alone.1[..alone.1.find(c).expect("char")]);
     }
+}
+
+#[test]
+fn watermarked_requests_are_marked_and_the_same_alone_or_in_a_batch() {
+    let (h, tok) = setup(SchedOptions { max_batch: 4, max_queue: 16 });
+    let prompt = tok.encode("the quick").expect("enc");
+    let wm = Watermark::from_key("sched", 0.25, 3.0).expect("wm");
+    // long enough to score, short of the context (64); no end token cuts it short by chance
+    let run = |h: &Handle, seed, w: Option<Watermark>| submit_marked(h, prompt.clone(), seed, 50, &[], w);
+    let alone = collect(run(&h, 7, Some(wm.clone())));
+    let others: Vec<_> = (0..3).map(|i| submit(&h, tok.encode(&"lazy dog ".repeat(i + 1)).expect("enc"), 100 + i as u64, 5 + 5 * i, &[])).collect();
+    let again = run(&h, 7, Some(wm.clone()));
+    let late: Vec<_> = (0..2).map(|i| submit_marked(&h, tok.encode("fox").expect("enc"), 200 + i, 12, &[], Some(wm.clone()))).collect();
+    let batched = collect(again);
+    for rx in others.into_iter().chain(late) {
+        collect(rx);
+    }
+    assert_eq!(alone.0, batched.0, "same seed, request and watermark: same tokens");
+    assert_eq!(alone.1, batched.1);
+    let plain = collect(run(&h, 7, None));
+    assert_ne!(alone.0, plain.0, "the watermark changes the sample");
+    // scored from the prompt's last token on
+    let score = |toks: &[u32]| detect(&wm, &[&prompt[prompt.len() - 1..], toks].concat());
+    let (dm, dp) = (score(&alone.0), score(&plain.0));
+    assert!(dm.scored >= 20, "{dm:?}");
+    assert!(dm.z > 4.0, "watermarked: {dm:?}");
+    assert!(dp.z < 3.0, "unwatermarked: {dp:?}");
 }
 
 #[test]

@@ -43,6 +43,7 @@ pub fn sample_completions(model: &Path, device: gptlab_model::DeviceSpec, proble
         stop: STOPS.iter().map(|s| s.to_string()).collect(),
         seed: s.seed,
         stop_at_end: true,
+        watermark: None,
     };
     let ctx = l.model.cfg.n_positions as usize;
     let mut text = String::new();

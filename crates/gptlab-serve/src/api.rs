@@ -270,7 +270,7 @@ impl Common {
             Some(x) => x as usize,
             None => (m.context - longest).min(l.max_tokens),
         };
-        let cfg = SampleConfig { max_new_tokens: max, temperature: t, top_k: None, top_p: (top_p < 1.0).then_some(top_p), stop: stops(&self.stop)?, seed: 0, stop_at_end: true };
+        let cfg = SampleConfig { max_new_tokens: max, temperature: t, top_k: None, top_p: (top_p < 1.0).then_some(top_p), stop: stops(&self.stop)?, seed: 0, stop_at_end: true, watermark: None };
         let seed = self.seed.map(|s| s as u64).unwrap_or(fresh_seed);
         let include_usage = self.stream_options.as_ref().is_some_and(|o| o.include_usage);
         if self.stream_options.is_some() && !self.stream {

@@ -52,6 +52,8 @@ pub struct ServeOptions {
     pub threads: usize,
     /// Seconds a labeler may hold a labeling task before it goes back to the queue.
     pub lease_s: f64,
+    /// A watermark applied to every completion request's sampling (not to labeling tasks).
+    pub watermark: Option<gptlab_engine::Watermark>,
 }
 
 /// `NAME=DIR` or `DIR` (named by the path as given, as vLLM names a model).
@@ -83,7 +85,9 @@ pub fn serve(o: &ServeOptions, ready: impl FnOnce(std::net::SocketAddr)) -> Resu
         models.insert(name.clone(), Model { handle, tok, context, created: store::now() as u64 });
     }
     let rate = (o.rate_per_minute > 0.0).then(|| RateLimit { per_minute: o.rate_per_minute, burst: o.rate_per_minute.max(1.0) });
-    let state = Arc::new(AppState::new(models, store, o.limits.clone(), rate, o.body_timeout, o.lease_s));
+    let mut state = AppState::new(models, store, o.limits.clone(), rate, o.body_timeout, o.lease_s);
+    state.watermark = o.watermark.clone();
+    let state = Arc::new(state);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(&o.addr).await.map_err(|e| Error::Input(format!("--addr {}: {e}", o.addr)))?;

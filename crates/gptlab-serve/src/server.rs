@@ -53,13 +53,15 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// Seconds a labeler may hold a labeling task before it goes back to the queue.
     pub lease_s: f64,
+    /// Applied to every completion request's sampling (`gptlab serve --watermark`).
+    pub watermark: Option<gptlab_engine::Watermark>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     counter: AtomicU64,
 }
 
 impl AppState {
     pub fn new(models: BTreeMap<String, Model>, store: Store, limits: Limits, rate: Option<RateLimit>, body_timeout: Duration, lease_s: f64) -> Self {
-        Self { models, store: Arc::new(store), limits, rate, body_timeout, lease_s, buckets: Mutex::default(), counter: AtomicU64::new(0) }
+        Self { models, store: Arc::new(store), limits, rate, body_timeout, lease_s, watermark: None, buckets: Mutex::default(), counter: AtomicU64::new(0) }
     }
 
     /// A fresh id suffix and a seed for requests that give none.
@@ -220,7 +222,7 @@ async fn accept(st: &Arc<AppState>, h: &HeaderMap, body: Body, ep: Endpoint) -> 
         for i in 0..job.n {
             let k = p * job.n + i;
             let (tx, rx) = unbounded_channel();
-            let cfg = SampleConfig { seed: stream_seed(job.seed, &format!("choice/{k}")), ..job.cfg.clone() };
+            let cfg = SampleConfig { seed: stream_seed(job.seed, &format!("choice/{k}")), watermark: st.watermark.clone(), ..job.cfg.clone() };
             if let Err(e) = m.handle.submit(Request { prompt: prompt.clone(), cfg, top_logprobs: job.logprobs.unwrap_or(0), events: tx }) {
                 let err = match e {
                     SubmitError::QueueFull(_) => ApiError::rate_limited(format!("The server is busy ({e}); retry shortly.")),
