@@ -33,7 +33,7 @@ fn submit(h: &Handle, prompt: Vec<u32>, seed: u64, max: usize, stop: &[&str]) ->
 
 fn submit_marked(h: &Handle, prompt: Vec<u32>, seed: u64, max: usize, stop: &[&str], watermark: Option<Watermark>) -> UnboundedReceiver<Event> {
     let (tx, rx) = unbounded_channel();
-    let cfg = SampleConfig { max_new_tokens: max, temperature: 1.0, seed, stop: stop.iter().map(|s| s.to_string()).collect(), stop_at_end: true, watermark };
+    let cfg = SampleConfig { max_new_tokens: max, temperature: 1.0, seed, stop: stop.iter().map(|s| s.to_string()).collect(), stop_at_end: true, watermark, ..Default::default() };
     h.submit(Request { prompt, cfg, top_logprobs: 2, events: tx }).expect("queued");
     rx
 }
@@ -91,9 +91,9 @@ fn watermarked_requests_are_marked_and_the_same_alone_or_in_a_batch() {
     let wm = Watermark::from_key("sched", 0.25, 3.0).expect("wm");
     // long enough to score, short of the context (64); no end token cuts it short by chance
     let run = |h: &Handle, seed, w: Option<Watermark>| submit_marked(h, prompt.clone(), seed, 50, &[], w);
-    let alone = collect(run(&h, 7, Some(wm.clone())));
+    let alone = collect(run(&h, 0, Some(wm.clone())));
     let others: Vec<_> = (0..3).map(|i| submit(&h, tok.encode(&"lazy dog ".repeat(i + 1)).expect("enc"), 100 + i as u64, 5 + 5 * i, &[])).collect();
-    let again = run(&h, 7, Some(wm.clone()));
+    let again = run(&h, 0, Some(wm.clone()));
     let late: Vec<_> = (0..2).map(|i| submit_marked(&h, tok.encode("fox").expect("enc"), 200 + i, 12, &[], Some(wm.clone()))).collect();
     let batched = collect(again);
     for rx in others.into_iter().chain(late) {
@@ -101,7 +101,7 @@ fn watermarked_requests_are_marked_and_the_same_alone_or_in_a_batch() {
     }
     assert_eq!(alone.0, batched.0, "same seed, request and watermark: same tokens");
     assert_eq!(alone.1, batched.1);
-    let plain = collect(run(&h, 7, None));
+    let plain = collect(run(&h, 0, None));
     assert_ne!(alone.0, plain.0, "the watermark changes the sample");
     // scored from the prompt's last token on
     let score = |toks: &[u32]| detect(&wm, &[&prompt[prompt.len() - 1..], toks].concat());

@@ -1,6 +1,7 @@
 //! Watermarked generation from a tiny random model: ~200 sampled tokens with the watermark
 //! test far above z = 4, without it well inside |z| < 4; greedy decoding changes under the
-//! watermark; the text detector scores a decoded watermarked sample.
+//! watermark; the text detector scores a decoded watermarked sample. (The scheduler's
+//! watermarked requests are tested in tests/sched.rs.)
 
 use gptlab_engine::watermark::{detect, detect_text, Watermark};
 use gptlab_engine::{generate, Generation, SampleConfig};
@@ -45,8 +46,8 @@ fn sampled_text_carries_the_watermark_and_unmarked_text_does_not() {
     assert!(detect(&other, &scored(&prompt, &marked[0])).z.abs() < 4.0);
     // the reported log-probabilities are the model's own: the unbiased first-step value
     assert_eq!(marked[0].tokens[0] == plain[0].tokens[0], (marked[0].logprobs[0] - plain[0].logprobs[0]).abs() < 1e-6);
-    // seeded: the same watermarked sample again, alone or in a batch
-    let again = generate(&m, None, &[prompt.clone(), vec![9u32; 3]], &cfg(Some(wm()))).expect("gen");
+    // seeded: the same watermarked sample again
+    let again = generate(&m, None, std::slice::from_ref(&prompt), &cfg(Some(wm()))).expect("gen");
     assert_eq!(again[0].tokens, marked[0].tokens);
 }
 
