@@ -30,6 +30,8 @@
 //! | `serve/seed` | a served request's seed when it gives none (from the clock and a counter) |
 //! | `ppo/reward/unit_tests`, `code/reward/<call>/<i>` | the unit-test reward's seed, and the nonce that marks sample `i`'s assert count in reward call `call` (`gptlab-code`'s `reward`) |
 //! | `codex/code_sample`, `codex/sft_split` | the Codex demo's sample of code files, and its Codex-S train/validation split |
+//! | `detect/make-set/<decoding>/<batch>` | the sampling seed of a detection set's model texts (`gptlab detect make-set`) |
+//! | `detect/eval/split`, `detect/eval/model-split` | the human texts' split into calibration and test, and model texts without `prefix_of` (`gptlab detect eval`) |
 //! | `detect/eval/bootstrap` | the resamples of a detector evaluation's AUROC intervals, restarted for every cell (`gptlab-eval`'s `detect_eval`) |
 //! | `codex/<tag>` | the sampling seed of the Codex demo's samples file `<tag>` (e.g. `codex_s_t0.8`) |
 //! | `detect/test/monte_carlo` | the Monte-Carlo samples that check Fast-DetectGPT's analytic criterion (`gptlab-eval`'s `detect` tests) |

@@ -6,6 +6,7 @@ use crate::common::print_json;
 use anyhow::{bail, Result};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use gptlab_eval::detect::files::{eval_run, read_inputs, score_inputs, scored_records, EvalRunOptions};
+use gptlab_engine::watermark::Watermark;
 use gptlab_eval::detect::Method;
 use gptlab_eval::detect_eval::Calibration;
 use gptlab_eval::detect_set::{make_set, Decoding, MakeSetOptions};
@@ -31,7 +32,7 @@ fn decoding(s: &str) -> std::result::Result<Decoding, String> {
 /// Scoring (no subcommand).
 #[derive(ClapArgs)]
 struct ScoreArgs {
-    /// perplexity, burstiness, fast-detectgpt, binoculars.
+    /// perplexity, burstiness, fast-detectgpt, binoculars, watermark (with --watermark KEY).
     #[arg(long, value_parser = method)]
     method: Option<Method>,
     /// The scoring model (Binoculars' observer).
@@ -52,6 +53,25 @@ struct ScoreArgs {
     /// Output JSONL (default: stdout).
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    wm: WatermarkArgs,
+}
+
+/// The key of `--method watermark` (as given to `sample`/`serve --watermark`).
+#[derive(ClapArgs)]
+struct WatermarkArgs {
+    #[arg(long)]
+    watermark: Option<String>,
+    #[arg(long, default_value_t = gptlab_engine::watermark::DEFAULT_GAMMA)]
+    watermark_gamma: f64,
+    #[arg(long, default_value_t = gptlab_engine::watermark::DEFAULT_DELTA)]
+    watermark_delta: f32,
+}
+
+impl WatermarkArgs {
+    fn get(&self) -> Result<Option<Watermark>> {
+        Ok(self.watermark.as_deref().map(|k| Watermark::from_key(k, self.watermark_gamma, self.watermark_delta)).transpose()?)
+    }
 }
 
 #[derive(Subcommand)]
@@ -108,6 +128,8 @@ enum Sub {
         seed: u64,
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        wm: WatermarkArgs,
     },
 }
 
@@ -117,8 +139,8 @@ pub fn run(a: Args) -> Result<()> {
             let generator = generator.unwrap_or_else(|| model.display().to_string());
             print_json(&make_set(&human, &model, &MakeSetOptions { prefix_tokens, min_tokens, max_tokens, limit, decodings, generator, seed }, &out)?)
         }
-        Some(Sub::Eval { human, model_text, methods, model, reference, white_box, cal_fraction, resamples, seed, out }) => {
-            let o = EvalRunOptions { human, model_text, methods, model, reference, white_box, cal_fraction, seed, resamples };
+        Some(Sub::Eval { human, model_text, methods, model, reference, white_box, cal_fraction, resamples, seed, out, wm }) => {
+            let o = EvalRunOptions { human, model_text, methods, model, reference, white_box, cal_fraction, seed, resamples, watermark: wm.get()? };
             let r = eval_run(&o, &out)?;
             eprintln!("detect eval: report in {}", out.join("report.md").display());
             print_json(&r)
@@ -135,7 +157,7 @@ fn score(a: ScoreArgs) -> Result<()> {
         (None, None) => bail!("--file F or --text S"),
     };
     let cal = a.calibration.as_deref().map(Calibration::load).transpose()?;
-    let scored = score_inputs(method, model, a.reference.as_deref(), &inputs)?;
+    let scored = score_inputs(method, model, a.reference.as_deref(), &inputs, a.wm.get()?.as_ref())?;
     let rows: String = scored_records(&inputs, &scored, method, cal.as_ref()).iter().map(|r| r.to_string() + "\n").collect();
     match &a.out {
         Some(p) => gptlab_core::fsio::write_atomic(p, rows.as_bytes())?,

@@ -16,6 +16,7 @@ use super::{score_dirs, Method, Scored};
 use crate::detect_eval::{self, Calibration, EvalOptions, Record, Report};
 use crate::{Error, Result};
 use gptlab_core::rng::Rng;
+use gptlab_engine::watermark::{detect_text, Watermark};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -50,11 +51,29 @@ pub fn read_inputs(path: &Path) -> Result<Vec<Input>> {
     Ok(out)
 }
 
-/// Scores the records' texts; a record without a text gets its error.
-pub fn score_inputs(method: Method, model: &Path, reference: Option<&Path>, inputs: &[Input]) -> Result<Vec<Scored>> {
+/// The watermark z-score of each text (higher: more green tokens than chance), tokenized with
+/// the model's tokenizer; texts under 2 tokens get an error.
+fn watermark_scores(wm: &Watermark, model: &Path, texts: &[String]) -> Result<Vec<Scored>> {
+    let tok = gptlab_tokenizer::Tokenizer::load(&model.join(gptlab_model::roles::TOKENIZER_FILE))?;
+    Ok(texts
+        .iter()
+        .map(|t| match detect_text(wm, &tok, t) {
+            Ok(d) => Scored { score: Some(d.z), tokens: d.scored + 1, error: None },
+            Err(e) => Scored { score: None, tokens: 0, error: Some(e.to_string()) },
+        })
+        .collect())
+}
+
+/// Scores the records' texts; a record without a text gets its error. `watermark` is the key
+/// for [`Method::Watermark`] (its score is the z-score of green tokens).
+pub fn score_inputs(method: Method, model: &Path, reference: Option<&Path>, inputs: &[Input], watermark: Option<&Watermark>) -> Result<Vec<Scored>> {
     let texts: Vec<String> = inputs.iter().filter_map(|(_, t)| t.as_ref().ok().cloned()).collect();
-    let device = gptlab_model::device::setup(gptlab_model::DeviceSpec::Cpu, 0)?;
-    let mut scored = score_dirs(method, model, reference, device, &texts)?.into_iter();
+    let scored = match (method, watermark) {
+        (Method::Watermark, Some(wm)) => watermark_scores(wm, model, &texts)?,
+        (Method::Watermark, None) => return Err(Error::Input("--method watermark needs --watermark KEY".into())),
+        _ => score_dirs(method, model, reference, gptlab_model::device::setup(gptlab_model::DeviceSpec::Cpu, 0)?, &texts)?,
+    };
+    let mut scored = scored.into_iter();
     Ok(inputs
         .iter()
         .map(|(_, t)| match t {
@@ -103,6 +122,8 @@ pub struct EvalRunOptions {
     pub cal_fraction: f64,
     pub seed: u64,
     pub resamples: usize,
+    /// The key of [`Method::Watermark`].
+    pub watermark: Option<Watermark>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -152,8 +173,10 @@ pub fn eval_run(o: &EvalRunOptions, out: &Path) -> Result<EvalRun> {
     let mut md = vec![];
     let mut curves = vec![];
     for &method in &o.methods {
-        let hs = score_inputs(method, &o.model, o.reference.as_deref(), &human)?;
-        let ms = score_inputs(method, &o.model, o.reference.as_deref(), &model)?;
+        // the reference serves the methods that take one
+        let reference = o.reference.as_deref().filter(|_| matches!(method, Method::FastDetectGpt | Method::Binoculars));
+        let hs = score_inputs(method, &o.model, reference, &human, o.watermark.as_ref())?;
+        let ms = score_inputs(method, &o.model, reference, &model, o.watermark.as_ref())?;
         let wb = o.white_box.as_deref();
         let (mut hc, mut ht, mut mc, mut mt) = (vec![], vec![], vec![], vec![]);
         let mut unscored = 0;

@@ -1,0 +1,109 @@
+//! `gptlab detect` end to end on a tiny checkpoint and text the test makes: a detection set,
+//! the evaluation at fixed false-positive rates with its files, scoring with a calibration,
+//! bad input, and a watermarked sample found by its key only.
+
+mod common;
+
+use common::{bin, checkpoint_on, checkpoint_steps, ok};
+use serde_json::Value;
+use std::path::Path;
+
+/// Varied sentences (a seeded mix of words), one paragraph per few sentences.
+fn corpus(seed: u64, paragraphs: usize) -> String {
+    let words = ["the", "river", "king", "runs", "past", "old", "mill", "and", "a", "queen", "sings", "of", "stone", "light", "over", "hills", "slowly", "bright", "winter", "comes"];
+    let mut rng = gptlab_core::rng::Rng::stream(seed, "test/detect/corpus");
+    let mut out = String::new();
+    for _ in 0..paragraphs {
+        for _ in 0..4 {
+            let n = 5 + rng.below(8) as usize;
+            let s: Vec<&str> = (0..n).map(|_| words[rng.below(words.len() as u64) as usize]).collect();
+            out.push_str(&s.join(" "));
+            out.push_str(". ");
+        }
+        out.push_str("\n\n");
+    }
+    out
+}
+
+fn jsonl(p: &Path) -> Vec<Value> {
+    std::fs::read_to_string(p).expect("read").lines().map(|l| serde_json::from_str(l).expect("json")).collect()
+}
+
+#[test]
+fn make_set_eval_score_and_bad_input() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let m = checkpoint_on(d, &corpus(1, 300));
+    let ms = m.to_str().expect("p");
+    let human = d.join("held_out.txt");
+    std::fs::write(&human, corpus(2, 320)).expect("w");
+    let set = d.join("set");
+    let r: Value = serde_json::from_str(&ok(&["detect", "make-set", "--human", human.to_str().expect("p"), "--model", ms, "--generator", "tiny", "--out", set.to_str().expect("p"), "--limit", "240", "--prefix-tokens", "8", "--min-tokens", "40", "--max-tokens", "100"])).expect("json");
+    assert_eq!((r["human"].as_u64(), r["model"].as_u64()), (Some(240), Some(960)), "{r}");
+    let model_rows = jsonl(&set.join("model.jsonl"));
+    let human_rows = jsonl(&set.join("human.jsonl"));
+    let prefix_of = |m: &Value| human_rows[m["prefix_of"].as_u64().expect("id") as usize]["text"].as_str().expect("t").to_string();
+    assert!(model_rows.iter().all(|m| m["text"].as_str().expect("t").chars().take(5).eq(prefix_of(m).chars().take(5))), "model texts continue their human prefix");
+    let out = d.join("eval");
+    let e: Value = serde_json::from_str(&ok(&[
+        "detect", "eval", "--human", set.join("human.jsonl").to_str().expect("p"), "--model-text", set.join("model.jsonl").to_str().expect("p"), "--model", ms, "--reference", ms,
+        "--methods", "perplexity,fast-detectgpt,binoculars", "--white-box", "tiny", "--resamples", "50", "--out", out.to_str().expect("p"),
+    ]))
+    .expect("json");
+    assert_eq!((e["human_cal"].as_u64(), e["human_test"].as_u64()), (Some(120), Some(120)), "{e}");
+    for method in ["perplexity", "fast-detectgpt", "binoculars"] {
+        let r = &e["methods"][method];
+        let auroc = r["auroc"].as_f64().unwrap_or_else(|| panic!("{method}: {r}"));
+        assert!((0.0..=1.0).contains(&auroc) && r["measured_fpr"].is_number() && r["tpr_at_1pct_fpr"]["target_fpr"] == 0.01, "{method}: {r}");
+        assert_eq!(r["tpr_at_0_1pct_fpr"]["threshold_resolved"], false, "120 calibration texts cannot resolve 0.1%");
+        assert!(out.join(format!("calibration_{method}.json")).exists());
+    }
+    assert!(std::fs::read(out.join("roc.png")).expect("png").starts_with(b"\x89PNG"));
+    assert!(std::fs::read_to_string(out.join("report.md")).expect("md").contains("fast-detectgpt"));
+    // scoring a file with the calibration: each record keeps its fields and gains the figures
+    let input = d.join("in.jsonl");
+    std::fs::write(&input, format!("{}\n{{\"id\": 7, \"text\": \"\"}}\n{{\"id\": 8}}\n", serde_json::json!({"id": 6, "text": human_rows[0]["text"]}))).expect("w");
+    let scored = d.join("scored.jsonl");
+    let cal = out.join("calibration_perplexity.json");
+    ok(&["detect", "--method", "perplexity", "--model", ms, "--file", input.to_str().expect("p"), "--calibration", cal.to_str().expect("p"), "--out", scored.to_str().expect("p")]);
+    let rows = jsonl(&scored);
+    assert!(rows[0]["score"].is_number() && rows[0]["fpr_at_score"].is_number() && rows[0]["p_model"].is_number() && rows[0]["id"] == 6, "{}", rows[0]);
+    assert!(rows[1]["error"].as_str().expect("error").contains("too short") && rows[1]["score"].is_null(), "{}", rows[1]);
+    assert!(rows[2]["error"].as_str().expect("error").contains("text"), "{}", rows[2]);
+    // a line that is not JSON, or a file that is not UTF-8: a clear error, nothing written
+    let bad = d.join("bad.jsonl");
+    std::fs::write(&bad, "{\"text\": \"fine\"}\nnot json\n").expect("w");
+    let gone = d.join("never.jsonl");
+    let o = bin().args(["detect", "--method", "perplexity", "--model", ms, "--file", bad.to_str().expect("p"), "--out", gone.to_str().expect("p")]).output().expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("bad.jsonl:2"), "{err}");
+    assert!(!gone.exists());
+    std::fs::write(&bad, b"{\"text\": \"\xff\xfe\"}\n").expect("w");
+    let o = bin().args(["detect", "--method", "perplexity", "--model", ms, "--file", bad.to_str().expect("p")]).output().expect("run");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("bad.jsonl"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_watermarked_sample_is_found_by_its_key_only() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    // trained enough that its samples re-tokenize as they were generated (a 5-step model's
+    // near-uniform picks decode to text that encodes to other tokens)
+    let m = checkpoint_steps(d, &corpus(3, 200), 200);
+    let ms = m.to_str().expect("p");
+    let sample = |extra: &[&str]| -> String {
+        let mut a = vec!["sample", "--model", ms, "--prompt", "the river", "--max-new-tokens", "120", "--seed", "5", "--json"];
+        a.extend_from_slice(extra);
+        let v: Value = serde_json::from_str(ok(&a).lines().next().expect("line")).expect("json");
+        format!("the river{}", v["completion"].as_str().expect("completion"))
+    };
+    let input = d.join("texts.jsonl");
+    let rows = [sample(&["--watermark", "k1"]), sample(&[])];
+    std::fs::write(&input, rows.iter().map(|t| serde_json::json!({"text": t}).to_string() + "\n").collect::<String>()).expect("w");
+    let z = |key: &str| -> Vec<f64> { ok(&["detect", "--method", "watermark", "--watermark", key, "--model", ms, "--file", input.to_str().expect("p")]).lines().map(|l| serde_json::from_str::<Value>(l).expect("json")["score"].as_f64().expect("z")).collect() };
+    let (with_key, other_key) = (z("k1"), z("k2"));
+    assert!(with_key[0] > 4.0 && with_key[1].abs() < 4.0, "watermarked {}, plain {}", with_key[0], with_key[1]);
+    assert!(other_key[0].abs() < 4.0, "another key finds nothing: {}", other_key[0]);
+    let o = bin().args(["detect", "--method", "watermark", "--model", ms, "--file", input.to_str().expect("p")]).output().expect("run");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--watermark"));
+}
