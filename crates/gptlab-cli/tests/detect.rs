@@ -107,3 +107,39 @@ fn a_watermarked_sample_is_found_by_its_key_only() {
     let o = bin().args(["detect", "--method", "watermark", "--model", ms, "--file", input.to_str().expect("p")]).output().expect("run");
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--watermark"));
 }
+
+#[test]
+fn the_server_detects_with_a_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let m = checkpoint_on(d, &corpus(4, 100));
+    let db = d.join("g.db");
+    let key = common::key(&db, "dee", &[]);
+    let s = common::start(&m, &db, &["--model", &format!("m2={}", m.display()), "--rate-limit", "0"]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let post = |k: &str, body: Value| -> (u16, Value) {
+        let mut r = agent.post(format!("{}/v1/detect", s.1)).header("Authorization", &format!("Bearer {k}")).send_json(&body).expect("http");
+        (r.status().as_u16(), r.body_mut().read_json::<Value>().unwrap_or(Value::Null))
+    };
+    let text = corpus(5, 1);
+    let (st, v) = post(&key, serde_json::json!({"model": "m", "method": "fast-detectgpt", "input": [text, ""]}));
+    assert_eq!(st, 200, "{v}");
+    assert!(v["data"][0]["score"].is_number() && v["data"][1]["error"].as_str().expect("error").contains("too short"), "{v}");
+    // the same score as the command line gives
+    let input = d.join("one.jsonl");
+    std::fs::write(&input, serde_json::json!({"text": text}).to_string() + "\n").expect("w");
+    let cli: Value = serde_json::from_str(&ok(&["detect", "--method", "fast-detectgpt", "--model", m.to_str().expect("p"), "--file", input.to_str().expect("p")])).expect("json");
+    assert!((cli["score"].as_f64().expect("s") - v["data"][0]["score"].as_f64().expect("s")).abs() < 1e-9, "{cli} vs {v}");
+    let (st, v) = post(&key, serde_json::json!({"model": "m", "method": "binoculars", "reference": "m2", "input": text}));
+    assert!(st == 200 && v["data"][0]["score"].is_number(), "{v}");
+    for (body, want, param) in [
+        (serde_json::json!({"model": "nope", "method": "perplexity", "input": "x"}), 404, "model"),
+        (serde_json::json!({"model": "m", "method": "vibes", "input": "x"}), 400, "method"),
+        (serde_json::json!({"model": "m", "method": "watermark", "input": "x"}), 400, "watermark"),
+        (serde_json::json!({"model": "m", "method": "perplexity", "input": []}), 400, "input"),
+    ] {
+        let (st, v) = post(&key, body);
+        assert_eq!((st, v["error"]["param"].as_str()), (want, Some(param)), "{v}");
+    }
+    assert_eq!(post("gl-wrong", serde_json::json!({"model": "m", "method": "perplexity", "input": "x"})).0, 401);
+}

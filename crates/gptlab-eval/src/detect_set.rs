@@ -13,8 +13,16 @@
 //! - **Decodings**: greedy, sampling at T = 1, nucleus (top-p 0.96), top-k 40 (DetectGPT's and
 //!   the GPT-2 output dataset's settings).
 //!
+//! - **Watermarked text** (with a key): a fifth decoding, `watermark`, samples at T = 1 with
+//!   the green-list watermark on.
+//! - **Paraphrases** (optional): a copy of each model text with its sentences in another order
+//!   (`paraphrased: true`): the text after the first sentence is cut into sentences (ending at
+//!   a line break, or at `.`, `!`, `?` followed by a space) and shuffled (seeded stream
+//!   `detect/make-set/paraphrase`). Only the order changes, no word: a simple perturbation that
+//!   breaks the token-by-token statistics the zero-shot methods read while keeping the words.
+//!
 //! Writes `human.jsonl` (`{"id", "text", "tokens"}`) and `model.jsonl` (`{"text", "tokens",
-//! "decoding", "generator", "prefix_of"}`), both atomically, and returns the counts.
+//! "decoding", "generator", "prefix_of", "paraphrased"}`), both atomically, and returns the counts.
 
 use crate::{Error, Result};
 use gptlab_core::rng::stream_seed;
@@ -76,6 +84,10 @@ pub struct MakeSetOptions {
     /// The name model texts are tagged with (`generator`).
     pub generator: String,
     pub seed: u64,
+    /// Adds the `watermark` decoding.
+    pub watermark: Option<gptlab_engine::Watermark>,
+    /// Adds a sentence-shuffled copy of each model text.
+    pub paraphrase: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,6 +97,31 @@ pub struct SetReport {
     pub generator: String,
     pub decodings: Vec<Decoding>,
     pub prefix_tokens: usize,
+}
+
+/// `text` with every sentence after the first in a shuffled order (see the module docs).
+pub fn paraphrase(text: &str, rng: &mut gptlab_core::rng::Rng) -> String {
+    let mut parts: Vec<String> = vec![];
+    let mut cur = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        cur.push(c);
+        let end = c == '\n' || (matches!(c, '.' | '!' | '?') && chars.peek() == Some(&' '));
+        if end {
+            if c != '\n' {
+                cur.push(chars.next().unwrap_or(' '));
+            }
+            parts.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        // the last sentence gets the break the others have, so it can move
+        parts.push(cur + "\n");
+    }
+    if parts.len() > 2 {
+        rng.shuffle(&mut parts[1..]);
+    }
+    parts.concat().trim_end().to_string()
 }
 
 /// The human text's passages (see the module docs).
@@ -135,18 +172,29 @@ pub fn make_set(human: &Path, model_dir: &Path, o: &MakeSetOptions, out: &Path) 
     }
     let mut model_rows = String::new();
     let mut n_model = 0;
-    for d in &o.decodings {
+    let mut shuffle = gptlab_core::rng::Rng::stream(o.seed, "detect/make-set/paraphrase");
+    let mut runs: Vec<(&str, Decoding, Option<gptlab_engine::Watermark>)> = o.decodings.iter().map(|d| (d.as_str(), *d, None)).collect();
+    if let Some(wm) = &o.watermark {
+        runs.push(("watermark", Decoding::Sample, Some(wm.clone())));
+    }
+    for (name, d, wm) in &runs {
         for (b, chunk) in ids.chunks(16).enumerate() {
             let prompts: Vec<Vec<u32>> = chunk.iter().map(|x| x[..o.prefix_tokens].to_vec()).collect();
             let want = chunk.iter().map(|x| x.len() - o.prefix_tokens).max().unwrap_or(0);
-            let cfg = d.config(want, stream_seed(o.seed, &format!("detect/make-set/{}/{b}", d.as_str())));
+            let cfg = SampleConfig { watermark: wm.clone(), ..d.config(want, stream_seed(o.seed, &format!("detect/make-set/{name}/{b}"))) };
             let gens = generate(&lm.model, Some(&lm.tok), &prompts, &cfg)?;
             for (k, (x, g)) in chunk.iter().zip(gens).enumerate() {
                 let n = (x.len() - o.prefix_tokens).min(g.tokens.len());
                 let cont: Vec<u32> = g.tokens[..n].iter().copied().filter(|&t| t != lm.tok.end).collect();
                 let full: Vec<u32> = x[..o.prefix_tokens].iter().copied().chain(cont).collect();
                 let text = lm.tok.decode(&full)?;
-                model_rows.push_str(&json!({"text": text, "tokens": full.len(), "decoding": d, "generator": o.generator, "prefix_of": b * 16 + k}).to_string());
+                if o.paraphrase {
+                    let p = paraphrase(&text, &mut shuffle);
+                    model_rows.push_str(&json!({"text": p, "tokens": full.len(), "decoding": name, "generator": o.generator, "prefix_of": b * 16 + k, "paraphrased": true}).to_string());
+                    model_rows.push('\n');
+                    n_model += 1;
+                }
+                model_rows.push_str(&json!({"text": text, "tokens": full.len(), "decoding": name, "generator": o.generator, "prefix_of": b * 16 + k, "paraphrased": false}).to_string());
                 model_rows.push('\n');
                 n_model += 1;
             }
@@ -170,5 +218,22 @@ mod tests {
         assert_eq!(Decoding::TopP.config(5, 1).top_p, Some(0.96));
         assert_eq!(Decoding::TopK.config(5, 1).top_k, Some(40));
         assert_eq!(Decoding::parse("beam"), None);
+    }
+
+    #[test]
+    fn a_paraphrase_keeps_the_first_sentence_and_every_word() {
+        let t = "To be, or not. That is the question!\nWhether 'tis nobler. In the mind to suffer";
+        let mut rng = gptlab_core::rng::Rng::stream(1, "t");
+        let p = paraphrase(t, &mut rng);
+        assert!(p.starts_with("To be, or not. "), "{p}");
+        let words = |s: &str| {
+            let mut w: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+            w.sort();
+            w
+        };
+        assert_eq!(words(&p), words(t));
+        let orders: std::collections::HashSet<String> = (0..20).map(|_| paraphrase(t, &mut rng)).collect();
+        assert!(orders.len() > 1, "the order changes");
+        assert_eq!(paraphrase("One sentence only", &mut rng), "One sentence only");
     }
 }

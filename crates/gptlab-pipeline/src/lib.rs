@@ -7,6 +7,7 @@
 
 pub mod codex;
 pub mod demo;
+pub mod detect;
 pub mod overopt;
 pub mod report;
 pub mod runner;

@@ -5,6 +5,7 @@
 //! the labeling pages at `/label`, agreement and export, on the same store.
 
 pub mod api;
+pub mod detect;
 pub mod label;
 pub mod openai;
 pub mod prompts;
@@ -79,14 +80,15 @@ pub fn serve(o: &ServeOptions, ready: impl FnOnce(std::net::SocketAddr)) -> Resu
         if models.contains_key(name) {
             return Err(Error::Input(format!("--model {name}: two models with one name")));
         }
-        let (dir, device) = (dir.clone(), o.device);
-        let load = move || roles::lm(&dir, gptlab_model::device::setup(device, threads)?, Mode::Frozen);
+        let (ckpt, device) = (dir.clone(), o.device);
+        let load = move || roles::lm(&ckpt, gptlab_model::device::setup(device, threads)?, Mode::Frozen);
         let (handle, tok, context) = sched::spawn(load, o.sched)?;
-        models.insert(name.clone(), Model { handle, tok, context, created: store::now() as u64 });
+        models.insert(name.clone(), Model { handle, dir: dir.clone(), tok, context, created: store::now() as u64 });
     }
     let rate = (o.rate_per_minute > 0.0).then(|| RateLimit { per_minute: o.rate_per_minute, burst: o.rate_per_minute.max(1.0) });
     let mut state = AppState::new(models, store, o.limits.clone(), rate, o.body_timeout, o.lease_s);
     state.watermark = o.watermark.clone();
+    state.detect_device = o.device.resolve()?;
     let state = Arc::new(state);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {

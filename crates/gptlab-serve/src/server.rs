@@ -32,6 +32,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 /// One served model.
 pub struct Model {
     pub handle: Handle,
+    /// The checkpoint directory (`/v1/detect` loads its own copy).
+    pub dir: std::path::PathBuf,
     pub tok: Tokenizer,
     pub context: usize,
     pub created: u64,
@@ -55,13 +57,16 @@ pub struct AppState {
     pub lease_s: f64,
     /// Applied to every completion request's sampling (`gptlab serve --watermark`).
     pub watermark: Option<gptlab_engine::Watermark>,
+    /// Where `/v1/detect` scores, one request at a time.
+    pub detect_device: tch::Device,
+    pub detect_lock: Mutex<()>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     counter: AtomicU64,
 }
 
 impl AppState {
     pub fn new(models: BTreeMap<String, Model>, store: Store, limits: Limits, rate: Option<RateLimit>, body_timeout: Duration, lease_s: f64) -> Self {
-        Self { models, store: Arc::new(store), limits, rate, body_timeout, lease_s, watermark: None, buckets: Mutex::default(), counter: AtomicU64::new(0) }
+        Self { models, store: Arc::new(store), limits, rate, body_timeout, lease_s, watermark: None, detect_device: tch::Device::Cpu, detect_lock: Mutex::default(), buckets: Mutex::default(), counter: AtomicU64::new(0) }
     }
 
     /// A fresh id suffix and a seed for requests that give none.
@@ -80,6 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models/{id}", get(model))
         .route("/v1/chat/completions", post(|s: State<Arc<AppState>>, h: HeaderMap, b: Body| serve(s, h, b, Endpoint::Chat)))
         .route("/v1/completions", post(|s: State<Arc<AppState>>, h: HeaderMap, b: Body| serve(s, h, b, Endpoint::Completions)))
+        .route("/v1/detect", post(crate::detect::detect))
         .merge(crate::label::http::routes())
         .fallback(|| async { ApiError::invalid(None, "unknown URL; see /v1/models, /v1/chat/completions, /v1/completions").status(StatusCode::NOT_FOUND) })
         .with_state(state)

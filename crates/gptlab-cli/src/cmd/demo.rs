@@ -1,6 +1,7 @@
 //! `gptlab demo`: InstructGPT's method end to end on the synthetic world, at toy scale on a
 //! CPU, ending in `<out>/report.md` (with plots) and `<out>/report.json` (gptlab-pipeline's
-//! `demo` module says what runs); `gptlab demo codex`: Codex's findings (`demo_codex.rs`).
+//! `demo` module says what runs); `gptlab demo codex`: Codex's findings (`demo_codex.rs`);
+//! `gptlab demo detect`: detectors at fixed false-positive rates (`demo_detect.rs`).
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -9,6 +10,8 @@ use std::path::PathBuf;
 
 #[path = "demo_codex.rs"]
 mod demo_codex;
+#[path = "demo_detect.rs"]
+mod demo_detect;
 
 #[derive(Parser)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -23,6 +26,8 @@ pub struct Args {
 enum Sub {
     /// Codex at toy scale: code fine-tuning from a GPT vs from scratch, Codex-S, the sampling study.
     Codex(demo_codex::CodexArgs),
+    /// Detectors at toy scale on tiny Shakespeare, at fixed false-positive rates.
+    Detect(demo_detect::DetectArgs),
 }
 
 /// The InstructGPT demo (no subcommand).
@@ -66,6 +71,7 @@ struct InstructArgs {
 pub fn run(a: Args) -> Result<()> {
     match a.codex {
         Some(Sub::Codex(c)) => demo_codex::run(c),
+        Some(Sub::Detect(d)) => demo_detect::run(d),
         None => instruct(a.instruct),
     }
 }

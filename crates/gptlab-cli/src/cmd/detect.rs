@@ -102,6 +102,12 @@ enum Sub {
         decodings: Vec<Decoding>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Add a sentence-shuffled copy of each model text (paraphrased: true).
+        #[arg(long)]
+        paraphrase: bool,
+        /// Add watermarked model texts (decoding `watermark`) under this key.
+        #[command(flatten)]
+        wm: WatermarkArgs,
     },
     /// Evaluate methods: thresholds fitted on a human-only calibration split, false-positive
     /// rates measured on a disjoint human split; AUROC, TPR at 1% and 0.1% FPR, breakdowns;
@@ -135,9 +141,10 @@ enum Sub {
 
 pub fn run(a: Args) -> Result<()> {
     match a.sub {
-        Some(Sub::MakeSet { human, model, generator, out, prefix_tokens, min_tokens, max_tokens, limit, decodings, seed }) => {
+        Some(Sub::MakeSet { human, model, generator, out, prefix_tokens, min_tokens, max_tokens, limit, decodings, seed, paraphrase, wm }) => {
             let generator = generator.unwrap_or_else(|| model.display().to_string());
-            print_json(&make_set(&human, &model, &MakeSetOptions { prefix_tokens, min_tokens, max_tokens, limit, decodings, generator, seed }, &out)?)
+            let o = MakeSetOptions { prefix_tokens, min_tokens, max_tokens, limit, decodings, generator, seed, watermark: wm.get()?, paraphrase };
+            print_json(&make_set(&human, &model, &o, &out)?)
         }
         Some(Sub::Eval { human, model_text, methods, model, reference, white_box, cal_fraction, resamples, seed, out, wm }) => {
             let o = EvalRunOptions { human, model_text, methods, model, reference, white_box, cal_fraction, seed, resamples, watermark: wm.get()? };
