@@ -55,3 +55,24 @@ pub fn print_json<T: serde::Serialize>(report: &T) -> Result<()> {
     println!("{}", serde_json::to_string(report)?);
     Ok(())
 }
+
+/// The green-list watermark's key and settings (`sample`, `serve`, `detect`).
+#[derive(clap::Args)]
+pub struct WatermarkArgs {
+    /// Watermark key (green lists of Kirchenbauer et al. 2023): generation marks its text,
+    /// `detect --method watermark` looks for the mark.
+    #[arg(long, value_name = "KEY")]
+    pub watermark: Option<String>,
+    /// Fraction of the vocabulary on each green list.
+    #[arg(long, default_value_t = gptlab_engine::watermark::DEFAULT_GAMMA, requires = "watermark")]
+    pub watermark_gamma: f64,
+    /// Logit bias added to green tokens.
+    #[arg(long, default_value_t = gptlab_engine::watermark::DEFAULT_DELTA, requires = "watermark")]
+    pub watermark_delta: f32,
+}
+
+impl WatermarkArgs {
+    pub fn get(&self) -> Result<Option<gptlab_engine::Watermark>> {
+        Ok(self.watermark.as_deref().map(|k| gptlab_engine::Watermark::from_key(k, self.watermark_gamma, self.watermark_delta)).transpose()?)
+    }
+}

@@ -2,11 +2,10 @@
 //! method; `detect make-set` builds human and model texts; `detect eval` evaluates methods at
 //! fixed false-positive rates (gptlab-eval's `detect`, `detect_set`, `detect_eval`).
 
-use crate::common::print_json;
+use crate::common::{print_json, WatermarkArgs};
 use anyhow::{bail, Result};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use gptlab_eval::detect::files::{eval_run, read_inputs, score_inputs, scored_records, EvalRunOptions};
-use gptlab_engine::watermark::Watermark;
 use gptlab_eval::detect::Method;
 use gptlab_eval::detect_eval::Calibration;
 use gptlab_eval::detect_set::{make_set, Decoding, MakeSetOptions};
@@ -57,22 +56,6 @@ struct ScoreArgs {
     wm: WatermarkArgs,
 }
 
-/// The key of `--method watermark` (as given to `sample`/`serve --watermark`).
-#[derive(ClapArgs)]
-struct WatermarkArgs {
-    #[arg(long)]
-    watermark: Option<String>,
-    #[arg(long, default_value_t = gptlab_engine::watermark::DEFAULT_GAMMA)]
-    watermark_gamma: f64,
-    #[arg(long, default_value_t = gptlab_engine::watermark::DEFAULT_DELTA)]
-    watermark_delta: f32,
-}
-
-impl WatermarkArgs {
-    fn get(&self) -> Result<Option<Watermark>> {
-        Ok(self.watermark.as_deref().map(|k| Watermark::from_key(k, self.watermark_gamma, self.watermark_delta)).transpose()?)
-    }
-}
 
 #[derive(Subcommand)]
 enum Sub {

@@ -2,8 +2,7 @@
 
 use anyhow::Result;
 use clap::Parser;
-use gptlab_engine::watermark::{DEFAULT_DELTA, DEFAULT_GAMMA};
-use gptlab_engine::{generate, SampleConfig, Watermark};
+use gptlab_engine::{generate, SampleConfig};
 use gptlab_model::roles::{self, Mode};
 use gptlab_model::DeviceSpec;
 use std::path::PathBuf;
@@ -42,21 +41,14 @@ pub struct Args {
     /// Print one JSON object per sample instead of plain text.
     #[arg(long)]
     pub json: bool,
-    /// Watermark the samples with this secret key (green lists of Kirchenbauer et al. 2023).
-    #[arg(long, value_name = "KEY")]
-    pub watermark: Option<String>,
-    /// Fraction of the vocabulary on each green list.
-    #[arg(long, default_value_t = DEFAULT_GAMMA, requires = "watermark")]
-    pub watermark_gamma: f64,
-    /// Logit bias added to green tokens.
-    #[arg(long, default_value_t = DEFAULT_DELTA, requires = "watermark")]
-    pub watermark_delta: f32,
+    #[command(flatten)]
+    pub wm: crate::common::WatermarkArgs,
 }
 
 pub fn run(a: Args) -> Result<()> {
     let l = roles::lm(&a.model, gptlab_model::device::setup(a.device, 0)?, Mode::Frozen)?;
     let prompt = if a.chat { l.tok.render_prompt(&a.prompt)? } else { l.tok.encode(&a.prompt)? };
-    let watermark = a.watermark.as_deref().map(|k| Watermark::from_key(k, a.watermark_gamma, a.watermark_delta)).transpose()?;
+    let watermark = a.wm.get()?;
     let cfg = SampleConfig { max_new_tokens: a.max_new_tokens, temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, stop: a.stop.clone(), seed: a.seed, stop_at_end: true, watermark };
     for g in generate(&l.model, Some(&l.tok), &vec![prompt; a.num_samples], &cfg)? {
         if a.json {

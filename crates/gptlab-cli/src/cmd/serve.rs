@@ -3,7 +3,6 @@
 use anyhow::Result;
 use clap::Parser;
 use gptlab_engine::sched::SchedOptions;
-use gptlab_engine::watermark::{Watermark, DEFAULT_DELTA, DEFAULT_GAMMA};
 use gptlab_model::DeviceSpec;
 use gptlab_serve::api::Limits;
 use gptlab_serve::{parse_model_arg, serve, ServeOptions};
@@ -53,19 +52,12 @@ pub struct Args {
     /// Seconds a labeler may hold a labeling task before it goes back to the queue.
     #[arg(long, default_value_t = 1800.0)]
     pub lease_seconds: f64,
-    /// Watermark every completion with this secret key (green lists of Kirchenbauer et al. 2023).
-    #[arg(long, value_name = "KEY")]
-    pub watermark: Option<String>,
-    /// Fraction of the vocabulary on each green list.
-    #[arg(long, default_value_t = DEFAULT_GAMMA, requires = "watermark")]
-    pub watermark_gamma: f64,
-    /// Logit bias added to green tokens.
-    #[arg(long, default_value_t = DEFAULT_DELTA, requires = "watermark")]
-    pub watermark_delta: f32,
+    #[command(flatten)]
+    pub wm: crate::common::WatermarkArgs,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let watermark = a.watermark.as_deref().map(|k| Watermark::from_key(k, a.watermark_gamma, a.watermark_delta)).transpose()?;
+    let watermark = a.wm.get()?;
     let o = ServeOptions {
         models: a.models.iter().map(|m| parse_model_arg(m)).collect(),
         db: a.db,
