@@ -143,3 +143,21 @@ fn the_server_detects_with_a_key() {
     }
     assert_eq!(post("gl-wrong", serde_json::json!({"model": "m", "method": "perplexity", "input": "x"})).0, 401);
 }
+
+#[test]
+fn the_detect_demo_runs_end_to_end_on_a_small_budget() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("demo");
+    let mut a = vec!["demo", "detect", "--out", out.to_str().expect("p"), "--passages", "20", "--resamples", "10", "--quiet"];
+    for s in ["pretrain:train.max_iters=5", "pretrain:train.eval_interval=5", "pretrain_performer:train.max_iters=5", "pretrain_performer:train.eval_interval=5"] {
+        a.extend(["--set", s]);
+    }
+    let line: Value = serde_json::from_str(ok(&a).lines().last().expect("line")).expect("json");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report")).expect("json");
+    for m in ["perplexity", "burstiness", "fast-detectgpt", "binoculars", "watermark"] {
+        assert!(r["methods"][m]["auroc"].is_number(), "{m}: {}", r["methods"]);
+    }
+    assert_eq!(line["methods"], r["methods"]);
+    assert!(r["detail"]["methods"]["watermark"]["breakdowns"].as_array().is_some_and(|b| !b.is_empty()));
+    assert!(out.join("roc.png").exists() && out.join("report.md").exists() && out.join("calibration_binoculars.json").exists());
+}

@@ -4,7 +4,7 @@
 //! 1. **Data**: the human text (tiny Shakespeare by default) is cut at a line break 90% of the
 //!    way in: the models train on the first part; the human passages come from the rest.
 //! 2. **Models**: the observer, a GPT pretrained on the first part (stage `pretrain`), and the
-//!    performer, the observer trained further on the same text (stage `performer`; same
+//!    performer, the observer trained further on the same text (stage `pretrain_performer`; same
 //!    tokenizer), as Binoculars pairs a model with a close relative.
 //! 3. **Texts** (`detect make-set`): held-out passages, and each model's matched-length
 //!    continuations of their prefixes under greedy, T = 1, top-p 0.96, top-k 40 decoding and
@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The stages whose configs the demo reads.
-pub const STAGES: [&str; 2] = ["pretrain", "performer"];
+pub const STAGES: [&str; 2] = ["pretrain", "pretrain_performer"];
 
 #[derive(Debug, Clone)]
 pub struct DetectDemoOptions {
@@ -104,8 +104,8 @@ pub fn run(o: &DetectDemoOptions) -> Result<DetectDemoReport> {
     let observer = observer_dir.join("best");
     let performer_dir = out.join("performer");
     let tok = observer.join(gptlab_model::roles::TOKENIZER_FILE);
-    let (cfg, ro) = st.load::<PretrainConfig>("performer", &[("data.corpus", &train_p), ("data.tokenizer", &tok), ("model.init_from", &observer), ("run.out_dir", &performer_dir)], &[])?;
-    let perf = stages::pretrain::run(&cfg, &ro).map_err(stage_err("performer"))?;
+    let (cfg, ro) = st.load::<PretrainConfig>("pretrain_performer", &[("data.corpus", &train_p), ("data.tokenizer", &tok), ("model.init_from", &observer), ("run.out_dir", &performer_dir)], &[])?;
+    let perf = stages::pretrain::run(&cfg, &ro).map_err(stage_err("pretrain_performer"))?;
     clock.tick("performer");
     let performer = performer_dir.join("best");
 

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 pub struct DetectArgs {
     #[arg(long, default_value = "runs/detect")]
     out: PathBuf,
-    /// Folder with pretrain.toml and performer.toml.
+    /// Folder with pretrain.toml and pretrain_performer.toml.
     #[arg(long, default_value = "configs/tiny/detect")]
     configs: PathBuf,
     /// The human text (plain text; passages at blank lines).
@@ -33,7 +33,7 @@ pub struct DetectArgs {
     #[arg(long, default_value_t = 1000)]
     resamples: usize,
     /// Override one stage's config key, e.g. --set pretrain:train.max_iters=50 (repeatable;
-    /// stages: pretrain, performer).
+    /// stages: pretrain, pretrain_performer).
     #[arg(long = "set", value_name = "STAGE:KEY=VALUE")]
     overrides: Vec<String>,
     #[arg(long)]
