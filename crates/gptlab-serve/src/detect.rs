@@ -18,6 +18,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use gptlab_eval::detect::files::watermark_scored;
 use gptlab_eval::detect::{score_dirs, Method, Scored};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -72,14 +73,7 @@ async fn run(st: &Arc<AppState>, h: &HeaderMap, body: Body) -> Result<Value, Api
     let scored: Vec<Scored> = if method == Method::Watermark {
         let key = r.watermark.ok_or_else(|| ApiError::invalid("watermark".to_string(), "method `watermark` needs the `watermark` key"))?;
         let wm = gptlab_engine::Watermark::from_key(&key, gptlab_engine::watermark::DEFAULT_GAMMA, gptlab_engine::watermark::DEFAULT_DELTA).map_err(|e| ApiError::invalid("watermark".to_string(), e.to_string()))?;
-        let tok = &st.models[&r.model].tok;
-        texts
-            .iter()
-            .map(|t| match gptlab_engine::watermark::detect_text(&wm, tok, t) {
-                Ok(d) => Scored { score: Some(d.z), tokens: d.scored + 1, error: None },
-                Err(e) => Scored { score: None, tokens: 0, error: Some(e.to_string()) },
-            })
-            .collect()
+        watermark_scored(&wm, &st.models[&r.model].tok, &texts)
     } else {
         let (st2, device) = (st.clone(), st.detect_device);
         tokio::task::spawn_blocking(move || {

@@ -5,9 +5,8 @@
 use crate::common::{print_json, WatermarkArgs};
 use anyhow::{bail, Result};
 use clap::{Args as ClapArgs, Parser, Subcommand};
-use gptlab_eval::detect::files::{eval_run, read_inputs, score_inputs, scored_records, EvalRunOptions};
+use gptlab_eval::detect::files::{detect_lines, eval_run, inputs, EvalRunOptions};
 use gptlab_eval::detect::Method;
-use gptlab_eval::detect_eval::Calibration;
 use gptlab_eval::detect_set::{make_set, Decoding, MakeSetOptions};
 use std::path::PathBuf;
 
@@ -141,14 +140,8 @@ pub fn run(a: Args) -> Result<()> {
 
 fn score(a: ScoreArgs) -> Result<()> {
     let (Some(method), Some(model)) = (a.method, a.model.as_ref()) else { bail!("--method and --model are required (or a subcommand: make-set, eval)") };
-    let inputs = match (&a.file, &a.text) {
-        (Some(f), _) => read_inputs(f)?,
-        (None, Some(t)) => vec![(serde_json::Map::from_iter([("text".to_string(), serde_json::Value::from(t.clone()))]), Ok(t.clone()))],
-        (None, None) => bail!("--file F or --text S"),
-    };
-    let cal = a.calibration.as_deref().map(Calibration::load).transpose()?;
-    let scored = score_inputs(method, model, a.reference.as_deref(), &inputs, a.wm.get()?.as_ref())?;
-    let rows: String = scored_records(&inputs, &scored, method, cal.as_ref()).iter().map(|r| r.to_string() + "\n").collect();
+    let inputs = inputs(a.file.as_deref(), a.text.as_deref())?;
+    let rows = detect_lines(method, model, a.reference.as_deref(), &inputs, a.wm.get()?.as_ref(), a.calibration.as_deref())?;
     match &a.out {
         Some(p) => gptlab_core::fsio::write_atomic(p, rows.as_bytes())?,
         None => print!("{rows}"),

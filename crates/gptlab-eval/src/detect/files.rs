@@ -52,16 +52,15 @@ pub fn read_inputs(path: &Path) -> Result<Vec<Input>> {
 }
 
 /// The watermark z-score of each text (higher: more green tokens than chance), tokenized with
-/// the model's tokenizer; texts under 2 tokens get an error.
-fn watermark_scores(wm: &Watermark, model: &Path, texts: &[String]) -> Result<Vec<Scored>> {
-    let tok = gptlab_tokenizer::Tokenizer::load(&model.join(gptlab_model::roles::TOKENIZER_FILE))?;
-    Ok(texts
+/// `tok`; texts under 2 tokens get an error.
+pub fn watermark_scored(wm: &Watermark, tok: &gptlab_tokenizer::Tokenizer, texts: &[String]) -> Vec<Scored> {
+    texts
         .iter()
-        .map(|t| match detect_text(wm, &tok, t) {
+        .map(|t| match detect_text(wm, tok, t) {
             Ok(d) => Scored { score: Some(d.z), tokens: d.scored + 1, error: None },
             Err(e) => Scored { score: None, tokens: 0, error: Some(e.to_string()) },
         })
-        .collect())
+        .collect()
 }
 
 /// Scores the records' texts; a record without a text gets its error. `watermark` is the key
@@ -69,7 +68,7 @@ fn watermark_scores(wm: &Watermark, model: &Path, texts: &[String]) -> Result<Ve
 pub fn score_inputs(method: Method, model: &Path, reference: Option<&Path>, inputs: &[Input], watermark: Option<&Watermark>) -> Result<Vec<Scored>> {
     let texts: Vec<String> = inputs.iter().filter_map(|(_, t)| t.as_ref().ok().cloned()).collect();
     let scored = match (method, watermark) {
-        (Method::Watermark, Some(wm)) => watermark_scores(wm, model, &texts)?,
+        (Method::Watermark, Some(wm)) => watermark_scored(wm, &gptlab_tokenizer::Tokenizer::load(&model.join(gptlab_model::roles::TOKENIZER_FILE))?, &texts),
         (Method::Watermark, None) => return Err(Error::Input("--method watermark needs --watermark KEY".into())),
         _ => score_dirs(method, model, reference, gptlab_model::device::setup(gptlab_model::DeviceSpec::Cpu, 0)?, &texts)?,
     };
@@ -108,6 +107,23 @@ pub fn scored_records(inputs: &[Input], scored: &[Scored], method: Method, cal: 
             Value::Object(m)
         })
         .collect()
+}
+
+/// The records of a JSONL file ([`read_inputs`]), or one record holding `text`.
+pub fn inputs(file: Option<&Path>, text: Option<&str>) -> Result<Vec<Input>> {
+    match (file, text) {
+        (Some(f), _) => read_inputs(f),
+        (None, Some(t)) => Ok(vec![(Map::from_iter([("text".to_string(), Value::from(t))]), Ok(t.to_string()))]),
+        (None, None) => Err(Error::Input("--file F or --text S".into())),
+    }
+}
+
+/// `gptlab detect`: the inputs scored with `method`, as JSONL lines (see [`scored_records`]),
+/// with the calibration file's figures when one is given.
+pub fn detect_lines(method: Method, model: &Path, reference: Option<&Path>, inputs: &[Input], watermark: Option<&Watermark>, calibration: Option<&Path>) -> Result<String> {
+    let cal = calibration.map(Calibration::load).transpose()?;
+    let scored = score_inputs(method, model, reference, inputs, watermark)?;
+    Ok(scored_records(inputs, &scored, method, cal.as_ref()).iter().map(|r| r.to_string() + "\n").collect())
 }
 
 #[derive(Debug, Clone)]
