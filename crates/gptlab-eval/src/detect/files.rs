@@ -153,9 +153,12 @@ pub struct EvalRun {
     pub methods: BTreeMap<String, Report>,
 }
 
+/// An evaluation record of a scored input; `formulaic` is the input's own tag, or computed
+/// from its text ([`detect_eval::is_formulaic`]).
 fn record(m: &Map<String, Value>, s: &Scored, white_box: Option<&str>) -> Option<Record> {
     let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let generator = text("generator");
+    let formulaic = m.get("formulaic").and_then(Value::as_bool).unwrap_or_else(|| detect_eval::is_formulaic(&text("text")));
     Some(Record {
         id: m.get("id").map(|v| v.to_string()).unwrap_or_default(),
         score: s.score?,
@@ -164,6 +167,7 @@ fn record(m: &Map<String, Value>, s: &Scored, white_box: Option<&str>) -> Option
         white_box: white_box.is_some_and(|w| w == generator),
         generator,
         paraphrased: m.get("paraphrased").and_then(Value::as_bool).unwrap_or(false),
+        formulaic,
     })
 }
 

@@ -1,12 +1,13 @@
 //! Is this text model-written? Zero-shot scores from a language model's token probabilities.
 //!
 //! Every score is oriented the same way: **higher = more likely model-written**. A text is
-//! encoded with the model's tokenizer (no BOS added) and **truncated to the model's context**
-//! (`n_positions`; the smaller of the two models' when a reference is given): only its first
-//! `n_positions` tokens are read and [`Scored::tokens`] counts the tokens read. Token `x_0` is
-//! only context; positions `t = 1 .. n−1` are scored, `p_t` being the scoring model's
-//! next-token distribution given `x_0 .. x_{t−1}`. A text of fewer than 2 tokens gets a
-//! per-record error, never a score.
+//! encoded with the model's tokenizer (no BOS added); [`Scored::tokens`] counts its tokens.
+//! Token `x_0` is only context; positions `t = 1 .. n−1` are scored, `p_t` being the scoring
+//! model's next-token distribution given `x_0 .. x_{t−1}`. A text longer than the context
+//! (`n_positions`; the smaller of the two models' when a reference is given) is read in
+//! overlapping windows, so every token is scored and each one past the first window with at
+//! least half a context before it (`stats`' module docs). A text of fewer than 2 tokens gets
+//! a per-record error, never a score.
 //!
 //! - [`Method::Perplexity`] (GPTZero's first signal: model text has low perplexity):
 //!   `score = (1/(n−1)) Σ_t log p_t(x_t)`, the mean token log-likelihood, i.e. minus the log
@@ -106,7 +107,7 @@ impl std::fmt::Display for Method {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scored {
     pub score: Option<f64>,
-    /// Tokens read (after truncation to the context); `tokens − 1` of them are scored.
+    /// The text's tokens; `tokens − 1` of them are scored.
     pub tokens: usize,
     pub error: Option<String>,
 }
@@ -134,20 +135,17 @@ pub const MIN_TOKENS: usize = 2;
 /// sentences, a zero variance) are in its record.
 pub fn score_texts(method: Method, model: &Loaded<Gpt>, reference: Option<&Loaded<Gpt>>, texts: &[String]) -> Result<Vec<Scored>> {
     check_method(method, reference.is_some())?;
-    let mut ctx = model.model.cfg.n_positions as usize;
     if let Some(r) = reference {
         same_tokenizer(model, r).map_err(Error::Input)?;
-        ctx = ctx.min(r.model.cfg.n_positions as usize);
     }
     let mut seqs = Vec::with_capacity(texts.len());
     for (i, text) in texts.iter().enumerate() {
-        let mut ids = model.tok.encode(text)?;
+        let ids = model.tok.encode(text)?;
         if let Some(r) = reference {
             if r.tok.encode(text)? != ids {
                 return Err(Error::Input(format!("the model and the reference model do not share a tokenizer: text {i} encodes differently")));
             }
         }
-        ids.truncate(ctx);
         seqs.push(ids);
     }
     score_seqs(method, &model.model, reference.map(|r| &r.model), Some(&model.tok), &seqs)
@@ -191,7 +189,7 @@ fn check_method(method: Method, has_reference: bool) -> Result<()> {
     }
 }
 
-/// Scores token sequences already truncated to the context. `tok` is needed by burstiness
+/// Scores token sequences (longer than the context: in windows). `tok` is needed by burstiness
 /// only (to find sentence ends).
 pub(crate) fn score_seqs(method: Method, model: &Gpt, reference: Option<&Gpt>, tok: Option<&Tokenizer>, seqs: &[Vec<u32>]) -> Result<Vec<Scored>> {
     check_method(method, reference.is_some())?;
@@ -205,7 +203,8 @@ pub(crate) fn score_seqs(method: Method, model: &Gpt, reference: Option<&Gpt>, t
         Method::Binoculars => Need::CrossEntropy,
         _ => Need::LogProb,
     };
-    let pos = positions(model, reference, seqs, need)?;
+    let ctx = reference.map_or(model.cfg.n_positions, |r| r.cfg.n_positions.min(model.cfg.n_positions)) as usize;
+    let pos = positions(model, reference, seqs, need, ctx)?;
     seqs.iter()
         .zip(&pos)
         .map(|(ids, p)| {

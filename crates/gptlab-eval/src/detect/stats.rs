@@ -11,6 +11,13 @@
 //!
 //! Sequences are sorted by length and right-padded into batches: attention is causal, so the
 //! padding after a sequence changes none of its positions' logits.
+//!
+//! **Long sequences** (more tokens than the context `C`) are read in overlapping windows of `C`
+//! tokens that start every `S = ⌈C/2⌉` tokens, the last one ending at the sequence's end
+//! ([`windows`]); each target token is predicted in the first window that holds it after its
+//! predecessor window ends, so every position is computed once and every target after the
+//! first window sees at least `C − S` tokens of context (the strided evaluation of
+//! fixed-context models, as in Hugging Face's perplexity guide).
 
 use crate::Result;
 use gptlab_model::Gpt;
@@ -38,22 +45,55 @@ pub(crate) struct Positions {
 /// Largest number of logits (batch × positions × vocabulary) held at once per batch.
 const LOGITS_BUDGET: usize = 1 << 25;
 
-/// The positions of every sequence in `seqs` (each of at least 2 tokens, within both models'
-/// context). `reference` gives `q_t`; without it `q_t = p_t`.
-pub(crate) fn positions(model: &Gpt, reference: Option<&Gpt>, seqs: &[Vec<u32>], need: Need) -> Result<Vec<Positions>> {
-    let mut out = vec![Positions::default(); seqs.len()];
-    let mut order: Vec<usize> = (0..seqs.len()).filter(|&i| seqs[i].len() >= 2).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].len()));
+/// The windows `(start, keep)` of an `n`-token sequence under a context of `ctx` tokens: window
+/// `[start, start + ctx)` (clipped to `n`) contributes its positions from index `keep` on
+/// (position `t` of a window predicts token `start + t + 1`). One window when `n ≤ ctx`.
+pub(crate) fn windows(n: usize, ctx: usize) -> Vec<(usize, usize)> {
+    let ctx = ctx.max(2);
+    if n <= ctx {
+        return vec![(0, 0)];
+    }
+    let stride = ctx.div_ceil(2);
+    let mut out = vec![(0, 0)];
+    let mut covered = ctx; // tokens 1..covered are predicted so far
+    while covered < n {
+        let start = (out.last().map_or(0, |w| w.0) + stride).min(n - ctx);
+        out.push((start, covered - 1 - start));
+        covered = start + ctx;
+    }
+    out
+}
+
+/// The positions of every sequence in `seqs` (each of at least 2 tokens; longer than `ctx` is
+/// read in [`windows`]). `reference` gives `q_t`; without it `q_t = p_t`.
+pub(crate) fn positions(model: &Gpt, reference: Option<&Gpt>, seqs: &[Vec<u32>], need: Need, ctx: usize) -> Result<Vec<Positions>> {
+    // (sequence, start, keep) of every window, run longest first
+    let mut rows: Vec<(usize, usize, usize)> = vec![];
+    for (i, s) in seqs.iter().enumerate().filter(|(_, s)| s.len() >= 2) {
+        rows.extend(windows(s.len(), ctx).into_iter().map(|(start, keep)| (i, start, keep)));
+    }
+    let len = |&(i, start, _): &(usize, usize, usize)| (seqs[i].len() - start).min(ctx.max(2));
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&r| std::cmp::Reverse(len(&rows[r])));
     let vocab = model.cfg.vocab_size.max(1) as usize;
+    let mut parts: Vec<Positions> = vec![Positions::default(); rows.len()];
     let mut at = 0;
     while at < order.len() {
-        let longest = seqs[order[at]].len();
+        let longest = len(&rows[order[at]]);
         let fit = (LOGITS_BUDGET / (longest * vocab)).max(1);
         let group = &order[at..(at + fit).min(order.len())];
         at += group.len();
-        let rows: Vec<&[u32]> = group.iter().map(|&i| seqs[i].as_slice()).collect();
-        for (&i, p) in group.iter().zip(batch(model, reference, &rows, need)?) {
-            out[i] = p;
+        let ids: Vec<&[u32]> = group.iter().map(|&r| &seqs[rows[r].0][rows[r].1..rows[r].1 + len(&rows[r])]).collect();
+        for (&r, p) in group.iter().zip(batch(model, reference, &ids, need)?) {
+            parts[r] = p;
+        }
+    }
+    // windows are in sequence order within `rows`: append each one's kept positions
+    let mut out = vec![Positions::default(); seqs.len()];
+    for ((i, _, keep), p) in rows.into_iter().zip(parts) {
+        let o = &mut out[i];
+        for (dst, src) in [(&mut o.lp, p.lp), (&mut o.mu, p.mu), (&mut o.var, p.var), (&mut o.xent, p.xent)] {
+            dst.extend(src.into_iter().skip(keep));
         }
     }
     Ok(out)

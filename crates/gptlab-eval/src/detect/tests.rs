@@ -56,13 +56,54 @@ fn perplexity_is_minus_the_eval_loss() {
     let lps = token_lps(&m.model, &ids);
     assert!((score - lps.iter().sum::<f64>() / lps.len() as f64).abs() < 1e-5);
     assert_eq!(s.tokens, ids.len());
-    // beyond the context the text is truncated to its first 32 tokens
-    let long = TEXT.repeat(3);
-    let s = one(Method::Perplexity, &m, None, &long);
-    assert_eq!(s.tokens, 32);
+}
+
+#[test]
+fn windows_cover_every_target_once_with_half_a_context() {
+    for ctx in [2usize, 3, 8, 32] {
+        for n in 2..100 {
+            let ws = stats::windows(n, ctx);
+            let mut targets = vec![];
+            for &(start, keep) in &ws {
+                let len = (n - start).min(ctx);
+                assert!(start + len <= n && keep < len.max(1), "n {n} ctx {ctx}: {ws:?}");
+                for t in keep..len - 1 {
+                    let target = start + t + 1;
+                    // past the first window, a target sees at least ctx − ⌈ctx/2⌉ tokens before it
+                    assert!(start == 0 || target - start >= ctx - ctx.div_ceil(2), "n {n} ctx {ctx}: {ws:?}");
+                    targets.push(target);
+                }
+            }
+            assert_eq!(targets, (1..n).collect::<Vec<_>>(), "n {n} ctx {ctx}: {ws:?}");
+        }
+    }
+}
+
+#[test]
+fn texts_past_the_context_are_scored_in_windows() {
+    let m = tiny(1, ALPHABET, 0.3);
+    let long = TEXT.repeat(3); // 90 tokens, context 32: windows at 0, 16, 32, 48, 58
     let ids = m.tok.encode(&long).expect("enc");
-    let lps = token_lps(&m.model, &ids[..32]);
-    assert!((s.score.expect("score") - lps.iter().sum::<f64>() / 31.0).abs() < 1e-5);
+    let s = one(Method::Perplexity, &m, None, &long);
+    assert_eq!(s.tokens, ids.len());
+    // every target from a direct forward over its window: 1..=31 from [0, 32), then each
+    // window's new targets
+    let mut lps = token_lps(&m.model, &ids[..32]);
+    let mut covered = 32;
+    for start in [16usize, 32, 48, 58] {
+        let w = token_lps(&m.model, &ids[start..start + 32]);
+        lps.extend(&w[covered - 1 - start..]);
+        covered = start + 32;
+    }
+    assert_eq!((lps.len(), covered), (ids.len() - 1, ids.len()));
+    let want = lps.iter().sum::<f64>() / lps.len() as f64;
+    assert!((s.score.expect("score") - want).abs() < 1e-5, "{:?} vs {want}", s.score);
+    // not the score of the first window alone
+    let first = token_lps(&m.model, &ids[..32]);
+    assert!((want - first.iter().sum::<f64>() / 31.0).abs() > 1e-4);
+    // Fast-DetectGPT reads the same windows: the sums cover all 89 positions
+    let f = one(Method::FastDetectGpt, &m, None, &long);
+    assert!(f.score.is_some() && f.tokens == ids.len());
 }
 
 #[test]

@@ -12,8 +12,10 @@
 //!   `detect/eval/bootstrap` of the seed); and the test ROC curve's TPR at exactly 1% / 0.1%
 //!   FPR (linear interpolation between ROC vertices is marked `interpolated`; fewer than 1/FPR
 //!   test humans is `resolved: false`). Broken down by length bucket (≤50 tokens is the short
-//!   text failure mode), decoding, generator, white-box vs cross-model and paraphrased or not;
-//!   every cell keeps the thresholds of the whole calibration split (one deployed detector).
+//!   text failure mode), decoding, generator, white-box vs cross-model, paraphrased or not, and
+//!   formulaic or other human text (the human test texts split by [`is_formulaic`], each part
+//!   against all model texts: the false-positive rate on repetitive human writing); every cell
+//!   keeps the thresholds of the whole calibration split (one deployed detector).
 //! - [`report_md`]: markdown tables and a generated "where not to trust" section.
 //! - [`roc_png`]: ROC curves on a log-FPR axis.
 
@@ -38,7 +40,7 @@ pub const TARGET_FPRS: [f64; 2] = [0.01, 0.001];
 pub const BOOTSTRAP_STREAM: &str = "detect/eval/bootstrap";
 
 /// One scored text. Whether it is human or model-written is which list it is in; the tags
-/// describe model texts (a human text's are ignored, except `tokens`).
+/// describe model texts except `formulaic`, which describes human texts (`tokens` both).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Record {
     /// Optional; when set, the human calibration and test splits must not share ids.
@@ -59,6 +61,38 @@ pub struct Record {
     /// The model text was paraphrased after generation.
     #[serde(default)]
     pub paraphrased: bool,
+    /// The human text is formulaic ([`is_formulaic`], or the input's own tag).
+    #[serde(default)]
+    pub formulaic: bool,
+}
+
+/// Share of a text's word bigrams that repeat an earlier bigram of the same text at or above
+/// which [`is_formulaic`] calls it formulaic.
+pub const FORMULAIC_REPEAT: f64 = 0.05;
+
+/// Words: maximal runs of letters and apostrophes, lowercased.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphabetic() || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// The share of the word bigrams of `text` that repeat an earlier bigram in it (0 under two
+/// words): how much the text says the same thing again ("Good morrow, neighbour Baptista. /
+/// Good morrow, neighbour Gremio." repeats 2 of its 7).
+pub fn repetition(text: &str) -> f64 {
+    let w = words(text);
+    let mut seen = HashSet::new();
+    let bigrams = w.windows(2).filter(|b| !seen.insert((b[0].clone(), b[1].clone()))).count();
+    bigrams as f64 / w.len().saturating_sub(1).max(1) as f64
+}
+
+/// Whether a human text is formulaic (repetitive: greetings, refrains, lists, boilerplate),
+/// the kind of human writing a language model finds predictable: [`repetition`] at least
+/// [`FORMULAIC_REPEAT`].
+pub fn is_formulaic(text: &str) -> bool {
+    repetition(text) >= FORMULAIC_REPEAT
 }
 
 /// Options of [`evaluate`].
@@ -232,6 +266,15 @@ pub fn evaluate(human_cal: &[Record], human_test: &[Record], model_test: &[Recor
     breakdowns.push(by_model("generator", &|r| if r.generator.is_empty() { "(unset)".into() } else { r.generator.clone() }));
     breakdowns.push(by_model("white-box", &|r| if r.white_box { "white-box".into() } else { "cross-model".into() }));
     breakdowns.push(by_model("paraphrased", &|r| if r.paraphrased { "paraphrased".into() } else { "not paraphrased".into() }));
+    // the human tag: each part of the human test texts against all model texts
+    let cells = [("formulaic", true), ("other", false)]
+        .iter()
+        .map(|&(g, f)| {
+            let h: Vec<&Record> = all_h.iter().copied().filter(|r| r.formulaic == f).collect();
+            cell(g, &h, &all_m, &th, opts).0
+        })
+        .collect();
+    breakdowns.push(Breakdown { by: "human text".into(), cells });
     Ok(Report { n_human_cal: human_cal.len(), seed: opts.seed, resamples: opts.resamples, thresholds: th.to_vec(), overall, breakdowns, roc })
 }
 

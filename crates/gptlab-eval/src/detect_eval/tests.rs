@@ -223,6 +223,38 @@ fn evaluate_breaks_down_and_reports_where_not_to_trust() {
 }
 
 #[test]
+fn repetition_counts_repeated_word_bigrams() {
+    let r = repetition("Good morrow, neighbour Baptista.\nGood morrow, neighbour Gremio.");
+    assert!((r - 2.0 / 7.0).abs() < 1e-12, "{r}");
+    assert_eq!(repetition("To be, or not to be"), 1.0 / 5.0);
+    assert_eq!(repetition("one"), 0.0);
+    assert_eq!(repetition(""), 0.0);
+    assert_eq!(repetition("I'll go, I'LL GO"), 1.0 / 3.0, "case-folded, apostrophes inside words");
+    assert!(is_formulaic("Here, sir; here, sir. Here, sir! here, sir!"));
+    assert!(!is_formulaic("Now is the winter of our discontent made glorious summer by this sun of York"));
+}
+
+#[test]
+fn formulaic_human_text_gets_its_own_false_positive_rate() {
+    let (cal, mut test, model) = mixed();
+    // a quarter of the human test texts are formulaic and score like model text
+    for (i, r) in test.iter_mut().enumerate() {
+        if i % 4 == 0 {
+            r.formulaic = true;
+            r.score += 3.0;
+        }
+    }
+    let r = evaluate(&cal, &test, &model, &EvalOptions { resamples: 0, ..Default::default() }).expect("evaluate");
+    let b = r.breakdowns.iter().find(|b| b.by == "human text").expect("human text breakdown");
+    let (f, o) = (&b.cells[0], &b.cells[1]);
+    assert_eq!((f.group.as_str(), f.n_human, f.n_model, o.group.as_str(), o.n_human), ("formulaic", 100, 400, "other", 300));
+    let (ff, fo) = (f.measured_fpr.expect("fpr"), o.measured_fpr.expect("fpr"));
+    assert!(ff > 0.5 && fo < 0.05, "formulaic FPR {ff}, other {fo}");
+    let md = report_md(&[("loglik".into(), r)]);
+    assert!(md.contains("**loglik**, human text = formulaic: AUROC"), "{md}");
+}
+
+#[test]
 fn evaluate_rejects_bad_input() {
     let (cal, test, model) = mixed();
     let o = EvalOptions { resamples: 0, ..Default::default() };
