@@ -84,6 +84,65 @@ fn make_set_eval_score_and_bad_input() {
 }
 
 #[test]
+fn a_trained_classifier_scores_and_is_evaluated() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let m = checkpoint_on(d, &corpus(6, 300));
+    let ms = m.to_str().expect("p");
+    let human = d.join("held_out.txt");
+    std::fs::write(&human, corpus(7, 200)).expect("w");
+    let p = |x: &Path| x.to_str().expect("p").to_string();
+    // two sets from one text: the classifier trains on passages 60.., the evaluation reads 0..60
+    let set = |skip: &str, out: &Path| ok(&["detect", "make-set", "--human", &p(&human), "--model", ms, "--generator", "tiny", "--out", &p(out), "--skip", skip, "--limit", "60", "--prefix-tokens", "8", "--min-tokens", "40", "--max-tokens", "100", "--decodings", "sample,top-k"]);
+    let (train_set, eval_set) = (d.join("train_set"), d.join("eval_set"));
+    set("60", &train_set);
+    set("0", &eval_set);
+    let ids = |f: &Path| jsonl(f).iter().map(|r| r["id"].as_u64().expect("id")).collect::<Vec<_>>();
+    assert_eq!(ids(&train_set.join("human.jsonl")), (60..120).collect::<Vec<_>>(), "passages numbered from the start of the text");
+    let run = d.join("clf");
+    let sets: Vec<String> = [
+        format!("detect.init_from={:?}", ms),
+        format!("detect.human={:?}", p(&train_set.join("human.jsonl"))),
+        format!("detect.model_text={:?}", p(&train_set.join("model.jsonl"))),
+        format!("run.out_dir={:?}", p(&run)),
+        "train.eval_interval=20".into(),
+        "train.threads=1".into(),
+        "optim.lr=1e-3".into(),
+    ]
+    .into_iter()
+    .flat_map(|s| ["--set".to_string(), s])
+    .collect();
+    let mut a = vec!["detect", "train", "--config", "configs/tiny/detect/detect.toml", "--quiet"];
+    a.extend(sets.iter().map(String::as_str));
+    let r: Value = serde_json::from_str(ok(&a).lines().last().expect("line")).expect("json");
+    assert_eq!((r["train_human"].as_u64().expect("n") + r["val_human"].as_u64().expect("n"), r["train_model"].as_u64().expect("n") + r["val_model"].as_u64().expect("n")), (60, 120), "{r}");
+    // no passage in both splits
+    let passages = |f: &str| jsonl(&run.join("data").join(f)).iter().map(|r| r["passage"].as_str().expect("p").to_string()).collect::<std::collections::HashSet<_>>();
+    assert!(passages("train.jsonl").is_disjoint(&passages("val.jsonl")));
+    let clf = run.join("best");
+    let e: Value = serde_json::from_str(&ok(&[
+        "detect", "eval", "--human", &p(&eval_set.join("human.jsonl")), "--model-text", &p(&eval_set.join("model.jsonl")), "--model", ms, "--classifier", &p(&clf),
+        "--methods", "classifier,perplexity", "--resamples", "20", "--out", &p(&d.join("eval")),
+    ]))
+    .expect("json");
+    // the sampled continuations of a 5-step model are far from the corpus: the classifier learns that
+    let auroc = e["methods"]["classifier"]["auroc"].as_f64().expect("auroc");
+    assert!(auroc > 0.9, "classifier AUROC {auroc}: {}", e["methods"]["classifier"]);
+    let cells = &e["methods"]["classifier"]["breakdowns"];
+    assert!(cells.as_array().expect("b").iter().any(|b| b["by"] == "human text"), "{cells}");
+    // scoring: a number per text, the too-short text an error
+    let input = d.join("in.jsonl");
+    std::fs::write(&input, "{\"text\": \"the river runs past the old mill and a queen sings\"}\n{\"text\": \"t\"}\n").expect("w");
+    let rows: Vec<Value> = ok(&["detect", "--method", "classifier", "--model", &p(&clf), "--file", &p(&input)]).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert!(rows[0]["score"].is_number() && rows[1]["error"].as_str().expect("e").contains("too short"), "{rows:?}");
+    // a language model is not a classifier; eval needs --classifier for the method
+    let o = bin().args(["detect", "--method", "classifier", "--model", ms, "--file", &p(&input)]).output().expect("run");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not a reward/value model"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = bin().args(["detect", "eval", "--human", &p(&eval_set.join("human.jsonl")), "--model-text", &p(&eval_set.join("model.jsonl")), "--model", ms, "--methods", "classifier", "--out", &p(&d.join("e2"))]).output().expect("run");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--classifier"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
 fn a_watermarked_sample_is_found_by_its_key_only() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
@@ -149,12 +208,12 @@ fn the_detect_demo_runs_end_to_end_on_a_small_budget() {
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("demo");
     let mut a = vec!["demo", "detect", "--out", out.to_str().expect("p"), "--passages", "20", "--resamples", "10", "--quiet"];
-    for s in ["pretrain:train.max_iters=5", "pretrain:train.eval_interval=5", "pretrain_performer:train.max_iters=5", "pretrain_performer:train.eval_interval=5"] {
+    for s in ["pretrain:train.max_iters=5", "pretrain:train.eval_interval=5", "pretrain_performer:train.max_iters=5", "pretrain_performer:train.eval_interval=5", "detect:train.max_iters=4", "detect:train.eval_interval=4"] {
         a.extend(["--set", s]);
     }
     let line: Value = serde_json::from_str(ok(&a).lines().last().expect("line")).expect("json");
     let r: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report")).expect("json");
-    for m in ["perplexity", "burstiness", "fast-detectgpt", "binoculars", "watermark"] {
+    for m in ["perplexity", "burstiness", "fast-detectgpt", "binoculars", "classifier", "watermark"] {
         assert!(r["methods"][m]["auroc"].is_number(), "{m}: {}", r["methods"]);
     }
     assert_eq!(line["methods"], r["methods"]);

@@ -21,6 +21,9 @@
 //!   `detect/make-set/paraphrase`). Only the order changes, no word: a simple perturbation that
 //!   breaks the token-by-token statistics the zero-shot methods read while keeping the words.
 //!
+//! Passages are numbered from the start of the human text (`id`; `prefix_of` for the model
+//! texts), so two sets cut from one text with `skip` share no number.
+//!
 //! Writes `human.jsonl` (`{"id", "text", "tokens"}`) and `model.jsonl` (`{"text", "tokens",
 //! "decoding", "generator", "prefix_of", "paraphrased"}`), both atomically, and returns the counts.
 
@@ -78,7 +81,8 @@ pub struct MakeSetOptions {
     pub prefix_tokens: usize,
     pub min_tokens: usize,
     pub max_tokens: usize,
-    /// Passages used (from the start of the human text).
+    /// Passages skipped from the start of the human text (another set's), then `limit` used.
+    pub skip: usize,
     pub limit: usize,
     pub decodings: Vec<Decoding>,
     /// The name model texts are tagged with (`generator`).
@@ -160,14 +164,14 @@ pub fn make_set(human: &Path, model_dir: &Path, o: &MakeSetOptions, out: &Path) 
     if o.max_tokens > ctx {
         return Err(Error::Input(format!("--max-tokens {} is over {}'s context of {ctx} tokens", o.max_tokens, model_dir.display())));
     }
-    let texts: Vec<String> = passages(human, &lm.tok, o.min_tokens, o.max_tokens)?.into_iter().take(o.limit).collect();
+    let texts: Vec<String> = passages(human, &lm.tok, o.min_tokens, o.max_tokens)?.into_iter().skip(o.skip).take(o.limit).collect();
     if texts.is_empty() {
-        return Err(Error::Input(format!("{}: no passage of at least {} tokens", human.display(), o.min_tokens)));
+        return Err(Error::Input(format!("{}: no passage of at least {} tokens after the first {}", human.display(), o.min_tokens, o.skip)));
     }
     let ids: Vec<Vec<u32>> = texts.iter().map(|t| lm.tok.encode(t)).collect::<std::result::Result<_, _>>()?;
     let mut human_rows = String::new();
     for (i, (t, x)) in texts.iter().zip(&ids).enumerate() {
-        human_rows.push_str(&json!({"id": i, "text": t, "tokens": x.len()}).to_string());
+        human_rows.push_str(&json!({"id": o.skip + i, "text": t, "tokens": x.len()}).to_string());
         human_rows.push('\n');
     }
     let mut model_rows = String::new();
@@ -190,11 +194,11 @@ pub fn make_set(human: &Path, model_dir: &Path, o: &MakeSetOptions, out: &Path) 
                 let text = lm.tok.decode(&full)?;
                 if o.paraphrase {
                     let p = paraphrase(&text, &mut shuffle);
-                    model_rows.push_str(&json!({"text": p, "tokens": full.len(), "decoding": name, "generator": o.generator, "prefix_of": b * 16 + k, "paraphrased": true}).to_string());
+                    model_rows.push_str(&json!({"text": p, "tokens": full.len(), "decoding": name, "generator": o.generator, "prefix_of": o.skip + b * 16 + k, "paraphrased": true}).to_string());
                     model_rows.push('\n');
                     n_model += 1;
                 }
-                model_rows.push_str(&json!({"text": text, "tokens": full.len(), "decoding": name, "generator": o.generator, "prefix_of": b * 16 + k, "paraphrased": false}).to_string());
+                model_rows.push_str(&json!({"text": text, "tokens": full.len(), "decoding": name, "generator": o.generator, "prefix_of": o.skip + b * 16 + k, "paraphrased": false}).to_string());
                 model_rows.push('\n');
                 n_model += 1;
             }

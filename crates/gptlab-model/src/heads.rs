@@ -6,7 +6,7 @@
 //! average.
 
 use crate::Gpt;
-use tch::{nn, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 #[derive(Debug)]
 pub struct ScalarHead {
@@ -43,4 +43,19 @@ impl ScalarHead {
             let _ = self.b.fill_(value);
         });
     }
+}
+
+/// Token rows right-padded with `pad` into `[N, T]` (T the longest row, at least 1), and each
+/// row's last-token index `[N]` (0 for an empty row).
+pub fn pack_rows(rows: &[&[u32]], pad: u32, device: Device) -> (Tensor, Tensor) {
+    let t = rows.iter().map(|r| r.len()).max().unwrap_or(1).max(1);
+    let mut x = vec![pad as i64; rows.len() * t];
+    let mut last = Vec::with_capacity(rows.len());
+    for (row, r) in rows.iter().enumerate() {
+        for (j, &id) in r.iter().enumerate() {
+            x[row * t + j] = id as i64;
+        }
+        last.push(r.len().max(1) as i64 - 1);
+    }
+    (Tensor::from_slice(&x).view([rows.len() as i64, t as i64]).to_device(device), Tensor::from_slice(&last).to_device(device))
 }

@@ -9,9 +9,13 @@
 //! 3. **Texts** (`detect make-set`): held-out passages, and each model's matched-length
 //!    continuations of their prefixes under greedy, T = 1, top-p 0.96, top-k 40 decoding and
 //!    with a green-list watermark (T = 1), each with a sentence-shuffled paraphrase.
-//! 4. **Evaluation** (`detect eval`) of perplexity, burstiness, Fast-DetectGPT, Binoculars
-//!    (observer with the performer) and the watermark: the observer is the scoring model, so
-//!    its own texts are white-box and the performer's cross-model.
+//! 4. **Classifier** (`detect train`, stage `detect`): the observer's trunk under a scalar head,
+//!    fine-tuned on other held-out passages (the ones after those of step 3, so no text of the
+//!    evaluation) and the observer's continuations of their prefixes (the four decodings).
+//! 5. **Evaluation** (`detect eval`) of perplexity, burstiness, Fast-DetectGPT, Binoculars
+//!    (observer with the performer), the classifier and the watermark: the observer is the
+//!    scoring model (and the classifier's generator), so its own texts are white-box and the
+//!    performer's cross-model.
 //!
 //! Writes `report.json`, `report.md`, `roc.png` and the calibrations into the output folder.
 
@@ -21,14 +25,14 @@ use gptlab_engine::Watermark;
 use gptlab_eval::detect::files::{eval_run, EvalRun, EvalRunOptions};
 use gptlab_eval::detect::Method;
 use gptlab_eval::detect_set::{make_set, Decoding, MakeSetOptions};
-use gptlab_train::config::PretrainConfig;
+use gptlab_train::config::{DetectConfig, PretrainConfig};
 use gptlab_train::stages;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The stages whose configs the demo reads.
-pub const STAGES: [&str; 2] = ["pretrain", "pretrain_performer"];
+pub const STAGES: [&str; 3] = ["pretrain", "pretrain_performer", "detect"];
 
 #[derive(Debug, Clone)]
 pub struct DetectDemoOptions {
@@ -64,6 +68,8 @@ pub struct DetectDemoReport {
     pub methods: BTreeMap<String, MethodSummary>,
     pub observer_val_loss: f64,
     pub performer_val_loss: f64,
+    /// The classifier's training report (its validation texts are held-out passages too).
+    pub classifier: stages::detect::DetectReport,
     pub stage_seconds: BTreeMap<String, f64>,
     pub total_seconds: f64,
     /// Every figure of the evaluation, with its breakdowns.
@@ -117,6 +123,7 @@ pub fn run(o: &DetectDemoOptions) -> Result<DetectDemoReport> {
             prefix_tokens: 16,
             min_tokens: 32,
             max_tokens: 128,
+            skip: 0,
             limit: o.passages,
             decodings: Decoding::ALL.to_vec(),
             generator: name.into(),
@@ -132,10 +139,23 @@ pub fn run(o: &DetectDemoOptions) -> Result<DetectDemoReport> {
     }
     let model_text = out.join("model_texts.jsonl");
     jsonl_concat(&sets, &model_text)?;
+
+    // the classifier's texts: the passages after the evaluation's, the observer's continuations
+    let mo = MakeSetOptions { prefix_tokens: 16, min_tokens: 32, max_tokens: 128, skip: o.passages, limit: o.passages, decodings: Decoding::ALL.to_vec(), generator: "observer".into(), seed: o.seed, watermark: None, paraphrase: false };
+    let train_set = out.join("set_classifier");
+    make_set(&held_p, &observer, &mo, &train_set)?;
+    let classifier_dir = out.join("classifier");
+    let (cfg, ro) = st.load::<DetectConfig>(
+        "detect",
+        &[("detect.init_from", &observer), ("detect.human", &train_set.join("human.jsonl")), ("detect.model_text", &train_set.join("model.jsonl")), ("run.out_dir", &classifier_dir)],
+        &[],
+    )?;
+    let classifier = stages::detect::run(&cfg, &ro).map_err(stage_err("detect"))?;
+    clock.tick("classifier");
     let eo = EvalRunOptions {
         human: human.clone(),
         model_text: model_text.clone(),
-        methods: vec![Method::Perplexity, Method::Burstiness, Method::FastDetectGpt, Method::Binoculars, Method::Watermark],
+        methods: vec![Method::Perplexity, Method::Burstiness, Method::FastDetectGpt, Method::Binoculars, Method::Classifier, Method::Watermark],
         model: observer.clone(),
         reference: Some(performer.clone()),
         white_box: Some("observer".into()),
@@ -143,6 +163,7 @@ pub fn run(o: &DetectDemoOptions) -> Result<DetectDemoReport> {
         seed: o.seed,
         resamples: o.resamples,
         watermark: Some(wm),
+        classifier: Some(classifier_dir.join("best")),
     };
     let ev = eval_run(&eo, out).map_err(Error::from)?;
     clock.tick("eval");
@@ -163,6 +184,7 @@ pub fn run(o: &DetectDemoOptions) -> Result<DetectDemoReport> {
         methods,
         observer_val_loss: obs.best_eval_loss,
         performer_val_loss: perf.best_eval_loss,
+        classifier,
         stage_seconds: clock.times.clone(),
         total_seconds: clock.total(),
         detail: ev,

@@ -265,12 +265,47 @@ pub struct RmSection {
     pub epochs: u64,
 }
 
-
 /// `gptlab rm` config.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RmConfig {
     pub rm: RmSection,
+    #[serde(default)]
+    pub optim: OptimConfig,
+    pub schedule: ScheduleConfig,
+    pub train: TrainSection,
+    pub run: RunSection,
+}
+
+/// `[detect]`: the trained detector (`gptlab detect train`), a scalar head on `init_from`'s
+/// trunk fine-tuned on human (0) vs model (1) text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectSection {
+    /// The language model whose trunk is fine-tuned; its LM head is replaced by a scalar head.
+    pub init_from: PathBuf,
+    /// Human texts (JSONL, a `text` per record, as `gptlab detect make-set` writes).
+    pub human: PathBuf,
+    /// Model texts (JSONL, a `text` per record; `prefix_of` names the human record whose prefix
+    /// the text continues).
+    pub model_text: PathBuf,
+    /// Share of the passages held out for validation: a human text and every model text that
+    /// continues its prefix go to one split.
+    #[serde(default = "fifth")]
+    pub val_fraction: f64,
+    #[serde(default = "one_u64")]
+    pub epochs: u64,
+}
+
+fn fifth() -> f64 {
+    0.2
+}
+
+/// `gptlab detect train` config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    pub detect: DetectSection,
     #[serde(default)]
     pub optim: OptimConfig,
     pub schedule: ScheduleConfig,

@@ -1,7 +1,7 @@
 //! Every config the repository ships parses as its stage's config (unknown keys are errors),
 //! and the RL configs pass the stage's own checks: a config a README points at must load.
 
-use gptlab_train::config::{PpoConfig, PretrainConfig, RmConfig, SftConfig};
+use gptlab_train::config::{DetectConfig, PpoConfig, PretrainConfig, RmConfig, SftConfig};
 use std::path::{Path, PathBuf};
 
 fn tomls(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -29,6 +29,8 @@ fn every_shipped_config_loads() {
             gptlab_core::config::load::<SftConfig>(f, &[]).map(|_| ())
         } else if name == "rm" {
             gptlab_core::config::load::<RmConfig>(f, &[]).map(|_| ())
+        } else if name == "detect" {
+            gptlab_core::config::load::<DetectConfig>(f, &[]).map(|_| ())
         } else if name == "ppo" || name.starts_with("rl_") {
             let c = gptlab_core::config::load::<PpoConfig>(f, &[]);
             if let Ok(c) = &c {

@@ -1,8 +1,9 @@
 //! `gptlab detect`: is this text model-written? Scores a JSONL file (or `--text`) with one
-//! method; `detect make-set` builds human and model texts; `detect eval` evaluates methods at
-//! fixed false-positive rates (gptlab-eval's `detect`, `detect_set`, `detect_eval`).
+//! method; `detect make-set` builds human and model texts; `detect train` fine-tunes the
+//! classifier (gptlab-train's `detect` stage); `detect eval` evaluates methods at fixed
+//! false-positive rates (gptlab-eval's `detect`, `detect_set`, `detect_eval`).
 
-use crate::common::{print_json, WatermarkArgs};
+use crate::common::{print_json, run_stage, StageArgs, WatermarkArgs};
 use anyhow::{bail, Result};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use gptlab_eval::detect::files::{detect_lines, eval_run, inputs, EvalRunOptions};
@@ -30,10 +31,10 @@ fn decoding(s: &str) -> std::result::Result<Decoding, String> {
 /// Scoring (no subcommand).
 #[derive(ClapArgs)]
 struct ScoreArgs {
-    /// perplexity, burstiness, fast-detectgpt, binoculars, watermark (with --watermark KEY).
+    /// perplexity, burstiness, fast-detectgpt, binoculars, classifier, watermark (with --watermark KEY).
     #[arg(long, value_parser = method)]
     method: Option<Method>,
-    /// The scoring model (Binoculars' observer).
+    /// The scoring model (Binoculars' observer; the classifier: `detect train`'s checkpoint).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Fast-DetectGPT's sampling model, or Binoculars' performer (same tokenizer).
@@ -54,7 +55,6 @@ struct ScoreArgs {
     #[command(flatten)]
     wm: WatermarkArgs,
 }
-
 
 #[derive(Subcommand)]
 enum Sub {
@@ -77,7 +77,9 @@ enum Sub {
         min_tokens: usize,
         #[arg(long, default_value_t = 128)]
         max_tokens: usize,
-        /// Passages used.
+        /// Passages skipped from the start (another set's), then --limit passages used.
+        #[arg(long, default_value_t = 0)]
+        skip: usize,
         #[arg(long, default_value_t = 200)]
         limit: usize,
         #[arg(long, value_delimiter = ',', value_parser = decoding, default_value = "greedy,sample,top-p,top-k")]
@@ -91,6 +93,8 @@ enum Sub {
         #[command(flatten)]
         wm: WatermarkArgs,
     },
+    /// Fine-tune the classifier (a scalar head on a GPT trunk) on human vs model texts.
+    Train(StageArgs),
     /// Evaluate methods: thresholds fitted on a human-only calibration split, false-positive
     /// rates measured on a disjoint human split; AUROC, TPR at 1% and 0.1% FPR, breakdowns;
     /// report.json, report.md, roc.png, calibration_<method>.json.
@@ -105,6 +109,9 @@ enum Sub {
         model: PathBuf,
         #[arg(long)]
         reference: Option<PathBuf>,
+        /// The classifier (`detect train`'s checkpoint), for --methods classifier.
+        #[arg(long)]
+        classifier: Option<PathBuf>,
         /// Texts of this generator are white-box (the detector's model wrote them).
         #[arg(long)]
         white_box: Option<String>,
@@ -123,13 +130,14 @@ enum Sub {
 
 pub fn run(a: Args) -> Result<()> {
     match a.sub {
-        Some(Sub::MakeSet { human, model, generator, out, prefix_tokens, min_tokens, max_tokens, limit, decodings, seed, paraphrase, wm }) => {
+        Some(Sub::MakeSet { human, model, generator, out, prefix_tokens, min_tokens, max_tokens, skip, limit, decodings, seed, paraphrase, wm }) => {
             let generator = generator.unwrap_or_else(|| model.display().to_string());
-            let o = MakeSetOptions { prefix_tokens, min_tokens, max_tokens, limit, decodings, generator, seed, watermark: wm.get()?, paraphrase };
+            let o = MakeSetOptions { prefix_tokens, min_tokens, max_tokens, skip, limit, decodings, generator, seed, watermark: wm.get()?, paraphrase };
             print_json(&make_set(&human, &model, &o, &out)?)
         }
-        Some(Sub::Eval { human, model_text, methods, model, reference, white_box, cal_fraction, resamples, seed, out, wm }) => {
-            let o = EvalRunOptions { human, model_text, methods, model, reference, white_box, cal_fraction, seed, resamples, watermark: wm.get()? };
+        Some(Sub::Train(a)) => run_stage(&a, gptlab_train::stages::detect::run),
+        Some(Sub::Eval { human, model_text, methods, model, reference, classifier, white_box, cal_fraction, resamples, seed, out, wm }) => {
+            let o = EvalRunOptions { human, model_text, methods, model, reference, white_box, cal_fraction, seed, resamples, watermark: wm.get()?, classifier };
             let r = eval_run(&o, &out)?;
             eprintln!("detect eval: report in {}", out.join("report.md").display());
             print_json(&r)

@@ -140,6 +140,8 @@ pub struct EvalRunOptions {
     pub resamples: usize,
     /// The key of [`Method::Watermark`].
     pub watermark: Option<Watermark>,
+    /// The trained detector of [`Method::Classifier`] (`gptlab detect train`'s `best/`).
+    pub classifier: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -195,8 +197,13 @@ pub fn eval_run(o: &EvalRunOptions, out: &Path) -> Result<EvalRun> {
     for &method in &o.methods {
         // the reference serves the methods that take one
         let reference = o.reference.as_deref().filter(|_| matches!(method, Method::FastDetectGpt | Method::Binoculars));
-        let hs = score_inputs(method, &o.model, reference, &human, o.watermark.as_ref())?;
-        let ms = score_inputs(method, &o.model, reference, &model, o.watermark.as_ref())?;
+        let scorer = match (method, &o.classifier) {
+            (Method::Classifier, Some(c)) => c,
+            (Method::Classifier, None) => return Err(Error::Input("method classifier needs the trained detector (--classifier DIR, from `gptlab detect train`)".into())),
+            _ => &o.model,
+        };
+        let hs = score_inputs(method, scorer, reference, &human, o.watermark.as_ref())?;
+        let ms = score_inputs(method, scorer, reference, &model, o.watermark.as_ref())?;
         let wb = o.white_box.as_deref();
         let (mut hc, mut ht, mut mc, mut mt) = (vec![], vec![], vec![], vec![]);
         let mut unscored = 0;

@@ -34,13 +34,16 @@
 //!   `B = log-ppl / x-ppl` and `score = −B` (low B: the text is no more surprising to M1 than
 //!   M2's own predictions are). Both log terms come from the same model, as in the authors'
 //!   code. With M1 = M2, x-ppl is the mean entropy of `p1_t`.
-//! - [`Method::Classifier`], [`Method::Watermark`] are scored elsewhere (a trained classifier;
-//!   a watermark detector needs the generator's key, not a model): [`score_texts`] refuses them.
+//! - [`Method::Classifier`]: the logit of a scalar model trained by `gptlab detect train`
+//!   ([`classifier`]); [`score_dirs`] reads it from its checkpoint directory.
+//! - [`Method::Watermark`] needs the generator's key, not a model (`files::watermark_scored`);
+//!   [`score_texts`] refuses it and the classifier.
 //!
 //! With a reference model both must share the tokenizer (same vocabulary size, and every text
 //! encoded to the same ids) and the model's vocabulary size; otherwise [`score_texts`] fails.
 
 pub mod bench;
+pub mod classifier;
 pub mod files;
 mod stats;
 
@@ -152,9 +155,16 @@ pub fn score_texts(method: Method, model: &Loaded<Gpt>, reference: Option<&Loade
 }
 
 /// [`score_texts`] on checkpoint directories: loads `model_dir` (and `reference_dir`) frozen on
-/// `device`; a tokenizer mismatch names both directories.
+/// `device`; a tokenizer mismatch names both directories. For [`Method::Classifier`],
+/// `model_dir` is the trained detector (a scalar model).
 pub fn score_dirs(method: Method, model_dir: &std::path::Path, reference_dir: Option<&std::path::Path>, device: tch::Device, texts: &[String]) -> Result<Vec<Scored>> {
-    use gptlab_model::roles::{lm, Mode};
+    use gptlab_model::roles::{lm, scalar, Mode};
+    if method == Method::Classifier {
+        if reference_dir.is_some() {
+            return Err(Error::Input("classifier takes no reference model".into()));
+        }
+        return classifier::score_classifier(&scalar(model_dir, device, Mode::Frozen)?, texts);
+    }
     check_method(method, reference_dir.is_some())?;
     let model = lm(model_dir, device, Mode::Frozen)?;
     let reference = reference_dir.map(|d| lm(d, device, Mode::Frozen)).transpose()?;
@@ -178,7 +188,7 @@ fn same_tokenizer(model: &Loaded<Gpt>, reference: &Loaded<Gpt>) -> std::result::
 
 fn check_method(method: Method, has_reference: bool) -> Result<()> {
     match method {
-        Method::Classifier => return Err(Error::Input("the classifier detector is not a zero-shot score: it is trained and applied by its own command, not score_texts".into())),
+        Method::Classifier => return Err(Error::Input("the classifier is a trained scalar model, not a language model's score: read it with score_dirs (or classifier::score_classifier)".into())),
         Method::Watermark => return Err(Error::Input("the watermark detector needs the generator's watermark key, not a language model: it is not scored by score_texts".into())),
         _ => {}
     }

@@ -13,7 +13,7 @@
 use crate::trainer::{Evaluation, Task};
 use crate::Result;
 use gptlab_core::rng::Rng;
-use gptlab_model::heads::ScalarHead;
+use gptlab_model::heads::{pack_rows, ScalarHead};
 use gptlab_model::Gpt;
 use gptlab_tokenizer::chat::Rendered;
 use serde_json::{Map, Value};
@@ -55,19 +55,10 @@ pub struct RmTask {
 /// `block` keeps its last `block` tokens: the reward is read at the end of the reply, and the
 /// reply is what the completions of a group differ in (long conversations lose their start).
 pub fn pack(items: &[&Rendered], block: usize, pad: u32, device: Device) -> (Tensor, Tensor) {
-    let t = items.iter().map(|r| r.ids.len().min(block)).max().unwrap_or(1).max(1);
-    let mut x = vec![pad as i64; items.len() * t];
-    let mut last = Vec::with_capacity(items.len());
-    for (row, r) in items.iter().enumerate() {
-        let n = r.ids.len().min(block).max(1);
-        let tail = &r.ids[r.ids.len().saturating_sub(block)..];
-        for (j, &id) in tail.iter().enumerate() {
-            x[row * t + j] = id as i64;
-        }
-        last.push(n as i64 - 1);
-    }
-    (Tensor::from_slice(&x).view([items.len() as i64, t as i64]).to_device(device), Tensor::from_slice(&last).to_device(device))
+    let tails: Vec<&[u32]> = items.iter().map(|r| &r.ids[r.ids.len().saturating_sub(block)..]).collect();
+    pack_rows(&tails, pad, device)
 }
+
 
 /// One group's loss given its rewards `[K]` and tie groups (best first): the mean of
 /// −log σ(r_w − r_l) over the pairs whose `w` is in an earlier group than `l` (`None` when

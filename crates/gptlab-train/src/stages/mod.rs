@@ -4,8 +4,10 @@
 //! - [`pretrain`]: a GPT on a text corpus (from scratch or from a checkpoint);
 //! - [`sft`]: supervised fine-tuning on demonstrations (InstructGPT step 1);
 //! - [`rm`]: a reward model on ranked comparisons (step 2);
-//! - [`ppo`]: PPO, and PPO-ptx, against the reward model (step 3).
+//! - [`ppo`]: PPO, and PPO-ptx, against the reward model (step 3);
+//! - [`detect`]: the trained detector of model-written text (`gptlab detect train`).
 
+pub mod detect;
 pub mod ppo;
 pub mod pretrain;
 pub mod rm;
