@@ -135,6 +135,22 @@ fn a_trained_classifier_scores_and_is_evaluated() {
     std::fs::write(&input, "{\"text\": \"the river runs past the old mill and a queen sings\"}\n{\"text\": \"t\"}\n").expect("w");
     let rows: Vec<Value> = ok(&["detect", "--method", "classifier", "--model", &p(&clf), "--file", &p(&input)]).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
     assert!(rows[0]["score"].is_number() && rows[1]["error"].as_str().expect("e").contains("too short"), "{rows:?}");
+    // the server offers it under --detector, with the command line's score
+    let db = d.join("g.db");
+    let key = common::key(&db, "dee", &[]);
+    let srv = common::start(&m, &db, &["--detector", &format!("clf={}", p(&clf)), "--rate-limit", "0"]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let post = |body: Value| -> (u16, Value) {
+        let mut r = agent.post(format!("{}/v1/detect", srv.1)).header("Authorization", &format!("Bearer {key}")).send_json(&body).expect("http");
+        (r.status().as_u16(), r.body_mut().read_json::<Value>().unwrap_or(Value::Null))
+    };
+    let text = "the river runs past the old mill and a queen sings";
+    let (st, v) = post(serde_json::json!({"model": "clf", "method": "classifier", "input": text}));
+    assert_eq!(st, 200, "{v}");
+    assert!((v["data"][0]["score"].as_f64().expect("s") - rows[0]["score"].as_f64().expect("s")).abs() < 1e-9, "{v} vs {}", rows[0]);
+    let (st, v) = post(serde_json::json!({"model": "m", "method": "classifier", "input": text}));
+    assert!(st == 404 && v["error"]["message"].as_str().expect("m").contains("detector"), "a served LM is not a detector: {v}");
+    drop(srv);
     // a language model is not a classifier; eval needs --classifier for the method
     let o = bin().args(["detect", "--method", "classifier", "--model", ms, "--file", &p(&input)]).output().expect("run");
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not a reward/value model"), "{}", String::from_utf8_lossy(&o.stderr));

@@ -4,7 +4,8 @@
 //! Body: `{"model": NAME, "input": TEXT or [TEXT, ...], "method": METHOD, "reference": NAME?,
 //! "watermark": KEY?}` with METHOD one of `perplexity`, `burstiness`, `fast-detectgpt`,
 //! `binoculars` (with a `reference`, another served model sharing the tokenizer) and
-//! `watermark` (with the `KEY` the text was generated under; default γ and δ). Answer:
+//! `watermark` (with the `KEY` the text was generated under; default γ and δ), or `classifier`
+//! (then `model` names a trained detector, `gptlab serve --detector NAME=DIR`). Answer:
 //! `{"object": "list", "model", "method", "data": [{"index", "score", "tokens"} or {"index",
 //! "error"}]}`: higher scores mean more likely model-written; a text that cannot be scored
 //! (empty, too short) gets an `error`, never a score. The model's weights are loaded for the
@@ -57,7 +58,7 @@ async fn run(st: &Arc<AppState>, h: &HeaderMap, body: Body) -> Result<Value, Api
     authorize(st, h)?;
     let bytes = read_body(st, h, body).await?;
     let r: DetectRequest = serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(None, format!("invalid request body: {e}")))?;
-    let method = Method::parse(&r.method).filter(|m| *m != Method::Classifier).ok_or_else(|| ApiError::invalid("method".to_string(), format!("`{}`: one of perplexity, burstiness, fast-detectgpt, binoculars, watermark", r.method)))?;
+    let method = Method::parse(&r.method).ok_or_else(|| ApiError::invalid("method".to_string(), format!("`{}`: one of perplexity, burstiness, fast-detectgpt, binoculars, classifier, watermark", r.method)))?;
     let texts = match r.input {
         Input::One(t) => vec![t],
         Input::Many(v) => v,
@@ -66,7 +67,9 @@ async fn run(st: &Arc<AppState>, h: &HeaderMap, body: Body) -> Result<Value, Api
         return Err(ApiError::invalid("input".to_string(), format!("1 to {MAX_INPUTS} texts")));
     }
     let dir = |name: &str, field: &str| -> Result<std::path::PathBuf, ApiError> {
-        st.models.get(name).map(|m| m.dir.clone()).ok_or_else(|| ApiError::invalid(field.to_string(), format!("The model `{name}` does not exist")).status(axum::http::StatusCode::NOT_FOUND).with_code("model_not_found"))
+        let found = if method == Method::Classifier && field == "model" { st.detectors.get(name).cloned() } else { st.models.get(name).map(|m| m.dir.clone()) };
+        let what = if method == Method::Classifier && field == "model" { "detector" } else { "model" };
+        found.ok_or_else(|| ApiError::invalid(field.to_string(), format!("The {what} `{name}` does not exist")).status(axum::http::StatusCode::NOT_FOUND).with_code("model_not_found"))
     };
     let model = dir(&r.model, "model")?;
     let reference = r.reference.as_deref().map(|n| dir(n, "reference")).transpose()?;

@@ -55,6 +55,9 @@ pub struct ServeOptions {
     pub lease_s: f64,
     /// A watermark applied to every completion request's sampling (not to labeling tasks).
     pub watermark: Option<gptlab_engine::Watermark>,
+    /// (name, checkpoint directory) of each trained detector (`gptlab detect train`) that
+    /// `/v1/detect` offers as method `classifier`.
+    pub detectors: Vec<(String, PathBuf)>,
 }
 
 /// `NAME=DIR` or `DIR` (named by the path as given, as vLLM names a model).
@@ -88,6 +91,15 @@ pub fn serve(o: &ServeOptions, ready: impl FnOnce(std::net::SocketAddr)) -> Resu
     let rate = (o.rate_per_minute > 0.0).then(|| RateLimit { per_minute: o.rate_per_minute, burst: o.rate_per_minute.max(1.0) });
     let mut state = AppState::new(models, store, o.limits.clone(), rate, o.body_timeout, o.lease_s);
     state.watermark = o.watermark.clone();
+    for (name, dir) in &o.detectors {
+        let cfg = gptlab_model::checkpoint::load_config(dir).map_err(|e| Error::Input(format!("--detector {name}={}: {e}", dir.display())))?;
+        if !cfg.is_scalar_model() {
+            return Err(Error::Input(format!("--detector {name}={}: not a trained detector (a scalar model from `gptlab detect train`)", dir.display())));
+        }
+        if state.detectors.insert(name.clone(), dir.clone()).is_some() {
+            return Err(Error::Input(format!("--detector {name}: two detectors with one name")));
+        }
+    }
     state.detect_device = o.device.resolve()?;
     let state = Arc::new(state);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -60,13 +60,15 @@ pub struct AppState {
     /// Where `/v1/detect` scores, one request at a time.
     pub detect_device: tch::Device,
     pub detect_lock: Mutex<()>,
+    /// Trained detectors (`gptlab serve --detector NAME=DIR`) by name.
+    pub detectors: BTreeMap<String, std::path::PathBuf>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     counter: AtomicU64,
 }
 
 impl AppState {
     pub fn new(models: BTreeMap<String, Model>, store: Store, limits: Limits, rate: Option<RateLimit>, body_timeout: Duration, lease_s: f64) -> Self {
-        Self { models, store: Arc::new(store), limits, rate, body_timeout, lease_s, watermark: None, detect_device: tch::Device::Cpu, detect_lock: Mutex::default(), buckets: Mutex::default(), counter: AtomicU64::new(0) }
+        Self { models, store: Arc::new(store), limits, rate, body_timeout, lease_s, watermark: None, detect_device: tch::Device::Cpu, detect_lock: Mutex::default(), detectors: BTreeMap::new(), buckets: Mutex::default(), counter: AtomicU64::new(0) }
     }
 
     /// A fresh id suffix and a seed for requests that give none.

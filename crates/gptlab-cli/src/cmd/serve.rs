@@ -52,6 +52,9 @@ pub struct Args {
     /// Seconds a labeler may hold a labeling task before it goes back to the queue.
     #[arg(long, default_value_t = 1800.0)]
     pub lease_seconds: f64,
+    /// A trained detector (`gptlab detect train`) for /v1/detect's method `classifier`: NAME=DIR; repeatable.
+    #[arg(long = "detector")]
+    pub detectors: Vec<String>,
     #[command(flatten)]
     pub wm: crate::common::WatermarkArgs,
 }
@@ -70,6 +73,7 @@ pub fn run(a: Args) -> Result<()> {
         threads: a.threads,
         lease_s: a.lease_seconds,
         watermark,
+        detectors: a.detectors.iter().map(|m| parse_model_arg(m)).collect(),
     };
     let names: Vec<String> = o.models.iter().map(|(n, _)| n.clone()).collect();
     let db = o.db.display().to_string();
