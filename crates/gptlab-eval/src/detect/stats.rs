@@ -126,18 +126,21 @@ fn batch(model: &Gpt, reference: Option<&Gpt>, rows: &[&[u32]], need: Need) -> R
             })
         };
         let (mut mu, mut var, mut xent) = (Vec::new(), Vec::new(), Vec::new());
+        // Σ_v a(v) b(v) per position, as a batched dot product (no [B, T, V] product tensor)
+        let vocab = lpm.size()[2];
+        let dot = |x: &Tensor, y: &Tensor| x.reshape([-1, 1, vocab]).bmm(&y.reshape([-1, vocab, 1])).reshape([b, t - 1]);
         match need {
             Need::LogProb => {}
             Need::Discrepancy => {
                 let q = q()?;
-                let m = (&q * &lpm).sum_dim_intlist(-1, false, Kind::Float);
-                let centred = (&lpm - m.unsqueeze(-1)).square();
-                var = to_vec(&(&q * centred).sum_dim_intlist(-1, false, Kind::Float))?;
+                let m = dot(&q, &lpm);
+                let mut centred = &lpm - m.unsqueeze(-1);
+                let _ = centred.square_();
+                var = to_vec(&dot(&q, &centred))?;
                 mu = to_vec(&m)?;
             }
             Need::CrossEntropy => {
-                let q = q()?;
-                xent = to_vec(&-(&q * &lpm).sum_dim_intlist(-1, false, Kind::Float))?;
+                xent = to_vec(&-dot(&q()?, &lpm))?;
             }
         }
         let w = (t - 1) as usize;
