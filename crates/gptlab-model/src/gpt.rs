@@ -12,19 +12,22 @@ use tch::{nn, Device, Kind, Tensor};
 struct Conv1D {
     w: Tensor,
     b: Option<Tensor>,
+    /// `w`'s `[in, out]`, kept so that a forward asks libtorch for no shape.
+    n_in: i64,
+    n_out: i64,
 }
 
 impl Conv1D {
     fn new(p: nn::Path, n_in: i64, n_out: i64, std: f64, bias: bool) -> Self {
         let w = p.var("weight", &[n_in, n_out], nn::Init::Randn { mean: 0.0, stdev: std });
         let b = bias.then(|| p.var("bias", &[n_out], nn::Init::Const(0.0)));
-        Self { w, b }
+        Self { w, b, n_in, n_out }
     }
 
     /// `kind` is the compute precision (weights are cast to it, as autocast does).
     fn forward(&self, x: &Tensor, kind: Kind) -> Tensor {
         let mut shape = x.size();
-        let n_in = *shape.last().unwrap_or(&0);
+        let n_in = self.n_in;
         let y = if kind == Kind::Float {
             // fp32 fast path: no casts (each tch call costs a few µs in KV-cache decoding)
             let x2 = x.reshape([-1, n_in]);
@@ -41,7 +44,7 @@ impl Conv1D {
             }
         };
         if let Some(last) = shape.last_mut() {
-            *last = self.w.size()[1];
+            *last = self.n_out;
         }
         y.reshape(shape)
     }
@@ -52,18 +55,18 @@ pub(crate) struct LayerNorm {
     w: Tensor,
     b: Option<Tensor>,
     eps: f64,
+    c: i64,
 }
 
 impl LayerNorm {
     fn new(p: nn::Path, c: i64, eps: f64, bias: bool) -> Self {
         let w = p.var("weight", &[c], nn::Init::Const(1.0));
         let b = bias.then(|| p.var("bias", &[c], nn::Init::Const(0.0)));
-        Self { w, b, eps }
+        Self { w, b, eps, c }
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        let c = self.w.size()[0];
-        x.layer_norm([c], Some(&self.w), self.b.as_ref(), self.eps, true)
+        x.layer_norm([self.c], Some(&self.w), self.b.as_ref(), self.eps, true)
     }
 }
 
