@@ -1,0 +1,33 @@
+//! Data-parallel collectives for gptlab over libtorch's own c10d: a TCPStore rendezvous and a
+//! process group (Gloo for CPU tensors, NCCL for CUDA ones with the `nccl` feature), the
+//! engine PyTorch's DistributedDataParallel uses. `tch` exposes none of c10d, so a small C++
+//! shim (cpp/shim.cpp, bridged by `cxx` in `ffi.rs`, the crate's only `unsafe`) calls it.
+//!
+//! [`Dist::from_env`] joins the run that the standard environment describes ([`DistEnv`]), or
+//! returns `None` for a single-process run. Every collective acts in place on the given tensors
+//! and returns once it has completed on this rank; a peer that exits or stops answering turns
+//! into an [`Error::Collective`] (Gloo reports a closed connection at once, a silent peer after
+//! the group's timeout), never a hang past the timeout.
+
+mod env;
+mod ffi;
+mod group;
+
+pub use env::{DistEnv, REQUIRED};
+pub use group::{Dist, ReduceOp, DEFAULT_BUCKET_BYTES};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{var}: {msg}")]
+    Env { var: &'static str, msg: String },
+    #[error("rank {rank} of {world_size} could not join the run at {addr}:{port} within {timeout_s}s: {msg} (are all {world_size} processes started with the same MASTER_ADDR/MASTER_PORT, and is the port reachable?)")]
+    Rendezvous { rank: usize, world_size: usize, addr: String, port: u16, timeout_s: u64, msg: String },
+    #[error("{op} failed on rank {rank} of {world_size} (a peer exited or stopped answering within {timeout_s}s?): {msg}")]
+    Collective { op: &'static str, rank: usize, world_size: usize, timeout_s: u64, msg: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

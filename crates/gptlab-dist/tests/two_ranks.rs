@@ -1,0 +1,190 @@
+//! Collectives across real processes on loopback: each test re-runs this test binary as the
+//! ranks of a small run (the child role is chosen by GPTLAB_DIST_TEST_ROLE), with the standard
+//! environment variables set as a launcher would.
+
+use gptlab_dist::{Dist, DistEnv, Error, ReduceOp};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use tch::{Device, Kind, Tensor};
+
+const ROLE: &str = "GPTLAB_DIST_TEST_ROLE";
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Runs `test` of this binary as ranks `ranks` of a `world`-process run, all at once.
+fn spawn(test: &str, role: &str, world: usize, ranks: &[usize]) -> Vec<Output> {
+    let port = free_port().to_string();
+    let exe = std::env::current_exe().expect("test binary");
+    let children: Vec<_> = ranks
+        .iter()
+        .map(|r| {
+            Command::new(&exe)
+                .args([test, "--exact", "--nocapture", "--test-threads=1"])
+                .env(ROLE, role)
+                .env("RANK", r.to_string())
+                .env("LOCAL_RANK", r.to_string())
+                .env("WORLD_SIZE", world.to_string())
+                .env("MASTER_ADDR", "127.0.0.1")
+                .env("MASTER_PORT", &port)
+                .env("OMP_NUM_THREADS", "1")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn rank")
+        })
+        .collect();
+    children.into_iter().map(|c| c.wait_with_output().expect("wait rank")).collect()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn join(timeout: Duration) -> Dist {
+    Dist::from_env(Device::Cpu, timeout).expect("join").expect("distributed env is set")
+}
+
+fn values(t: &Tensor) -> Vec<f64> {
+    Vec::<f64>::try_from(t.to_kind(Kind::Double).reshape([-1])).expect("values")
+}
+
+fn rank_body() {
+    let d = join(Duration::from_secs(60));
+    let (r, w) = (d.rank() as f64, d.world_size() as f64);
+    assert_eq!(d.backend(), "gloo");
+    // sum and mean of (rank + 1) over the ranks
+    let t = Tensor::full([5], r + 1.0, (Kind::Float, Device::Cpu));
+    d.all_reduce(std::slice::from_ref(&t), ReduceOp::Sum).expect("sum");
+    assert_eq!(values(&t), vec![w * (w + 1.0) / 2.0; 5]);
+    let t = Tensor::full([3], r + 1.0, (Kind::Float, Device::Cpu));
+    d.all_reduce(std::slice::from_ref(&t), ReduceOp::Avg).expect("avg");
+    assert_eq!(values(&t), vec![(w + 1.0) / 2.0; 3]);
+    let t = Tensor::full([2], r, (Kind::Float, Device::Cpu));
+    d.all_reduce(std::slice::from_ref(&t), ReduceOp::Max).expect("max");
+    assert_eq!(values(&t), vec![w - 1.0; 2]);
+    // broadcast from the last rank
+    let ts = [Tensor::full([4], r * 7.0, (Kind::Float, Device::Cpu)), Tensor::full([2, 2], r, (Kind::Int64, Device::Cpu))];
+    d.broadcast(&ts, d.world_size() - 1).expect("broadcast");
+    assert_eq!(values(&ts[0]), vec![(w - 1.0) * 7.0; 4]);
+    assert_eq!(values(&ts[1]), vec![w - 1.0; 4]);
+    // all-gather in rank order
+    let g = d.all_gather(&Tensor::from_slice(&[r * 10.0, r * 10.0 + 1.0])).expect("gather");
+    let got: Vec<Vec<f64>> = g.iter().map(values).collect();
+    let want: Vec<Vec<f64>> = (0..d.world_size()).map(|k| vec![k as f64 * 10.0, k as f64 * 10.0 + 1.0]).collect();
+    assert_eq!(got, want);
+    // bucketed mean of tensors of several shapes, in buckets of 64 bytes (several buckets,
+    // one tensor larger than a bucket): tensor i holds rank * (i + 1) + position
+    let shapes: [&[i64]; 4] = [&[3], &[4, 5], &[1], &[2, 3, 2]];
+    let grads: Vec<Tensor> = shapes.iter().enumerate().map(|(i, s)| Tensor::arange(s.iter().product::<i64>(), (Kind::Float, Device::Cpu)).view(*s) + r * (i as f64 + 1.0)).collect();
+    d.all_reduce_bucketed(&grads, ReduceOp::Avg, 64).expect("bucketed");
+    for (i, (g, s)) in grads.iter().zip(shapes).enumerate() {
+        assert_eq!(g.size(), s.to_vec());
+        let mean_rank = (w - 1.0) / 2.0;
+        let want: Vec<f64> = (0..s.iter().product::<i64>()).map(|p| p as f64 + mean_rank * (i as f64 + 1.0)).collect();
+        assert_eq!(values(g), want, "tensor {i}");
+    }
+    d.barrier().expect("barrier");
+    println!("rank {} ok", d.rank());
+}
+
+fn dies_body() {
+    let d = join(Duration::from_secs(60));
+    if d.rank() == 1 {
+        std::process::exit(3);
+    }
+    let t0 = Instant::now();
+    let t = Tensor::ones([4], (Kind::Float, Device::Cpu));
+    // the first collective may still find the peer's socket open; one of a few must fail
+    let mut err = None;
+    for _ in 0..50 {
+        if let Err(e) = d.all_reduce(std::slice::from_ref(&t), ReduceOp::Sum) {
+            err = Some(e);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let e = err.expect("a collective with a dead peer must fail");
+    assert!(matches!(e, Error::Collective { .. }), "{e}");
+    println!("PEER-ERROR after {:.1}s: {e}", t0.elapsed().as_secs_f64());
+}
+
+fn alone_body() {
+    let t0 = Instant::now();
+    let e = Dist::from_env(Device::Cpu, Duration::from_secs(3)).expect_err("nobody else arrives");
+    assert!(matches!(e, Error::Rendezvous { .. }), "{e}");
+    println!("ALONE-ERROR after {:.1}s: {e}", t0.elapsed().as_secs_f64());
+}
+
+#[test]
+fn two_ranks_agree_on_every_collective() {
+    match std::env::var(ROLE).as_deref() {
+        Ok("collectives") => return rank_body(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    for o in spawn("two_ranks_agree_on_every_collective", "collectives", 2, &[0, 1]) {
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains(" ok"), "{}", text(&o));
+    }
+}
+
+#[test]
+fn three_ranks_agree_on_every_collective() {
+    match std::env::var(ROLE).as_deref() {
+        Ok("collectives3") => return rank_body(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    for o in spawn("three_ranks_agree_on_every_collective", "collectives3", 3, &[0, 1, 2]) {
+        assert!(o.status.success(), "{}", text(&o));
+    }
+}
+
+#[test]
+fn a_dead_peer_is_an_error_not_a_hang() {
+    match std::env::var(ROLE).as_deref() {
+        Ok("dies") => return dies_body(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    let t0 = Instant::now();
+    let outs = spawn("a_dead_peer_is_an_error_not_a_hang", "dies", 2, &[0, 1]);
+    assert_eq!(outs[1].status.code(), Some(3), "{}", text(&outs[1]));
+    let t = text(&outs[0]);
+    assert!(outs[0].status.success() && t.contains("PEER-ERROR") && t.contains("all-reduce failed on rank 0 of 2"), "{t}");
+    assert!(t0.elapsed() < Duration::from_secs(50), "took {:?}", t0.elapsed());
+}
+
+#[test]
+fn a_peer_that_never_arrives_times_out_with_a_clear_error() {
+    match std::env::var(ROLE).as_deref() {
+        Ok("alone") => return alone_body(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    let t0 = Instant::now();
+    let outs = spawn("a_peer_that_never_arrives_times_out_with_a_clear_error", "alone", 2, &[0]);
+    let t = text(&outs[0]);
+    assert!(outs[0].status.success() && t.contains("ALONE-ERROR") && t.contains("could not join the run at 127.0.0.1"), "{t}");
+    assert!(t0.elapsed() < Duration::from_secs(30), "took {:?}", t0.elapsed());
+}
+
+#[test]
+fn cuda_without_nccl_and_bad_env_are_errors() {
+    if std::env::var(ROLE).is_ok() {
+        return;
+    }
+    let env = DistEnv { rank: 0, world_size: 1, local_rank: 0, master_addr: "127.0.0.1".into(), master_port: free_port(), agent_store: false };
+    if !cfg!(feature = "nccl") {
+        let e = Dist::new(env.clone(), Device::Cuda(0), Duration::from_secs(5)).expect_err("no nccl").to_string();
+        assert!(e.contains("--features cuda"), "{e}");
+    }
+    // a world of one needs no peer
+    let d = Dist::new(env, Device::Cpu, Duration::from_secs(5)).expect("world of one");
+    let t = Tensor::from_slice(&[1.0f32, 2.0]);
+    d.all_reduce(std::slice::from_ref(&t), ReduceOp::Avg).expect("avg of one");
+    assert_eq!(values(&t), vec![1.0, 2.0]);
+}
