@@ -37,8 +37,11 @@
 //! | `detect/test/monte_carlo` | the Monte-Carlo samples that check Fast-DetectGPT's analytic criterion (`gptlab-eval`'s `detect` tests) |
 //! | `watermark/<KEY>` | with seed 0: the hash key of the green-list watermark keyed by the string `KEY` (`gptlab-engine`'s `watermark`; `--watermark KEY`) |
 //!
+//! | `torch/rank/<r>` | the seed of libtorch's generator (dropout) on data-parallel rank `r` > 0, set after the weights are broadcast from rank 0 (`gptlab-train`'s `dist`) |
+//!
 //! libtorch's own generator (weight initialisation, dropout) is seeded with the run seed
-//! itself (`tch::manual_seed`).
+//! itself (`tch::manual_seed`). Data-parallel ranks share every stream above: each draws the
+//! same global batch and keeps its own part (see `gptlab-train`'s `dist`).
 
 /// The seed of stream `name` of a run seeded `seed` (see the module docs).
 pub fn stream_seed(seed: u64, name: &str) -> u64 {

@@ -34,12 +34,20 @@ impl TokenSplit {
 
 /// `batch` random windows of `block + 1` tokens: inputs `[B, T]` and next-token targets `[B, T]`.
 pub fn random_windows(data: &Tensor, batch: usize, block: i64, rng: &mut Rng) -> (Tensor, Tensor) {
+    shard_windows(data, batch, block, rng, 0..batch)
+}
+
+/// Windows `keep` of `batch` random windows: `rng` advances over all `batch` draws (every
+/// data-parallel rank draws the same global batch and keeps its own part of it).
+pub fn shard_windows(data: &Tensor, batch: usize, block: i64, rng: &mut Rng, keep: std::ops::Range<usize>) -> (Tensor, Tensor) {
     let n = data.size()[0];
     let max_start = (n - block - 1).max(0) as u64 + 1;
-    let starts: Vec<i64> = (0..batch).map(|_| rng.below(max_start) as i64).collect();
+    let all: Vec<i64> = (0..batch).map(|_| rng.below(max_start) as i64).collect();
+    let starts = &all[keep];
+    let batch = starts.len();
     let dev = data.device();
     let offs = Tensor::arange(block + 1, (Kind::Int64, dev)).unsqueeze(0);
-    let idx = Tensor::from_slice(&starts).to_device(dev).unsqueeze(1) + offs;
+    let idx = Tensor::from_slice(starts).to_device(dev).unsqueeze(1) + offs;
     let w = data.index_select(0, &idx.view([-1])).view([batch as i64, block + 1]);
     (w.narrow(1, 0, block), w.narrow(1, 1, block))
 }

@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod config;
 pub mod data;
+pub mod dist;
 pub mod objectives;
 pub mod optim;
 pub mod par;
@@ -40,6 +41,8 @@ pub enum Error {
     Context { what: String, source: Box<Error> },
     #[error("plot: {0}")]
     Plot(String),
+    #[error(transparent)]
+    Dist(#[from] gptlab_dist::Error),
     #[error("tensor error: {0}")]
     Torch(#[from] tch::TchError),
 }

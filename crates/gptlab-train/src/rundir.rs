@@ -42,6 +42,11 @@ pub struct TrainerState {
     pub last_eval_loss: Option<f64>,
     pub tokens_seen: u64,
     pub tokenizer_sha256: String,
+    /// Sequences per optimizer step across all processes (batch × world size × accumulation),
+    /// which fixes the data position a resumed run continues from; absent in RL states and
+    /// checkpoints from before data parallelism.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_batch: Option<u64>,
 }
 
 /// Reads `trainer_state.json` of a checkpoint directory.
@@ -138,6 +143,7 @@ impl RunDir {
                 last_eval_loss: None,
                 tokens_seen: 0,
                 tokenizer_sha256: self.tok_sha.clone(),
+                global_batch: None,
             });
         }
         let last = self.dir(Slot::Last);

@@ -6,7 +6,7 @@ use gptlab_model::{Gpt, GptConfig};
 use gptlab_train::config::TrainSection;
 use gptlab_train::optim::{OptimConfig, ScheduleConfig};
 use gptlab_train::rundir::{read_state, RunDir};
-use gptlab_train::trainer::{self, Evaluation, LoopConfig, Task};
+use gptlab_train::trainer::{self, Evaluation, LoopConfig, Shard, Task};
 use gptlab_train::Result;
 use serde_json::{Map, Value};
 use tch::{nn, Device, Kind, Tensor};
@@ -17,7 +17,7 @@ struct Toy {
 }
 
 impl Task for Toy {
-    fn train_loss(&mut self, model: &Gpt, rng: &mut Rng, _micro: u64) -> Result<(Tensor, usize, Map<String, Value>)> {
+    fn train_loss(&mut self, model: &Gpt, rng: &mut Rng, _micro: u64, _shard: Shard) -> Result<(Tensor, usize, Map<String, Value>)> {
         let x = Tensor::from_slice(&(0..8).map(|_| rng.below(20) as i64).collect::<Vec<_>>()).view([2, 4]);
         let mut loss = model.loss(&x, &x, true)?;
         if self.nan_at == Some(self.step) {
@@ -26,7 +26,7 @@ impl Task for Toy {
         self.step += 1;
         Ok((loss, 8, Map::new()))
     }
-    fn evaluate(&mut self, model: &Gpt) -> Result<Evaluation> {
+    fn evaluate(&mut self, model: &Gpt, _shard: Shard) -> Result<Evaluation> {
         let x = Tensor::from_slice(&[1i64, 2, 3, 4]).view([1, 4]);
         Ok(Evaluation { loss: model.loss(&x, &x, false)?.double_value(&[]), ..Default::default() })
     }
@@ -50,6 +50,7 @@ fn loop_cfg(iters: u64, accum: usize, batch: usize) -> LoopConfig {
         },
         resume: false,
         progress: false,
+        dist: None,
     }
 }
 

@@ -10,7 +10,7 @@
 //! stage).
 //! Not implemented: margins, and per-labeler weighting.
 
-use crate::trainer::{Evaluation, Task};
+use crate::trainer::{Evaluation, Shard, Task};
 use crate::Result;
 use gptlab_core::rng::Rng;
 use gptlab_model::heads::{pack_rows, ScalarHead};
@@ -131,12 +131,11 @@ impl RmTask {
 }
 
 impl Task for RmTask {
-    fn train_loss(&mut self, model: &Gpt, _rng: &mut Rng, micro: u64) -> Result<(Tensor, usize, Map<String, Value>)> {
-        let per_epoch = self.train.len().div_ceil(self.batch_size) as u64;
-        let (epoch, k) = (micro / per_epoch, (micro % per_epoch) as usize);
+    fn train_loss(&mut self, model: &Gpt, _rng: &mut Rng, micro: u64, shard: Shard) -> Result<(Tensor, usize, Map<String, Value>)> {
+        let (epoch, k, per_epoch, positions) = shard.epoch_positions(self.train.len(), self.batch_size, micro);
         let mut order: Vec<usize> = (0..self.train.len()).collect();
         Rng::stream(self.seed, &format!("rm/epoch/{epoch}")).shuffle(&mut order);
-        let groups: Vec<&RankedGroup> = order.iter().skip(k * self.batch_size).take(self.batch_size).map(|&i| &self.train[i]).collect();
+        let groups: Vec<&RankedGroup> = positions.iter().map(|&p| &self.train[order[p]]).collect();
         let (loss, [correct, pairs, _], _, tokens) = self.groups_loss(model, &groups, true)?;
         let mut m = Map::new();
         m.insert("accuracy".into(), (correct as f64 / pairs.max(1) as f64).into());
@@ -144,7 +143,7 @@ impl Task for RmTask {
         Ok((loss, tokens, m))
     }
 
-    fn evaluate(&mut self, model: &Gpt) -> Result<Evaluation> {
+    fn evaluate(&mut self, model: &Gpt, _shard: Shard) -> Result<Evaluation> {
         let s = self.stats(model, &self.val)?;
         let mut metrics = Map::new();
         metrics.insert("eval_accuracy".into(), s.accuracy.into());

@@ -8,7 +8,7 @@
 //! one sequence.
 
 use crate::rl::rollout::mean_score;
-use crate::trainer::{Evaluation, Task};
+use crate::trainer::{Evaluation, Shard, Task};
 use crate::Result;
 use gptlab_core::rng::Rng;
 use gptlab_model::ops::IGNORE;
@@ -76,11 +76,10 @@ impl SftTask {
 }
 
 impl Task for SftTask {
-    fn train_loss(&mut self, model: &Gpt, _rng: &mut Rng, micro: u64) -> Result<(Tensor, usize, Map<String, Value>)> {
-        let per_epoch = self.train.len().div_ceil(self.batch_size) as u64;
-        let (epoch, k) = (micro / per_epoch, (micro % per_epoch) as usize);
+    fn train_loss(&mut self, model: &Gpt, _rng: &mut Rng, micro: u64, shard: Shard) -> Result<(Tensor, usize, Map<String, Value>)> {
+        let (epoch, k, per_epoch, positions) = shard.epoch_positions(self.train.len(), self.batch_size, micro);
         let order = self.order(epoch);
-        let items: Vec<&Rendered> = order.iter().skip(k * self.batch_size).take(self.batch_size).map(|&i| &self.train[i]).collect();
+        let items: Vec<&Rendered> = positions.iter().map(|&p| &self.train[order[p]]).collect();
         let pad = model.cfg.eos_token_id.unwrap_or(0) as u32;
         let (x, y, n) = batch(&items, self.block, pad, self.device);
         let loss = model.loss(&x, &y, true)?;
@@ -89,11 +88,11 @@ impl Task for SftTask {
         Ok((loss, n, m))
     }
 
-    fn evaluate(&mut self, model: &Gpt) -> Result<Evaluation> {
+    fn evaluate(&mut self, model: &Gpt, shard: Shard) -> Result<Evaluation> {
         let pad = model.cfg.eos_token_id.unwrap_or(0) as u32;
         let (mut total, mut count) = (0.0, 0usize);
         tch::no_grad(|| -> Result<()> {
-            for chunk in self.val.chunks(self.batch_size.max(1)) {
+            for chunk in self.val.chunks((self.batch_size * shard.world).max(1)) {
                 let items: Vec<&Rendered> = chunk.iter().collect();
                 let (x, y, n) = batch(&items, self.block, pad, self.device);
                 if n == 0 {

@@ -217,6 +217,7 @@ fn ptx_data(tok: &Tokenizer, corpus: &Path, n_positions: i64, device: tch::Devic
 
 pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
     check(cfg)?;
+    crate::dist::refuse("ppo")?;
     let (p, ro, t) = (&cfg.ppo, &cfg.rollout, &cfg.train);
     let group_size = ro.group_size;
     let device = gptlab_model::device::setup(t.device, t.threads)?;

@@ -24,7 +24,7 @@ fn tokenizer_for(spec: &TokenizerSpec, vocab_size: usize, corpus: &str) -> Resul
 }
 
 pub fn run(cfg: &PretrainConfig, o: &RunOptions) -> Result<Summary> {
-    let device = gptlab_model::device::setup(cfg.train.device, cfg.train.threads)?;
+    let (device, dist) = crate::dist::join(&cfg.train)?;
     tch::manual_seed(cfg.train.seed as i64);
     let docs = read_documents(&cfg.data.corpus)?;
     let (mut vs, mut model, tok) = match &cfg.model.init_from {
@@ -53,7 +53,7 @@ pub fn run(cfg: &PretrainConfig, o: &RunOptions) -> Result<Summary> {
     let data = ctx(TokenSplit::new(&ids, cfg.data.val_fraction, block, device), || format!("data.corpus = {}", cfg.data.corpus.display()))?;
     let eval_seed = gptlab_core::rng::stream_seed(cfg.train.seed, "pretrain/eval");
     let mut task = PretrainTask { data, batch_size: cfg.train.batch_size, block, eval_iters: cfg.train.eval_iters, eval_seed };
-    let lc = LoopConfig { optim: cfg.optim, schedule: cfg.schedule, train: cfg.train.clone(), resume: o.resume, progress: o.progress };
+    let lc = LoopConfig { optim: cfg.optim, schedule: cfg.schedule, train: cfg.train.clone(), resume: o.resume, progress: o.progress, dist };
     let rd = RunDir::new("pretrain", &cfg.run.out_dir, &tok, &o.resolved_toml)?;
     trainer::run(&mut task, &vs, &model, &rd, &lc)
 }

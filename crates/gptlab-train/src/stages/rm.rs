@@ -94,15 +94,19 @@ fn splits(r: &crate::config::RmSection, seed: u64) -> Result<([Vec<Comparison>; 
 
 pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
     let r = &cfg.rm;
-    let device = gptlab_model::device::setup(cfg.train.device, cfg.train.threads)?;
+    let (device, dist) = crate::dist::join(&cfg.train)?;
     tch::manual_seed(cfg.train.seed as i64);
     let l = ctx(roles::scalar_from_lm(&r.init_from, device, Mode::Trainable), || format!("rm.init_from = {}", r.init_from.display()))?;
     let (vs, tok) = (l.vs, l.tok);
     let Scalar { gpt: mut model, head } = l.model;
     model.set_precision(cfg.train.dtype);
     let ([train_c, val_c, test_c], skipped) = splits(r, cfg.train.seed)?;
-    for (name, cs) in [("train", &train_c), ("val", &val_c), ("test", &test_c)] {
-        write_jsonl(&cfg.run.out_dir.join("data").join(format!("{name}.jsonl")), cs)?;
+    // data-parallel: rank 0 alone writes files
+    let main = dist.as_ref().is_none_or(|d| d.is_main());
+    if main {
+        for (name, cs) in [("train", &train_c), ("val", &val_c), ("test", &test_c)] {
+            write_jsonl(&cfg.run.out_dir.join("data").join(format!("{name}.jsonl")), cs)?;
+        }
     }
     let origin = |file: &Option<std::path::PathBuf>, split: &str| file.as_ref().map_or_else(|| format!("{} ({split} split)", r.train.display()), |f| f.display().to_string());
     let train_origin = format!("{} (train split)", r.train.display());
@@ -110,7 +114,7 @@ pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
     let (n_train, n_val, n_test) = (train.len(), val.len(), test.len());
     let block = model.cfg.n_positions as usize;
     let mut task = RmTask { train, val, head, batch_size: cfg.train.batch_size, block, pad: tok.end, seed: cfg.train.seed, device };
-    let lc = LoopConfig::epochs(cfg.optim, cfg.schedule, &cfg.train, r.epochs, n_train, o.resume, o.progress);
+    let lc = LoopConfig::epochs(cfg.optim, cfg.schedule, &cfg.train, r.epochs, n_train, o.resume, o.progress, dist.clone());
     let rd = RunDir::new("rm", &cfg.run.out_dir, &tok, &o.resolved_toml)?;
     trainer::run(&mut task, &vs, &model, &rd, &lc)?;
 
@@ -124,9 +128,11 @@ pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
         let b = task.head.b.double_value(&[0]) - mean;
         task.head.set_bias(b);
         before = Some(mean);
-        rd.save(Slot::Best, &vs, &model, None, &read_state(&best)?, &|_| Ok(()))?;
-        let saved = roles::scalar(&best, device, Mode::Frozen)?.model;
-        after = Some(mean_reward(&saved.gpt, &saved.head, &seqs, cfg.train.batch_size * 2, block, tok.end)?);
+        if main {
+            rd.save(Slot::Best, &vs, &model, None, &read_state(&best)?, &|_| Ok(()))?;
+            let saved = roles::scalar(&best, device, Mode::Frozen)?.model;
+            after = Some(mean_reward(&saved.gpt, &saved.head, &seqs, cfg.train.batch_size * 2, block, tok.end)?);
+        }
     }
     let (val_stats, test_stats) = (task.stats(&model, &task.val)?, task.stats(&model, &test)?);
     Ok(RmReport {

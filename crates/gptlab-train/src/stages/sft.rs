@@ -57,7 +57,7 @@ pub fn run(cfg: &SftConfig, o: &RunOptions) -> Result<SftReport> {
     if s.format == SftFormat::Completion && s.reward_from.is_some() {
         return Err(Error::Data("sft.reward_from scores chat replies; it does not apply with sft.format = \"completion\"".into()));
     }
-    let device = gptlab_model::device::setup(cfg.train.device, cfg.train.threads)?;
+    let (device, dist) = crate::dist::join(&cfg.train)?;
     tch::manual_seed(cfg.train.seed as i64);
     let l = ctx(roles::lm_with(&s.init_from, device, Mode::Trainable, |c| c.resid_pdrop = s.resid_pdrop), || format!("sft.init_from = {}", s.init_from.display()))?;
     let (vs, mut model, tok) = (l.vs, l.model, l.tok);
@@ -80,7 +80,7 @@ pub fn run(cfg: &SftConfig, o: &RunOptions) -> Result<SftReport> {
         None => None,
     };
     let mut task = SftTask { train, val, selector, batch_size: cfg.train.batch_size, block, seed: cfg.train.seed, device };
-    let lc = LoopConfig::epochs(cfg.optim, cfg.schedule, &cfg.train, s.epochs, n_train, o.resume, o.progress);
+    let lc = LoopConfig::epochs(cfg.optim, cfg.schedule, &cfg.train, s.epochs, n_train, o.resume, o.progress, dist.clone());
     let rd = RunDir::new("sft", &cfg.run.out_dir, &tok, &o.resolved_toml)?;
     let n_val = task.val.len();
     let summary = trainer::run(&mut task, &vs, &model, &rd, &lc)?;
