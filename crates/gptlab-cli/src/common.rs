@@ -45,7 +45,14 @@ where
     F: FnOnce(&C, &RunOptions) -> gptlab_train::Result<R>,
 {
     match a.load::<C>()? {
-        Some((cfg, opts)) => print_json(&stage(&cfg, &opts)?),
+        // in a data-parallel run rank 0 alone reports (the others' reports are the same run's)
+        Some((cfg, opts)) => {
+            let report = stage(&cfg, &opts)?;
+            match gptlab_dist::DistEnv::from_env()? {
+                Some(e) if e.rank > 0 => Ok(()),
+                _ => print_json(&report),
+            }
+        }
         None => Ok(()),
     }
 }

@@ -30,6 +30,8 @@ enum Cmd {
     Rm(common::StageArgs),
     /// PPO against a reward model, with the pretraining mix (InstructGPT step 3).
     Ppo(common::StageArgs),
+    /// Run a training command as N data-parallel processes on this machine.
+    Launch(cmd::launch::Args),
     /// Sample text from a checkpoint.
     Sample(cmd::sample::Args),
     /// Evaluate a checkpoint.
@@ -75,6 +77,7 @@ fn main() {
         Cmd::Sft(a) => common::run_stage(&a, stages::sft::run),
         Cmd::Rm(a) => common::run_stage(&a, stages::rm::run),
         Cmd::Ppo(a) => common::run_stage(&a, stages::ppo::run),
+        Cmd::Launch(a) => cmd::launch::run(a),
         Cmd::Sample(a) => cmd::sample::run(a),
         Cmd::Eval(a) => cmd::eval::run(a),
         Cmd::World(a) => cmd::world::run(a),

@@ -229,6 +229,34 @@ fn a_killed_peer_stops_the_run_with_an_error() {
 }
 
 #[test]
+fn launch_and_torchrun_start_the_same_run_and_a_failed_rank_stops_launch() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = corpus(dir.path());
+    let (la, tr) = (dir.path().join("launch"), dir.path().join("torchrun"));
+    let mut a: Vec<String> = ["launch", "-n", "2", "--"].map(String::from).to_vec();
+    a.extend(args(&c, &la, 2, 4));
+    let o = bin().args(&a).output().expect("launch");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.starts_with('{')).count(), 1, "rank 0 alone prints the report");
+    assert_eq!(curve(&la).len(), 4);
+    // torchrun (the torch wheel's launcher, with its own agent store) runs the same
+    let torchrun = root().join(".venv/bin/torchrun");
+    if torchrun.exists() {
+        let mut t = Command::new(&torchrun);
+        t.current_dir(root()).args(["--nproc-per-node", "2", "--no-python", env!("CARGO_BIN_EXE_gptlab")]).args(args(&c, &tr, 2, 4));
+        let o = t.output().expect("torchrun");
+        assert!(o.status.success(), "{}", text(&o));
+        same_curve("launch vs torchrun", &la, &tr);
+    } else {
+        println!("no {}: torchrun not checked", torchrun.display());
+    }
+    // a rank that fails stops the launch with an error naming it
+    let o = bin().args(["launch", "-n", "2", "--", "pretrain", "--config", "nope.toml"]).output().expect("launch");
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("of 2 failed") && t.contains("nope.toml"), "{t}");
+}
+
+#[test]
 fn a_half_set_environment_is_an_error_naming_the_variables() {
     let dir = tempfile::tempdir().expect("tmp");
     let c = corpus(dir.path());

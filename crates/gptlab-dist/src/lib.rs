@@ -12,6 +12,7 @@
 mod env;
 mod ffi;
 mod group;
+pub mod launch;
 
 pub use env::{DistEnv, REQUIRED};
 pub use group::{Dist, ReduceOp, DEFAULT_BUCKET_BYTES};
@@ -26,6 +27,8 @@ pub enum Error {
     Collective { op: &'static str, rank: usize, world_size: usize, timeout_s: u64, msg: String },
     #[error("{0}")]
     Usage(String),
+    #[error("rank {rank} of {world_size} failed ({status}); the other processes were stopped")]
+    Launch { rank: usize, world_size: usize, status: String },
     #[error(transparent)]
     Torch(#[from] tch::TchError),
 }

@@ -5,6 +5,7 @@ pub mod detect;
 pub mod eval;
 pub mod keys;
 pub mod label;
+pub mod launch;
 pub mod sample;
 pub mod serve;
 pub mod tok;
