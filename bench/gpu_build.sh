@@ -32,10 +32,20 @@ echo "gpu_build: libtorch $(grep "^__version__" "$WORK/torch/version.py")" >&2
 rm -rf "$WORK/src" && mkdir -p "$WORK/src"
 git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK/src"
 sed -i "s/^tch = \".*\"/tch = \"=$TCH\"/" "$WORK/src/Cargo.toml"
+# torch-sys (named by gptlab-cli and gptlab-dist for its build metadata) must be tch's own
+sed -i "s/^torch-sys = \".*\"/torch-sys = \"=$TCH\"/" "$WORK"/src/crates/*/Cargo.toml
+# data parallelism on CUDA (NCCL) compiles c10d's NCCL header, which needs a CUDA toolkit
+FEATURES=cuda
+if [[ -f "${CUDA_HOME:-/usr/local/cuda}/include/crt/host_config.h" ]]; then
+    FEATURES=cuda,nccl
+    export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+else
+    echo "gpu_build: no CUDA toolkit (CUDA_HOME): building without the nccl feature; gpu_check's data-parallel check will fail" >&2
+fi
 cd "$WORK/src"
 export LIBTORCH="$WORK/torch" LIBTORCH_CXX11_ABI=1 LD_LIBRARY_PATH="$WORK/torch/lib" CARGO_TARGET_DIR="$WORK/target"
 unset LIBTORCH_USE_PYTORCH
-cargo build --release --quiet -p gptlab-cli --features cuda
+cargo build --release --quiet -p gptlab-cli --features "$FEATURES"
 test_bin=$(cargo test --release --quiet -p gptlab-train --features cuda --test golden_parity --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])')
 mkdir -p "$ROOT/.gpu"

@@ -11,7 +11,13 @@
 #    CUDA and on the CPU must agree;
 # 3. speed: `bench/train_vs_pytorch.py --device cuda --size gpt2` (GPT-2 small's shape,
 #    fp32 and bf16, gptlab and the machine's own PyTorch side by side) and `gptlab bench
-#    generate --device cuda`.
+#    generate --device cuda`;
+# 4. GPT-2 small (124M) bf16 training: tokens/s of `gptlab bench train` and its MFU (model
+#    FLOPs 6N + 12·L·T·C per token, as nanoGPT/PaLM count them, against the chip's dense bf16
+#    peak: 989 TFLOP/s for H100/H200 SXM, or GPTLAB_PEAK_TFLOPS); the goal is >= 45%;
+# 5. data parallel on NCCL: a 1-GPU world-size-1 run of the data-parallel path (RANK=0,
+#    WORLD_SIZE=1), whose losses must equal the plain run's (needs a build with the `nccl`
+#    feature: bench/gpu_build.sh adds it when CUDA_HOME holds a CUDA toolkit).
 # Exit status: non-zero if a check failed (the speed runs are reported, not judged).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -71,5 +77,42 @@ for dt in fp32 bf16; do
     "$GL" bench generate --device cuda --dtype "$dt" --vocab 50304 --block 1024 --n-layer 12 --n-head 12 --n-embd 768 \
         --batch 8 --new-tokens 200 2>&1 | tail -1 | tee -a "$summary"
 done
+# 4. GPT-2 small bf16 training: tokens/s and MFU (reported against the 45% goal, not judged)
+B=${GPTLAB_GPT2_BATCH:-16}
+if "$GL" bench train --device cuda --dtype bf16 --vocab 50304 --block 1024 --n-layer 12 --n-head 12 --n-embd 768 \
+    --batch "$B" --steps 30 --warmup 5 > "$OUT/gpt2_bf16.log" 2>&1; then
+    "$PY" - "$(tail -1 "$OUT/gpt2_bf16.log")" "${GPTLAB_PEAK_TFLOPS:-989}" <<'EOF' | tee -a "$summary"
+import json, sys
+r, peak = json.loads(sys.argv[1]), float(sys.argv[2]) * 1e12
+L, T, C = 12, r["block"], 768
+# nanoGPT's count: parameters without the position embeddings, plus attention
+flops_per_token = 6 * (r["params"] - T * C) + 12 * L * T * C
+mfu = r["tokens_per_s"] * flops_per_token / peak
+print(f"GPT-2 124M bf16 training, batch {r['batch']}x{T}: {r['tokens_per_s']:.0f} tokens/s, MFU {100 * mfu:.1f}% of {peak / 1e12:.0f} TFLOP/s (goal 45%)")
+EOF
+else
+    say "GPT-2 bf16 training run failed (see $OUT/gpt2_bf16.log)"; fail=1
+fi
+
+# 5. the data-parallel path on NCCL, world size 1: same losses as the plain run
+D=/tmp/gptlab-gpu-dp
+rm -rf "$D" && mkdir -p "$D"
+dp_args=(pretrain --config configs/tiny/pretrain.toml --quiet --set "data.corpus=$W/corpus.txt" --set train.max_iters=20
+    --set train.eval_interval=10 --set train.device=cuda)
+if "$GL" "${dp_args[@]}" --set "run.out_dir=$D/plain" > "$OUT/dp_plain.log" 2>&1 &&
+    RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=${GPTLAB_DP_PORT:-29531} \
+    "$GL" "${dp_args[@]}" --set "run.out_dir=$D/dp" > "$OUT/dp_nccl.log" 2>&1; then
+    if "$PY" - "$D/plain/metrics.jsonl" "$D/dp/metrics.jsonl" <<'EOF'
+import json, sys
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
+la, lb = ([r["loss"] for r in x if "loss" in r] for x in (a, b))
+d = max(abs(x - y) / abs(x) for x, y in zip(la, lb))
+print(f"NCCL world-size-1 data-parallel run: {len(lb)} steps, max relative loss difference to the plain run {d:.1e}")
+sys.exit(0 if len(la) == len(lb) and d < 1e-4 else 1)
+EOF
+    then say "data parallel on NCCL (world size 1): ok"; else say "data parallel on NCCL (world size 1): FAILED (losses differ)"; fail=1; fi
+else
+    say "data parallel on NCCL (world size 1): FAILED (tail of $OUT/dp_nccl.log below)"; tail -5 "$OUT/dp_nccl.log" | tee -a "$summary"; fail=1
+fi
 say "gpu_check: $([[ $fail == 0 ]] && echo all checks passed || echo SOME CHECKS FAILED)"
 exit $fail

@@ -68,7 +68,7 @@ std::unique_ptr<Group> group_new(rust::Str host, uint16_t port, int32_t rank, in
     opts->timeout = timeout;
     g->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, opts);
 #else
-    throw std::runtime_error("gptlab-dist was built without the `nccl` feature: NCCL (CUDA tensors) is unavailable; build with --features cuda");
+    throw std::runtime_error("gptlab-dist was built without the `nccl` feature: NCCL (CUDA tensors) is unavailable; build with --features cuda,nccl");
 #endif
   } else {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);

@@ -49,7 +49,7 @@ impl Dist {
     pub fn new(env: DistEnv, device: Device, timeout: Duration) -> Result<Self> {
         let nccl = device.is_cuda();
         if nccl && !bridge::nccl_compiled() {
-            return Err(Error::Usage("a CUDA device needs NCCL, and gptlab was built without it: build with `--features cuda`".into()));
+            return Err(Error::Usage("a CUDA device needs NCCL, and gptlab was built without it: build with `--features cuda,nccl` (see gptlab-dist's Cargo.toml)".into()));
         }
         let ms = timeout.as_millis().clamp(1, i64::MAX as u128) as i64;
         let g = bridge::group_new(&env.master_addr, env.master_port, env.rank as i32, env.world_size as i32, env.agent_store, nccl, ms).map_err(|e| Error::Rendezvous {

@@ -180,7 +180,7 @@ fn cuda_without_nccl_and_bad_env_are_errors() {
     let env = DistEnv { rank: 0, world_size: 1, local_rank: 0, master_addr: "127.0.0.1".into(), master_port: free_port(), agent_store: false };
     if !cfg!(feature = "nccl") {
         let e = Dist::new(env.clone(), Device::Cuda(0), Duration::from_secs(5)).expect_err("no nccl").to_string();
-        assert!(e.contains("--features cuda"), "{e}");
+        assert!(e.contains("--features cuda,nccl"), "{e}");
     }
     // a world of one needs no peer
     let d = Dist::new(env, Device::Cpu, Duration::from_secs(5)).expect("world of one");

@@ -2,7 +2,9 @@
 //! backward, clipping, AdamW) and KV-cache generation, on a model of a given shape (or, for
 //! generation, a checkpoint). Each reports the median over timed repetitions after warm-up,
 //! with min and max, peak memory and where it ran. `bench/` compares these with PyTorch and
-//! Hugging Face.
+//! Hugging Face. Under a data-parallel launch (`gptlab launch`, torchrun) the training step
+//! is data-parallel as in the training loop (gradients averaged across ranks), and
+//! [`all_reduce`] measures the collective itself.
 
 use crate::optim::{AdamW, OptimConfig};
 use crate::Result;
@@ -62,18 +64,38 @@ pub struct TrainBench {
     pub device: String,
     pub loss: f64,
     pub dtype: Dtype,
+    /// Processes in the data-parallel run (1: a single process); `tokens_per_s` counts the
+    /// global batch (batch × world size).
+    pub world_size: usize,
     pub version: &'static str,
 }
 
 /// `steps` timed training steps on random tokens after `warmup` untimed ones.
 pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Result<TrainBench> {
-    let device = gptlab_model::device::setup(shape.device, shape.threads)?;
+    let ts = crate::config::TrainSection {
+        batch_size: batch as usize,
+        grad_accum: 1,
+        max_iters: 0,
+        eval_interval: 1,
+        eval_iters: 1,
+        log_interval: 1,
+        seed: 0,
+        device: shape.device,
+        threads: shape.threads,
+        dtype: shape.dtype,
+    };
+    let (device, dist) = crate::dist::join(&ts)?;
+    let world = dist.as_ref().map_or(1, |d| d.world_size());
     tch::manual_seed(0);
     let vs = tch::nn::VarStore::new(device);
     let cfg = shape.config();
     let mut model = Gpt::new(&vs.root(), &cfg)?;
     model.set_precision(shape.dtype);
     let mut opt = AdamW::new(&vs, OptimConfig::default(), gptlab_model::gpt::decays)?;
+    let params = vs.trainable_variables();
+    if let Some(d) = &dist {
+        d.broadcast(&params, 0)?;
+    }
     let x = Tensor::randint(shape.vocab, [batch, shape.block + 1], (Kind::Int64, device));
     let (inp, tgt) = (x.narrow(1, 0, shape.block), x.narrow(1, 1, shape.block));
     let mut times = Vec::new();
@@ -83,6 +105,10 @@ pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Res
         opt.zero_grad();
         let loss = model.loss(&inp, &tgt, true)?;
         loss.backward();
+        if let Some(d) = &dist {
+            let grads: Vec<Tensor> = params.iter().map(Tensor::grad).filter(Tensor::defined).collect();
+            d.all_reduce_bucketed(&grads, gptlab_dist::ReduceOp::Avg, gptlab_dist::DEFAULT_BUCKET_BYTES)?;
+        }
         opt.clip_and_step(1e-4);
         last_loss = loss.double_value(&[]);
         if i >= warmup {
@@ -93,7 +119,7 @@ pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Res
     let median = t[t.len() / 2];
     Ok(TrainBench {
         bench: "train",
-        tokens_per_s: (batch * shape.block) as f64 / median,
+        tokens_per_s: (batch * shape.block * world as i64) as f64 / median,
         step_ms_median: median * 1e3,
         step_ms_min: t[0] * 1e3,
         step_ms_max: t[t.len() - 1] * 1e3,
@@ -106,8 +132,72 @@ pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Res
         device: format!("{device:?}"),
         loss: last_loss,
         dtype: shape.dtype,
+        world_size: world,
         version: env!("CARGO_PKG_VERSION"),
     })
+}
+
+/// One all-reduce size's timings.
+#[derive(Debug, Clone, Serialize)]
+pub struct AllReduceBench {
+    pub bench: &'static str,
+    pub bytes: usize,
+    pub world_size: usize,
+    pub backend: String,
+    pub ms_median: f64,
+    pub ms_min: f64,
+    pub ms_max: f64,
+    /// Bytes reduced per second at the median (the tensor's size over the time, nccl-tests'
+    /// "algorithm bandwidth"), GB/s.
+    pub algbw_gbs: f64,
+    pub rounds: usize,
+}
+
+/// Times an in-place sum all-reduce of a float32 tensor of each of `sizes` bytes across the
+/// data-parallel run of the environment: `rounds` timed collectives after 2 untimed ones, each
+/// started together (after a barrier) and timed on this rank until it completes.
+pub fn all_reduce(sizes: &[usize], rounds: usize, threads: usize) -> Result<Vec<AllReduceBench>> {
+    let ts = crate::config::TrainSection {
+        batch_size: 1,
+        grad_accum: 1,
+        max_iters: 0,
+        eval_interval: 1,
+        eval_iters: 1,
+        log_interval: 1,
+        seed: 0,
+        device: DeviceSpec::Cpu,
+        threads,
+        dtype: Dtype::default(),
+    };
+    let (_, dist) = crate::dist::join(&ts)?;
+    let d = dist.ok_or_else(|| crate::Error::Data("bench allreduce needs a data-parallel launch: gptlab launch -n 2 -- bench allreduce".into()))?;
+    let mut out = Vec::new();
+    for &bytes in sizes {
+        let t = Tensor::ones([(bytes / 4).max(1) as i64], (Kind::Float, tch::Device::Cpu));
+        let mut times = Vec::new();
+        for i in 0..rounds.max(1) + 2 {
+            d.barrier()?;
+            let t0 = Instant::now();
+            d.all_reduce(std::slice::from_ref(&t), gptlab_dist::ReduceOp::Sum)?;
+            if i >= 2 {
+                times.push(t0.elapsed().as_secs_f64());
+            }
+        }
+        let s = sorted(times);
+        let median = s[s.len() / 2];
+        out.push(AllReduceBench {
+            bench: "allreduce",
+            bytes,
+            world_size: d.world_size(),
+            backend: d.backend(),
+            ms_median: median * 1e3,
+            ms_min: s[0] * 1e3,
+            ms_max: s[s.len() - 1] * 1e3,
+            algbw_gbs: bytes as f64 / median / 1e9,
+            rounds: s.len(),
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Serialize)]

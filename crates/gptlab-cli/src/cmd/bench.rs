@@ -1,4 +1,5 @@
-//! `gptlab bench`: speed of one training step and of KV-cache generation, one JSON line each.
+//! `gptlab bench`: speed of one training step (data-parallel under `gptlab launch`), of KV-cache
+//! generation and of the data-parallel all-reduce, one JSON line each.
 //! The default shape is vocab 4096, context 256, 4 layers, 4 heads, width 256 (batch 8×256 for
 //! training); `bench/` compares these with PyTorch and Hugging Face.
 
@@ -58,6 +59,18 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         warmup: usize,
     },
+    /// All-reduce time and bandwidth across a data-parallel launch (`gptlab launch -n 2 -- bench allreduce`); rank 0 prints.
+    Allreduce {
+        /// Tensor sizes in MiB (float32).
+        #[arg(long, value_delimiter = ',', default_values_t = [1.0, 16.0, 64.0])]
+        sizes_mib: Vec<f64>,
+        /// Timed all-reduces per size (after two untimed ones).
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// CPU threads (0 = all cores).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
     /// Greedy KV-cache generation throughput (new tokens/s).
     Generate {
         #[command(flatten)]
@@ -77,9 +90,29 @@ enum Cmd {
     },
 }
 
+/// Whether this process reports: rank 0 of a data-parallel launch, or a single process.
+fn rank0() -> bool {
+    std::env::var("RANK").map_or(true, |r| r.trim() == "0")
+}
+
 pub fn run(a: Args) -> Result<()> {
     match a.cmd {
-        Cmd::Train { shape, batch, steps, warmup } => print_json(&bench::train_step(&shape.lib(), batch, steps, warmup)?),
+        Cmd::Train { shape, batch, steps, warmup } => {
+            let r = bench::train_step(&shape.lib(), batch, steps, warmup)?;
+            if rank0() {
+                print_json(&r)?;
+            }
+            Ok(())
+        }
+        Cmd::Allreduce { sizes_mib, rounds, threads } => {
+            let sizes: Vec<usize> = sizes_mib.iter().map(|m| (m * 1048576.0) as usize).collect();
+            for r in bench::all_reduce(&sizes, rounds, threads)? {
+                if rank0() {
+                    print_json(&r)?;
+                }
+            }
+            Ok(())
+        }
         Cmd::Generate { shape, model, batch, prompt_len, new_tokens, repeats } => print_json(&bench::generation(&shape.lib(), model.as_ref(), batch, prompt_len, new_tokens, repeats)?),
     }
 }

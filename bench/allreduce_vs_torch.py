@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""All-reduce bandwidth, side by side: gptlab's collectives (gptlab-dist: c10d's Gloo through
+the C++ shim) vs torch.distributed's Gloo in Python, 2 processes on loopback, the same float32
+tensors (1, 16 and 64 MiB by default), the same protocol on both sides: per size, 2 untimed
+all-reduces, then ROUNDS_PER_RUN timed ones, each after a barrier, timed on rank 0 until the
+in-place sum completes. Both are started by torchrun. Runs alternate, RUNS times; prints the
+median bandwidth (tensor bytes / time) per size as min/median/max over runs, and the ratio
+gptlab / torch of the medians (>= 1: gptlab at least as fast).
+
+    .venv/bin/python bench/allreduce_vs_torch.py [--runs 5] [--rounds 10] [--sizes-mib 1,16,64]
+"""
+import argparse, json, os, socket, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
+
+
+def worker(sizes_mib, rounds, threads):
+    import torch, torch.distributed as dist
+    torch.set_num_threads(threads)
+    dist.init_process_group("gloo")
+    for mib in sizes_mib:
+        nbytes = int(mib * 1048576)
+        t = torch.ones(max(nbytes // 4, 1), dtype=torch.float32)
+        times = []
+        for i in range(rounds + 2):
+            dist.barrier()
+            t0 = time.perf_counter()
+            dist.all_reduce(t)
+            if i >= 2:
+                times.append(time.perf_counter() - t0)
+        times.sort()
+        med = times[len(times) // 2]
+        if dist.get_rank() == 0:
+            print(json.dumps({"bench": "allreduce", "bytes": nbytes, "world_size": dist.get_world_size(), "backend": "gloo", "ms_median": med * 1e3, "algbw_gbs": nbytes / med / 1e9}), flush=True)
+    dist.destroy_process_group()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd):
+    cmd = [TORCHRUN, "--nproc-per-node", "2", "--master-port", str(free_port())] + cmd
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    return {r["bytes"]: r["algbw_gbs"] for r in (json.loads(l) for l in out.stdout.splitlines() if l.startswith("{"))}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--sizes-mib", default="1,16,64")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--worker", action="store_true")
+    a = ap.parse_args()
+    sizes = [float(s) for s in a.sizes_mib.split(",")]
+    if a.worker:
+        return worker(sizes, a.rounds, a.threads)
+    import torch
+    ours = ["--no-python", os.path.join(ROOT, "target/release/gptlab"), "bench", "allreduce", "--rounds", str(a.rounds), "--sizes-mib", a.sizes_mib, "--threads", str(a.threads)]
+    peer = [os.path.abspath(__file__), "--worker", "--rounds", str(a.rounds), "--sizes-mib", a.sizes_mib, "--threads", str(a.threads)]
+    g, t = {}, {}
+    for r in range(a.runs):
+        for name, cmd, acc in (("gptlab", ours, g), ("torch", peer, t)) if r % 2 == 0 else (("torch", peer, t), ("gptlab", ours, g)):
+            for b, bw in run(cmd).items():
+                acc.setdefault(b, []).append(bw)
+    print(f"all-reduce (sum, float32, 2 processes, loopback Gloo), {a.runs} runs x {a.rounds} rounds; torch {torch.__version__}")
+    print(f"{'size':>8}  {'gptlab GB/s min/med/max':>26}  {'torch GB/s min/med/max':>26}  ratio")
+    for b in sorted(g):
+        fmt = lambda v: f"{min(v):.3f}/{statistics.median(v):.3f}/{max(v):.3f}"
+        print(f"{b / 1048576:>6.0f}Mi  {fmt(g[b]):>26}  {fmt(t[b]):>26}  {statistics.median(g[b]) / statistics.median(t[b]):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
