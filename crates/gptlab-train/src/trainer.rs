@@ -11,16 +11,16 @@
 
 use crate::config::TrainSection;
 pub use crate::dist::Shard;
-use gptlab_dist::{Dist, ReduceOp, DEFAULT_BUCKET_BYTES};
-use std::sync::Arc;
 use crate::optim::{lr_at, AdamW, OptimConfig, ScheduleConfig};
 use crate::rundir::{RunDir, Slot, TrainerState};
 use crate::{Error, Result};
 use gptlab_core::rng::Rng;
+use gptlab_dist::{Dist, ReduceOp, DEFAULT_BUCKET_BYTES};
 use gptlab_model::{checkpoint, Gpt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 use tch::{nn, Tensor};
 
