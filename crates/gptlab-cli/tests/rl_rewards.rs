@@ -178,3 +178,38 @@ fn bad_reward_settings_are_errors_naming_the_key() {
     a.extend(set("ppo.problems", &d.join("absent.jsonl")));
     fails(&a, &["ppo.problems", "absent.jsonl"]);
 }
+
+#[test]
+fn ppo_runs_data_parallel_with_each_rank_sampling_its_own_prompts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let (tasks, policy) = setup(d);
+    // a command reward that records each sample with the rank that scored it
+    let script = d.join("score.py");
+    let log = d.join("seen.jsonl");
+    std::fs::write(&script, format!("import json, os, sys\nr = json.loads(sys.stdin.readline())\nr['rank'] = os.environ['RANK']\nopen({:?}, 'a').write(json.dumps(r) + '\\n')\nprint(0.25)\n", log.display().to_string())).expect("w");
+    let out = d.join("rl_dp");
+    let mut a = s(&["launch", "-n", "2", "--"]);
+    a.extend(rl_args(&config_without_problems(d), &policy, &out, &["ppo.reward=\"command\""]));
+    a.extend(["--set".into(), format!("ppo.reward_command={:?}", format!("python3 {}", script.display()))]);
+    a.extend(set("ppo.prompts", &tasks.join("train.jsonl")));
+    let o = gptlab(&a);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.starts_with('{')).count(), 1, "rank 0 alone reports");
+    assert_eq!(metrics(&out).len(), 2, "rank 0 alone logs, once per iteration");
+    assert!(out.join("last/model.safetensors").exists());
+    // per rank: greedy validation (the first 32 prompts), 2 iterations of its 2 prompts x 2
+    // samples, validation again; the 2 ranks' 8 training prompts are all different
+    let seen: Vec<Value> = std::fs::read_to_string(&log).expect("log").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let n_val = std::fs::read_to_string(tasks.join("train.jsonl")).expect("t").lines().count().min(32);
+    let mut train_prompts = std::collections::BTreeSet::new();
+    for rank in ["0", "1"] {
+        let mine: Vec<&Value> = seen.iter().filter(|r| r["rank"] == rank).collect();
+        assert_eq!(mine.len(), 2 * n_val + 8, "rank {rank}");
+        let train: Vec<&str> = mine[n_val..n_val + 8].iter().map(|r| r["task_id"].as_str().expect("task_id")).collect();
+        // a prompt's 2 samples are consecutive
+        assert!(train.chunks(2).all(|g| g[0] == g[1]), "{train:?}");
+        train_prompts.extend(train);
+    }
+    assert_eq!(train_prompts.len(), 8, "the ranks' prompts overlap: {train_prompts:?}");
+}

@@ -37,6 +37,7 @@
 //! | `detect/test/monte_carlo` | the Monte-Carlo samples that check Fast-DetectGPT's analytic criterion (`gptlab-eval`'s `detect` tests) |
 //! | `watermark/<KEY>` | with seed 0: the hash key of the green-list watermark keyed by the string `KEY` (`gptlab-engine`'s `watermark`; `--watermark KEY`) |
 //!
+//! | `rank/<r>` of a draw | PPO's rollout sampling seed on data-parallel rank `r` > 0: the stream `rank/<r>` of the seed the shared loop stream drew (rank 0 samples with the draw itself) |
 //! | `torch/rank/<r>` | the seed of libtorch's generator (dropout) on data-parallel rank `r` > 0, set after the weights are broadcast from rank 0 (`gptlab-train`'s `dist`) |
 //!
 //! libtorch's own generator (weight initialisation, dropout) is seeded with the run seed

@@ -27,6 +27,12 @@ pub(crate) mod bridge {
     }
 }
 
+// SAFETY: a c10d store and process group may be used from several threads at once (PyTorch's
+// DDP calls them from autograd threads; ProcessGroupGloo queues work under its own mutex), and
+// `Group` holds nothing else; the caller keeps collectives in the same order on every rank.
+unsafe impl Send for bridge::Group {}
+unsafe impl Sync for bridge::Group {}
+
 /// The address of `t`'s C++ `at::Tensor` (tch's tensor handle is a pointer to one).
 pub(crate) fn addr(t: &tch::Tensor) -> usize {
     t.as_ptr() as usize

@@ -70,27 +70,9 @@ pub struct TrainBench {
     pub version: &'static str,
 }
 
-/// The device, and the data-parallel run of the environment if there is one
-/// ([`crate::dist::join`]).
-fn join(device: DeviceSpec, threads: usize) -> Result<(tch::Device, Option<std::sync::Arc<gptlab_dist::Dist>>)> {
-    let ts = crate::config::TrainSection {
-        batch_size: 1,
-        grad_accum: 1,
-        max_iters: 0,
-        eval_interval: 1,
-        eval_iters: 1,
-        log_interval: 1,
-        seed: 0,
-        device,
-        threads,
-        dtype: Dtype::default(),
-    };
-    crate::dist::join(&ts)
-}
-
 /// `steps` timed training steps on random tokens after `warmup` untimed ones.
 pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Result<TrainBench> {
-    let (device, dist) = join(shape.device, shape.threads)?;
+    let (device, dist) = crate::dist::join(shape.device, shape.threads)?;
     let world = dist.as_ref().map_or(1, |d| d.world_size());
     tch::manual_seed(0);
     let vs = tch::nn::VarStore::new(device);
@@ -163,7 +145,7 @@ pub struct AllReduceBench {
 /// data-parallel run of the environment: `rounds` timed collectives after 2 untimed ones, each
 /// started together (after a barrier) and timed on this rank until it completes.
 pub fn all_reduce(sizes: &[usize], rounds: usize, threads: usize) -> Result<Vec<AllReduceBench>> {
-    let (_, dist) = join(DeviceSpec::Cpu, threads)?;
+    let (_, dist) = crate::dist::join(DeviceSpec::Cpu, threads)?;
     let d = dist.ok_or_else(|| crate::Error::Data("bench allreduce needs a data-parallel launch: gptlab launch -n 2 -- bench allreduce".into()))?;
     let mut out = Vec::new();
     for &bytes in sizes {

@@ -17,10 +17,13 @@
 //!   resumes under any world size whose batch × world × accumulation equals it.
 //! - Rank r > 0 reseeds libtorch's generator (dropout) with the stream `torch/rank/<r>`, so
 //!   ranks do not share dropout masks; rank 0 keeps the run seed, as a single process does.
+//! - PPO (`crate::stages::ppo`): each rank samples its own rollouts for its share of the
+//!   global batch of prompts, gradients are averaged before every optimizer step, and the
+//!   logged metrics are means over the ranks.
 
-use crate::config::TrainSection;
 use crate::{Error, Result};
 use gptlab_dist::{Dist, DistEnv};
+use gptlab_model::DeviceSpec;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,24 +84,15 @@ fn timeout() -> Result<Duration> {
 /// Sets up the device (as [`gptlab_model::device::setup`]) and joins the data-parallel run
 /// that the environment describes, if any. With CUDA each process takes the GPU of its
 /// LOCAL_RANK (`cuda` and `cuda:0` both mean "this process's GPU").
-pub fn join(train: &TrainSection) -> Result<(tch::Device, Option<Arc<Dist>>)> {
+pub fn join(device: DeviceSpec, threads: usize) -> Result<(tch::Device, Option<Arc<Dist>>)> {
     let env = DistEnv::from_env()?;
-    let mut device = gptlab_model::device::setup(train.device, train.threads)?;
+    let mut device = gptlab_model::device::setup(device, threads)?;
     let Some(env) = env else { return Ok((device, None)) };
     if let tch::Device::Cuda(i) = device {
         device = tch::Device::Cuda(i + env.local_rank);
     }
     let d = Dist::new(env, device, timeout()?)?;
     Ok((device, Some(Arc::new(d))))
-}
-
-/// An error when the environment asks for a data-parallel run of a stage that does not
-/// implement one (running it N times over would train N independent copies).
-pub fn refuse(stage: &str) -> Result<()> {
-    match DistEnv::from_env()? {
-        Some(e) if e.world_size > 1 => Err(Error::Data(format!("{stage} does not run data-parallel: WORLD_SIZE is {}; run it as one process", e.world_size))),
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]

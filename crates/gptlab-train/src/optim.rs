@@ -164,6 +164,14 @@ impl AdamW {
         let _ = self.g.zero_();
     }
 
+    /// Averages the gradients across the ranks of a data-parallel run: one all-reduce of the
+    /// flat gradient buffer (a missing gradient counts as zero).
+    pub fn average_grads(&mut self, dist: &gptlab_dist::Dist) -> Result<()> {
+        self.bind();
+        dist.all_reduce(std::slice::from_ref(&self.g), gptlab_dist::ReduceOp::Avg)?;
+        Ok(())
+    }
+
     /// Global L2 norm of all gradients.
     pub fn grad_norm(&mut self) -> f64 {
         self.bind();

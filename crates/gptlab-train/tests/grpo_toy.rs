@@ -44,7 +44,7 @@ fn run(beta: f64, iters: usize) -> ((f64, f64), (f64, f64)) {
         rewards.push(sc.scores.mean(Kind::Float).double_value(&[]));
         kls.push(sc.kl.sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float).double_value(&[]));
         let ro = group::advantages(s, sc, g, true);
-        let mut u = Update { policy: &policy, policy_opt: &mut popt, lr: 3e-3, cliprange: 0.2, value: None, kl_loss: Some(beta), ptx: None };
+        let mut u = Update { policy: &policy, policy_opt: &mut popt, lr: 3e-3, cliprange: 0.2, value: None, kl_loss: Some(beta), ptx: None, dist: None };
         ppo::update(&mut u, &ro, 4, 8, &mut rng).expect("update");
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;

@@ -48,7 +48,7 @@ fn run(beta: f64, iters: usize) -> ((f64, f64), (f64, f64)) {
         kls.push(sc.kl.sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float).double_value(&[]));
         let ro = advantages(s, sc, beta, 1.0, 0.95, false);
         let value = Some(ValueStep { model: &mut value, opt: &mut vopt, lr: 3e-3, cliprange: 0.2, vf_coef: 0.1 });
-        let mut u = Update { policy: &policy, policy_opt: &mut popt, lr: 3e-3, cliprange: 0.2, value, kl_loss: None, ptx: None };
+        let mut u = Update { policy: &policy, policy_opt: &mut popt, lr: 3e-3, cliprange: 0.2, value, kl_loss: None, ptx: None, dist: None };
         ppo::update(&mut u, &ro, 4, 8, &mut rng).expect("update");
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;

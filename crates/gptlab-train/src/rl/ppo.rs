@@ -12,6 +12,11 @@
 //! With group advantages (GRPO, [`crate::rl::group`]) the same update runs without a value
 //! model ([`Update::value`] is `None`) and with GRPO's KL loss term ([`Update::kl_loss`]).
 //!
+//! Data-parallel ([`Update::dist`]): each rank updates on its own rollout; the policy's and
+//! the value model's gradients are averaged across ranks before every optimizer step (the two
+//! steps then run one after the other, so every rank issues the collectives in one order), and
+//! the ptx windows are each rank's share of one global draw.
+//!
 //! Not implemented: reward clipping, a shared policy/value trunk.
 
 use crate::optim::AdamW;
@@ -59,6 +64,8 @@ pub struct Update<'a> {
     /// the k1 penalty's is that of KL(π‖π_ref)); both vanish at π = π_ref and pull towards it.
     pub kl_loss: Option<f64>,
     pub ptx: Option<PtxMix<'a>>,
+    /// The data-parallel run this process is part of (`None`: a single process).
+    pub dist: Option<&'a gptlab_dist::Dist>,
 }
 
 /// `epochs` passes of shuffled minibatches over a rollout; returns averaged metrics.
@@ -76,7 +83,8 @@ pub fn update(u: &mut Update, ro: &Rollout, epochs: usize, minibatch: usize, rng
         rng.shuffle(&mut order);
         for mb in order.chunks(minibatch.max(1)) {
             let m = ro.rows(mb);
-            let (policy, policy_opt, lr, clip, kl_coef, ptx) = (u.policy, &mut *u.policy_opt, u.lr, u.cliprange, u.kl_loss, &u.ptx);
+            let (policy, policy_opt, lr, clip, kl_coef, ptx, dist) = (u.policy, &mut *u.policy_opt, u.lr, u.cliprange, u.kl_loss, &u.ptx, u.dist);
+            let shard = crate::dist::Shard::of(dist);
             let rng = &mut *rng;
             let mut policy_step = || -> Result<Vec<(&'static str, f64)>> {
                 let (logp, logits) = response_logprobs(policy, &m.s, false)?;
@@ -90,13 +98,16 @@ pub fn update(u: &mut Update, ro: &Rollout, epochs: usize, minibatch: usize, rng
                     loss += kl * beta;
                 }
                 if let Some(p) = ptx {
-                    let (x, y) = crate::data::random_windows(p.data, p.batch, p.block, rng);
+                    let (x, y) = crate::data::shard_windows(p.data, p.batch * shard.world, p.block, rng, shard.range(p.batch));
                     let ce = policy.loss(&x, &y, false)?;
                     out.push(("loss/ptx_avg", ce.double_value(&[])));
                     loss += ce * p.coef;
                 }
                 policy_opt.zero_grad();
                 loss.backward();
+                if let Some(d) = dist {
+                    policy_opt.average_grads(d)?;
+                }
                 policy_opt.clip_and_step(lr);
                 out.push(("policy/clipfrac_avg", clipfrac.double_value(&[])));
                 out.push(("policy/approxkl_avg", approxkl.double_value(&[])));
@@ -108,15 +119,24 @@ pub fn update(u: &mut Update, ro: &Rollout, epochs: usize, minibatch: usize, rng
                 Some(v) => {
                     let vm = m.share();
                     let (value, value_opt, lr, clip_v, vf_coef) = (&mut *v.model, &mut *v.opt, v.lr, v.cliprange, v.vf_coef);
-                    // the policy and the value model are separate: their steps run side by side
-                    crate::par::side_by_side(dev, policy_step, move || -> Result<Vec<(&'static str, f64)>> {
+                    let mut value_step = move || -> Result<Vec<(&'static str, f64)>> {
                         let v = response_values(value, &vm.s, false)?;
                         let (vl, vclip) = rl::value_loss(&v, &vm.old_values, &vm.ret, &vm.s.resp_mask, clip_v);
                         value_opt.zero_grad();
                         (&vl * vf_coef).backward();
+                        if let Some(d) = dist {
+                            value_opt.average_grads(d)?;
+                        }
                         value_opt.clip_and_step(lr);
                         Ok(vec![("loss/value_avg", vl.double_value(&[])), ("val/clipfrac_avg", vclip.double_value(&[]))])
-                    })
+                    };
+                    if dist.is_some() {
+                        // collectives in the same order on every rank: policy, then value
+                        (policy_step(), value_step())
+                    } else {
+                        // the policy and the value model are separate: their steps run side by side
+                        crate::par::side_by_side(dev, policy_step, value_step)
+                    }
                 }
             };
             for (k, v) in pol?.into_iter().chain(val?) {

@@ -217,10 +217,11 @@ fn ptx_data(tok: &Tokenizer, corpus: &Path, n_positions: i64, device: tch::Devic
 
 pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
     check(cfg)?;
-    crate::dist::refuse("ppo")?;
     let (p, ro, t) = (&cfg.ppo, &cfg.rollout, &cfg.train);
     let group_size = ro.group_size;
-    let device = gptlab_model::device::setup(t.device, t.threads)?;
+    let (device, dist) = crate::dist::join(t.device, t.threads)?;
+    let shard = crate::dist::Shard::of(dist.as_deref());
+    let main = shard.rank == 0;
     tch::manual_seed(t.seed as i64);
     let reference = ctx(roles::lm(&p.policy_from, device, Mode::Frozen), || format!("ppo.policy_from = {}", p.policy_from.display()))?;
     let tok = reference.tok.clone();
@@ -281,7 +282,19 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
         let before = val_score(&policy_m, &mut reward, &tok, &val_prompts, ro.max_new_tokens, &stop)?;
         PpoState { beta: p.kl_coef, last_kl: 0.0, order, cursor: 0, val_score_before: before, val_score_after: None }
     };
-    let mut sink = rd.metrics(o.resume.then_some(state.step))?;
+    if let Some(d) = dist.as_deref() {
+        // every rank starts from rank 0's policy and value model (in name order: a HashMap's
+        // order differs between processes); ranks > 0 then draw their own dropout
+        for vs in std::iter::once(&vs_p).chain(value_vs.as_ref()) {
+            let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+            vars.sort_by(|a, b| a.0.cmp(&b.0));
+            d.broadcast(&vars.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), 0)?;
+        }
+        if !main {
+            tch::manual_seed(gptlab_core::rng::stream_seed(t.seed, &format!("torch/rank/{}", shard.rank)) as i64);
+        }
+    }
+    let mut sink = if main { Some(rd.metrics(o.resume.then_some(state.step))?) } else { None };
     let value_cfg = value_m.as_ref().map(|v| v.gpt.cfg.clone());
     let save_last = |state: &crate::rundir::TrainerState, ps: &PpoState, popt: &AdamW, vopt: Option<&AdamW>, ema: Option<&Vec<Tensor>>| -> Result<()> {
         let extra = |tmp: &Path| -> Result<()> {
@@ -298,13 +311,17 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
             }
             Ok(())
         };
-        rd.save(Slot::Last, &vs_p, &policy_m, Some(popt), state, &extra)
+        if main {
+            rd.save(Slot::Last, &vs_p, &policy_m, Some(popt), state, &extra)?;
+        }
+        Ok(())
     };
-    let pb = rd.progress(o.progress, t.max_iters, state.step);
+    let pb = rd.progress(o.progress && main, t.max_iters, state.step);
     while state.step < t.max_iters {
         let step = state.step;
         let t_iter = std::time::Instant::now();
-        let picked: Vec<usize> = (0..ro.batch)
+        // the global batch of prompts from the shared order; this rank samples its share
+        let global: Vec<usize> = (0..ro.batch * shard.world)
             .map(|_| {
                 if ps.cursor == ps.order.len() {
                     state.rng.shuffle(&mut ps.order);
@@ -314,10 +331,14 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
                 ps.order[ps.cursor - 1]
             })
             .collect();
+        let picked = &global[shard.range(ro.batch)];
         // each prompt `group_size` times, a group's samples in consecutive rows
         let batch: Vec<&Prompt> = picked.iter().flat_map(|&i| std::iter::repeat(&prompts[i]).take(group_size)).collect();
         let ids: Vec<Vec<u32>> = batch.iter().map(|q| q.ids.clone()).collect();
-        let samples = sample_until(&policy_m, &tok, &ids, ro.max_new_tokens, ro.temperature, &stop, state.rng.next_u64())?;
+        // rank r > 0 samples with its own seed: the stream `rank/<r>` of the shared draw
+        let seed = state.rng.next_u64();
+        let seed = if main { seed } else { gptlab_core::rng::stream_seed(seed, &format!("rank/{}", shard.rank)) };
+        let samples = sample_until(&policy_m, &tok, &ids, ro.max_new_tokens, ro.temperature, &stop, seed)?;
         let scores = reward.score(&samples, &batch, ro.missing_eos_penalty)?;
         let scored = score(&samples, &reference_m, value_m.as_ref(), scores)?;
         let rollout = match p.advantage {
@@ -344,15 +365,24 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
             value: value_m.as_mut().zip(vopt.as_mut()).map(|(model, opt)| ValueStep { model, opt, lr: value_lr, cliprange: p.cliprange_value, vf_coef: p.vf_coef }),
             kl_loss: (p.advantage == AdvantageKind::Group).then_some(ps.beta),
             ptx: ptx.as_ref().map(|(data, block)| PtxMix { data, batch: ptx_windows, block: *block, coef: p.ptx_coef }),
+            dist: dist.as_deref(),
         };
         rec.extend(ppo::update(&mut u, &rollout, p.ppo_epochs, p.minibatch_size, &mut state.rng)?);
+        if let Some(d) = dist.as_deref() {
+            // every metric (the KL that adapts β among them) is the mean over the ranks
+            let keys: Vec<String> = rec.iter().filter(|(_, v)| v.is_f64()).map(|(k, _)| k.clone()).collect();
+            let vals: Vec<f64> = keys.iter().map(|k| rec[k].as_f64().unwrap_or(f64::NAN)).collect();
+            for (k, v) in keys.into_iter().zip(d.sum_f64(&vals)?) {
+                rec.insert(k, (v / shard.world as f64).into());
+            }
+        }
         ps.last_kl = rec.get("objective/kl").and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
         if let Some((k, v)) = rec.iter().find_map(|(k, v)| v.as_f64().filter(|x| !x.is_finite()).map(|x| (k.clone(), x))) {
             pb.abandon();
             return Err(rd.diverged(step, &k, v));
         }
         if p.adaptive_kl {
-            ps.beta = ppo::adapt_kl(ps.beta, ps.last_kl, p.target_kl, batch.len() as f64, p.kl_horizon);
+            ps.beta = ppo::adapt_kl(ps.beta, ps.last_kl, p.target_kl, (batch.len() * shard.world) as f64, p.kl_horizon);
         }
         if let (Some(e), Some(d)) = (ema.as_mut(), p.ema_decay) {
             ppo::ema_update(e, &vs_p.trainable_variables(), d);
@@ -362,11 +392,13 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
         // rollout + update of this iteration, in seconds (bench/ppo_vs_trl.py reads it)
         rec.insert("time/iteration_s".into(), t_iter.elapsed().as_secs_f64().into());
         rec.insert("time/rollout_s".into(), rollout_s.into());
-        sink.log(&rec)?;
+        if let Some(sink) = sink.as_mut() {
+            sink.log(&rec)?;
+        }
         pb.set_message(format!("score {:.3} kl {:.3}", rec.get("objective/scores").and_then(|v| v.as_f64()).unwrap_or(0.0), ps.last_kl));
         pb.inc(1);
         state.step += 1;
-        if t.snapshot_interval > 0 && state.step % t.snapshot_interval == 0 {
+        if main && t.snapshot_interval > 0 && state.step % t.snapshot_interval == 0 {
             let dir = rd.out_dir.join("snapshots").join(format!("step_{:06}", state.step));
             crate::rundir::save_checkpoint(&dir, &vs_p, &policy_m, &tok, None, &state, &o.resolved_toml, &|_| Ok(()))?;
         }
@@ -378,7 +410,7 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
     let after = val_score(&policy_m, &mut reward, &tok, &val_prompts, ro.max_new_tokens, &stop)?;
     ps.val_score_after = Some(after);
     save_last(&state, &ps, &popt, vopt.as_ref(), ema.as_ref())?;
-    if let Some(e) = ema {
+    if let Some(e) = ema.filter(|_| main) {
         tch::no_grad(|| {
             for (v, x) in vs_p.trainable_variables().iter_mut().zip(&e) {
                 v.copy_(x);
@@ -387,9 +419,11 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
         let st = read_state(&last_dir)?;
         crate::rundir::save_checkpoint(&rd.out_dir.join("ema"), &vs_p, &policy_m, &tok, None, &st, &o.resolved_toml, &|_| Ok(()))?;
     }
-    let recs = gptlab_core::metrics::read_jsonl(&rd.metrics_path())?;
-    for (key, file) in [("objective/scores", "reward.png"), ("objective/kl", "kl.png"), ("objective/entropy", "entropy.png")] {
-        line_plot(&rd.out_dir.join(file), &format!("ppo: {key}"), "PPO iteration", &with_trend(series_from(&recs, key)))?;
+    if main {
+        let recs = gptlab_core::metrics::read_jsonl(&rd.metrics_path())?;
+        for (key, file) in [("objective/scores", "reward.png"), ("objective/kl", "kl.png"), ("objective/entropy", "entropy.png")] {
+            line_plot(&rd.out_dir.join(file), &format!("ppo: {key}"), "PPO iteration", &with_trend(series_from(&recs, key)))?;
+        }
     }
     Ok(PpoReport {
         steps: state.step,

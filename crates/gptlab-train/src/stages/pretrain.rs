@@ -24,7 +24,7 @@ fn tokenizer_for(spec: &TokenizerSpec, vocab_size: usize, corpus: &str) -> Resul
 }
 
 pub fn run(cfg: &PretrainConfig, o: &RunOptions) -> Result<Summary> {
-    let (device, dist) = crate::dist::join(&cfg.train)?;
+    let (device, dist) = crate::dist::join(cfg.train.device, cfg.train.threads)?;
     tch::manual_seed(cfg.train.seed as i64);
     let docs = read_documents(&cfg.data.corpus)?;
     let (mut vs, mut model, tok) = match &cfg.model.init_from {

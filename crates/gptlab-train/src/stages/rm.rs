@@ -94,7 +94,7 @@ fn splits(r: &crate::config::RmSection, seed: u64) -> Result<([Vec<Comparison>; 
 
 pub fn run(cfg: &RmConfig, o: &RunOptions) -> Result<RmReport> {
     let r = &cfg.rm;
-    let (device, dist) = crate::dist::join(&cfg.train)?;
+    let (device, dist) = crate::dist::join(cfg.train.device, cfg.train.threads)?;
     tch::manual_seed(cfg.train.seed as i64);
     let l = ctx(roles::scalar_from_lm(&r.init_from, device, Mode::Trainable), || format!("rm.init_from = {}", r.init_from.display()))?;
     let (vs, tok) = (l.vs, l.tok);

@@ -57,7 +57,7 @@ pub fn run(cfg: &SftConfig, o: &RunOptions) -> Result<SftReport> {
     if s.format == SftFormat::Completion && s.reward_from.is_some() {
         return Err(Error::Data("sft.reward_from scores chat replies; it does not apply with sft.format = \"completion\"".into()));
     }
-    let (device, dist) = crate::dist::join(&cfg.train)?;
+    let (device, dist) = crate::dist::join(cfg.train.device, cfg.train.threads)?;
     tch::manual_seed(cfg.train.seed as i64);
     let l = ctx(roles::lm_with(&s.init_from, device, Mode::Trainable, |c| c.resid_pdrop = s.resid_pdrop), || format!("sft.init_from = {}", s.init_from.display()))?;
     let (vs, mut model, tok) = (l.vs, l.model, l.tok);
