@@ -94,8 +94,7 @@ pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Res
         let loss = model.loss(&inp, &tgt, true)?;
         loss.backward();
         if let Some(d) = &dist {
-            let grads: Vec<Tensor> = params.iter().map(Tensor::grad).filter(Tensor::defined).collect();
-            d.all_reduce_bucketed(&grads, gptlab_dist::ReduceOp::Avg, gptlab_dist::DEFAULT_BUCKET_BYTES)?;
+            opt.average_grads(d)?;
         }
         opt.clip_and_step(1e-4);
         last_loss = loss.double_value(&[]);

@@ -8,8 +8,9 @@
 //!   its [`Shard`] of it, so N processes with batch B/N see exactly the examples one process
 //!   with batch B sees, and the stream's position after a step depends only on the global batch.
 //! - Parameters are broadcast from rank 0 before the first step; gradients are averaged across
-//!   ranks in flat buckets after the backward passes of a step (tch exposes no autograd hooks to
-//!   start a bucket during backward), so every rank applies the same update.
+//!   ranks after the backward passes of a step by one all-reduce of the optimizer's flat
+//!   gradient buffer (every gradient is a view of it: nothing is packed; tch exposes no autograd
+//!   hooks to start reductions during the backward pass), so every rank applies the same update.
 //! - Evaluation runs whole on every rank (identical inputs and weights, identical results),
 //!   with the global batch as its batch size, so its numbers do not depend on the world size.
 //! - Rank 0 alone writes checkpoints, metrics, plots and the progress bar; every rank reads

@@ -165,7 +165,8 @@ impl AdamW {
     }
 
     /// Averages the gradients across the ranks of a data-parallel run: one all-reduce of the
-    /// flat gradient buffer (a missing gradient counts as zero).
+    /// flat gradient buffer, of which every gradient is a view, so nothing is packed or copied
+    /// back (a missing gradient counts as zero).
     pub fn average_grads(&mut self, dist: &gptlab_dist::Dist) -> Result<()> {
         self.bind();
         dist.all_reduce(std::slice::from_ref(&self.g), gptlab_dist::ReduceOp::Avg)?;

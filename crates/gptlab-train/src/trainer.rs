@@ -15,7 +15,7 @@ use crate::optim::{lr_at, AdamW, OptimConfig, ScheduleConfig};
 use crate::rundir::{RunDir, Slot, TrainerState};
 use crate::{Error, Result};
 use gptlab_core::rng::Rng;
-use gptlab_dist::{Dist, ReduceOp, DEFAULT_BUCKET_BYTES};
+use gptlab_dist::Dist;
 use gptlab_model::{checkpoint, Gpt};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -129,7 +129,6 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg
         opt.load(&last.join(crate::rundir::OPTIM_FILE))?;
     }
     state.global_batch = Some(global_batch);
-    let params: Vec<Tensor> = vs.trainable_variables();
     if let Some(d) = dist {
         // every rank starts from rank 0's weights; after that, ranks > 0 draw their own dropout
         // (in name order: a HashMap's order differs between processes)
@@ -202,8 +201,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg
         }
         let mut loss = loss_sum / t.grad_accum as f64;
         if let Some(d) = dist {
-            let grads: Vec<Tensor> = params.iter().map(Tensor::grad).filter(Tensor::defined).collect();
-            d.all_reduce_bucketed(&grads, ReduceOp::Avg, DEFAULT_BUCKET_BYTES)?;
+            opt.average_grads(d)?;
             // the logged loss and token count are the whole global batch's
             let s = d.sum_f64(&[loss, tokens as f64])?;
             loss = s[0] / shard.world as f64;
