@@ -11,7 +11,7 @@
 //! texts, and the balanced accuracy at `z = 0` (the mean of the true-positive and
 //! true-negative rates).
 
-use crate::trainer::{Evaluation, Task};
+use crate::trainer::{Evaluation, Shard, Task};
 use crate::Result;
 use gptlab_core::rng::Rng;
 use gptlab_model::heads::{pack_rows, ScalarHead};
@@ -97,12 +97,11 @@ impl DetectTask {
 }
 
 impl Task for DetectTask {
-    fn train_loss(&mut self, model: &Gpt, _rng: &mut Rng, micro: u64) -> Result<(Tensor, usize, Map<String, Value>)> {
-        let per_epoch = self.train.len().div_ceil(self.batch_size) as u64;
-        let (epoch, k) = (micro / per_epoch, (micro % per_epoch) as usize);
+    fn train_loss(&mut self, model: &Gpt, _rng: &mut Rng, micro: u64, shard: Shard) -> Result<(Tensor, usize, Map<String, Value>)> {
+        let (epoch, k, per_epoch, positions) = shard.epoch_positions(self.train.len(), self.batch_size, micro);
         let mut order: Vec<usize> = (0..self.train.len()).collect();
         Rng::stream(self.seed, &format!("detect/epoch/{epoch}")).shuffle(&mut order);
-        let batch: Vec<&Example> = order.iter().skip(k * self.batch_size).take(self.batch_size).map(|&i| &self.train[i]).collect();
+        let batch: Vec<&Example> = positions.iter().map(|&p| &self.train[order[p]]).collect();
         let b = self.batch(model, &batch, true)?;
         let tokens = batch.iter().map(|e| e.ids.len()).sum();
         let mut m = Map::new();
@@ -112,7 +111,7 @@ impl Task for DetectTask {
         Ok((b.loss, tokens, m))
     }
 
-    fn evaluate(&mut self, model: &Gpt) -> Result<Evaluation> {
+    fn evaluate(&mut self, model: &Gpt, _shard: Shard) -> Result<Evaluation> {
         let (loss, acc) = self.stats(model, &self.val)?;
         let mut metrics = Map::new();
         metrics.insert("eval_balanced_accuracy".into(), acc.into());

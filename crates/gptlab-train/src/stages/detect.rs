@@ -88,7 +88,7 @@ pub fn run(cfg: &DetectConfig, o: &RunOptions) -> Result<DetectReport> {
     if !(0.0 < d.val_fraction && d.val_fraction < 1.0) {
         return Err(Error::Data(format!("detect.val_fraction = {} must be between 0 and 1", d.val_fraction)));
     }
-    let device = gptlab_model::device::setup(cfg.train.device, cfg.train.threads)?;
+    let (device, dist) = crate::dist::join(&cfg.train)?;
     tch::manual_seed(cfg.train.seed as i64);
     let l = ctx(roles::scalar_from_lm(&d.init_from, device, Mode::Trainable), || format!("detect.init_from = {}", d.init_from.display()))?;
     let (vs, tok) = (l.vs, l.tok);
@@ -110,14 +110,17 @@ pub fn run(cfg: &DetectConfig, o: &RunOptions) -> Result<DetectReport> {
             counts[3]
         )));
     }
-    write_split(&cfg.run.out_dir.join("data/train.jsonl"), &train)?;
-    write_split(&cfg.run.out_dir.join("data/val.jsonl"), &val)?;
+    // data-parallel: rank 0 alone writes files
+    if dist.as_ref().is_none_or(|d| d.is_main()) {
+        write_split(&cfg.run.out_dir.join("data/train.jsonl"), &train)?;
+        write_split(&cfg.run.out_dir.join("data/val.jsonl"), &val)?;
+    }
     let block = model.cfg.n_positions as usize;
     let (train, val) = (encode(&tok, &train, block)?, encode(&tok, &val, block)?);
     let weights = class_weights(&train);
     let n_train = train.len();
     let mut task = DetectTask { train, val, head, batch_size: cfg.train.batch_size, pad: tok.end, seed: cfg.train.seed, device, weights };
-    let lc = LoopConfig::epochs(cfg.optim, cfg.schedule, &cfg.train, d.epochs, n_train, o.resume, o.progress);
+    let lc = LoopConfig::epochs(cfg.optim, cfg.schedule, &cfg.train, d.epochs, n_train, o.resume, o.progress, dist);
     let rd = RunDir::new("detect", &cfg.run.out_dir, &tok, &o.resolved_toml)?;
     trainer::run(&mut task, &vs, &model, &rd, &lc)?;
     checkpoint::load_weights(&vs, &rd.dir(Slot::Best).join(checkpoint::MODEL_FILE))?;
