@@ -88,7 +88,7 @@ pub fn run(cfg: &DetectConfig, o: &RunOptions) -> Result<DetectReport> {
     if !(0.0 < d.val_fraction && d.val_fraction < 1.0) {
         return Err(Error::Data(format!("detect.val_fraction = {} must be between 0 and 1", d.val_fraction)));
     }
-    let (device, dist) = crate::dist::join(&cfg.train)?;
+    let (device, dist) = crate::dist::join(cfg.train.device, cfg.train.threads)?;
     tch::manual_seed(cfg.train.seed as i64);
     let l = ctx(roles::scalar_from_lm(&d.init_from, device, Mode::Trainable), || format!("detect.init_from = {}", d.init_from.display()))?;
     let (vs, tok) = (l.vs, l.tok);
