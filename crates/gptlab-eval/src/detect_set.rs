@@ -76,6 +76,14 @@ impl Decoding {
     }
 }
 
+impl std::str::FromStr for Decoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::parse(s).ok_or_else(|| format!("one of {}", Self::ALL.map(Self::as_str).join(", ")))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct MakeSetOptions {
     pub prefix_tokens: usize,

@@ -20,19 +20,11 @@ pub struct Args {
     score: ScoreArgs,
 }
 
-fn method(s: &str) -> std::result::Result<Method, String> {
-    Method::parse(s).ok_or_else(|| format!("one of {}", Method::ALL.map(Method::as_str).join(", ")))
-}
-
-fn decoding(s: &str) -> std::result::Result<Decoding, String> {
-    Decoding::parse(s).ok_or_else(|| format!("one of {}", Decoding::ALL.map(Decoding::as_str).join(", ")))
-}
-
 /// Scoring (no subcommand).
 #[derive(ClapArgs)]
 struct ScoreArgs {
     /// perplexity, burstiness, fast-detectgpt, binoculars, classifier, watermark (with --watermark KEY).
-    #[arg(long, value_parser = method)]
+    #[arg(long)]
     method: Option<Method>,
     /// The scoring model (Binoculars' observer; the classifier: `detect train`'s checkpoint).
     #[arg(long)]
@@ -82,7 +74,7 @@ enum Sub {
         skip: usize,
         #[arg(long, default_value_t = 200)]
         limit: usize,
-        #[arg(long, value_delimiter = ',', value_parser = decoding, default_value = "greedy,sample,top-p,top-k")]
+        #[arg(long, value_delimiter = ',', default_value = "greedy,sample,top-p,top-k")]
         decodings: Vec<Decoding>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -103,7 +95,7 @@ enum Sub {
         human: PathBuf,
         #[arg(long = "model-text")]
         model_text: PathBuf,
-        #[arg(long, value_delimiter = ',', value_parser = method, default_value = "perplexity,burstiness,fast-detectgpt")]
+        #[arg(long, value_delimiter = ',', default_value = "perplexity,burstiness,fast-detectgpt")]
         methods: Vec<Method>,
         #[arg(long)]
         model: PathBuf,
