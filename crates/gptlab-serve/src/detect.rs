@@ -67,8 +67,8 @@ async fn run(st: &Arc<AppState>, h: &HeaderMap, body: Body) -> Result<Value, Api
         return Err(ApiError::invalid("input".to_string(), format!("1 to {MAX_INPUTS} texts")));
     }
     let dir = |name: &str, field: &str| -> Result<std::path::PathBuf, ApiError> {
-        let found = if method == Method::Classifier && field == "model" { st.detectors.get(name).cloned() } else { st.models.get(name).map(|m| m.dir.clone()) };
-        let what = if method == Method::Classifier && field == "model" { "detector" } else { "model" };
+        // the classifier's `model` names a trained detector; every other name a served model
+        let (found, what) = if method == Method::Classifier && field == "model" { (st.detectors.get(name).cloned(), "detector") } else { (st.models.get(name).map(|m| m.dir.clone()), "model") };
         found.ok_or_else(|| ApiError::invalid(field.to_string(), format!("The {what} `{name}` does not exist")).status(axum::http::StatusCode::NOT_FOUND).with_code("model_not_found"))
     };
     let model = dir(&r.model, "model")?;

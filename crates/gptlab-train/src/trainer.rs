@@ -155,7 +155,8 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg
             let chosen_by = ev.selection();
             final_eval = ev.loss;
             state.last_eval_loss = Some(ev.loss);
-            if main {
+            // only rank 0 has a metrics sink
+            if let Some(sink) = sink.as_mut() {
                 let mut rec = Map::new();
                 rec.insert("step".into(), step.into());
                 rec.insert("eval_loss".into(), ev.loss.into());
@@ -163,9 +164,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg
                     rec.insert("eval_score".into(), s.into());
                 }
                 rec.extend(ev.metrics);
-                if let Some(sink) = sink.as_mut() {
-                    sink.log(&rec)?;
-                }
+                sink.log(&rec)?;
                 let line = format!("{} step {step}/{}: eval loss {:.4}", rd.stage, t.max_iters, ev.loss);
                 if pb.is_hidden() {
                     eprintln!("{line}");

@@ -155,12 +155,12 @@ pub struct EvalRun {
     pub methods: BTreeMap<String, Report>,
 }
 
-/// An evaluation record of a scored input; `formulaic` is the input's own tag, or computed
-/// from its text ([`detect_eval::is_formulaic`]).
-fn record(m: &Map<String, Value>, s: &Scored, white_box: Option<&str>) -> Option<Record> {
+/// An evaluation record of a scored input. A human text's `formulaic` is the input's own tag,
+/// or computed from its text ([`detect_eval::is_formulaic`]); model texts have none.
+fn record(m: &Map<String, Value>, s: &Scored, white_box: Option<&str>, human: bool) -> Option<Record> {
     let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let generator = text("generator");
-    let formulaic = m.get("formulaic").and_then(Value::as_bool).unwrap_or_else(|| detect_eval::is_formulaic(&text("text")));
+    let formulaic = human && m.get("formulaic").and_then(Value::as_bool).unwrap_or_else(|| detect_eval::is_formulaic(&text("text")));
     Some(Record {
         id: m.get("id").map(|v| v.to_string()).unwrap_or_default(),
         score: s.score?,
@@ -191,6 +191,8 @@ pub fn eval_run(o: &EvalRunOptions, out: &Path) -> Result<EvalRun> {
     let mut coin = Rng::stream(o.seed, "detect/eval/model-split");
     let model_cal: Vec<bool> = model.iter().map(|(m, _)| match m.get("prefix_of") { Some(v) => cal_ids.contains(&v.to_string()), None => coin.uniform() < o.cal_fraction }).collect();
     let opts = EvalOptions { seed: o.seed, resamples: o.resamples, ..EvalOptions::default() };
+    // human and model texts are scored in one call per method (one model load, shared batches)
+    let all: Vec<Input> = human.iter().chain(&model).cloned().collect();
     let mut run = EvalRun { human_cal: 0, human_test: 0, model_cal: 0, model_test: 0, unscored: BTreeMap::new(), methods: BTreeMap::new() };
     let mut md = vec![];
     let mut curves = vec![];
@@ -202,20 +204,20 @@ pub fn eval_run(o: &EvalRunOptions, out: &Path) -> Result<EvalRun> {
             (Method::Classifier, None) => return Err(Error::Input("method classifier needs the trained detector (--classifier DIR, from `gptlab detect train`)".into())),
             _ => &o.model,
         };
-        let hs = score_inputs(method, scorer, reference, &human, o.watermark.as_ref())?;
-        let ms = score_inputs(method, scorer, reference, &model, o.watermark.as_ref())?;
+        let mut hs = score_inputs(method, scorer, reference, &all, o.watermark.as_ref())?;
+        let ms = hs.split_off(human.len());
         let wb = o.white_box.as_deref();
         let (mut hc, mut ht, mut mc, mut mt) = (vec![], vec![], vec![], vec![]);
         let mut unscored = 0;
         for (h, s) in human.iter().zip(&hs) {
-            match record(&h.0, s, wb) {
+            match record(&h.0, s, wb, true) {
                 Some(r) if is_cal_h(h) => hc.push(r),
                 Some(r) => ht.push(r),
                 None => unscored += 1,
             }
         }
         for ((m, s), cal) in model.iter().zip(&ms).zip(&model_cal) {
-            match record(&m.0, s, wb) {
+            match record(&m.0, s, wb, false) {
                 Some(r) if *cal => mc.push(r),
                 Some(r) => mt.push(r),
                 None => unscored += 1,
