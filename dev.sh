@@ -45,13 +45,39 @@ ensure_chromium() {
     fi
 }
 
+# Data parallelism on CUDA (gptlab-dist's `nccl` feature) compiles c10d's NCCL header. The torch
+# wheel's nvidia-* dependencies ship CUDA's runtime and NCCL headers but not the two header sets
+# that header also reaches (crt/ and nv/, from CUDA's compiler and CCCL packages): they go into
+# .venv/cuda-headers (no GPU needed). The check builds the shim with NCCL and runs its tests,
+# which on a host without a GPU include the refusal of a CUDA device.
+nccl_check() {
+    local torch_lib cuda_ver
+    torch_lib=$(.venv/bin/python -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))" 2>/dev/null) || return 0
+    if [[ ! -f "$torch_lib/libtorch_cuda.so" ]]; then
+        echo "dev.sh: this libtorch has no CUDA; skipping the NCCL build check" >&2
+        return 0
+    fi
+    cuda_ver=$(.venv/bin/python -c "import torch; print(torch.version.cuda)")
+    if [[ ${cuda_ver%%.*} != 13 ]]; then
+        echo "dev.sh: the NCCL build check knows CUDA 13's wheel layout, not CUDA $cuda_ver's; skipping it" >&2
+        return 0
+    fi
+    local hdr="$ROOT/.venv/cuda-headers"
+    if [[ ! -f "$hdr/nvidia/cu13/include/crt/host_config.h" || ! -d "$hdr/nvidia/cu13/include/nv" ]]; then
+        echo "dev.sh: installing CUDA $cuda_ver's crt and CCCL headers into .venv/cuda-headers" >&2
+        .venv/bin/pip install --quiet --no-deps --target "$hdr" "nvidia-cuda-crt==$cuda_ver.*" "nvidia-cuda-cccl==$cuda_ver.*"
+    fi
+    CUDA_HOME="$hdr/nvidia/cu13" cargo test --release -p gptlab-dist --features nccl --tests
+}
+
 setup
 case "${1:-}" in
     setup) exit 0 ;;
     test)
         shift
         ensure_chromium
-        exec cargo test --workspace --release --lib --bins --tests "$@"
+        cargo test --workspace --release --lib --bins --tests "$@"
+        if [[ $# == 0 ]]; then nccl_check; fi
         ;;
     *)
         cargo build --release --quiet -p gptlab-cli

@@ -34,14 +34,23 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t 
 sed -i "s/^tch = \".*\"/tch = \"=$TCH\"/" "$WORK/src/Cargo.toml"
 # torch-sys (named by gptlab-cli and gptlab-dist for its build metadata) must be tch's own
 sed -i "s/^torch-sys = \".*\"/torch-sys = \"=$TCH\"/" "$WORK"/src/crates/*/Cargo.toml
-# data parallelism on CUDA (NCCL) compiles c10d's NCCL header, which needs a CUDA toolkit
-FEATURES=cuda
-if [[ -f "${CUDA_HOME:-/usr/local/cuda}/include/crt/host_config.h" ]]; then
-    FEATURES=cuda,nccl
-    export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
-else
-    echo "gpu_build: no CUDA toolkit (CUDA_HOME): building without the nccl feature; gpu_check's data-parallel check will fail" >&2
+# Data parallelism on CUDA (the `nccl` feature) compiles c10d's NCCL header, which includes
+# CUDA's runtime, crt/ and nv/ headers and NCCL's: a CUDA toolkit's (CUDA_HOME), else the
+# header packages PyPI ships for the wheel's CUDA, unpacked beside libtorch (gptlab-dist's
+# build.rs looks in <torch>/../nvidia/*/include), at the versions the wheel names.
+if [[ ! -f "${CUDA_HOME:-/usr/local/cuda}/include/crt/host_config.h" ]]; then
+    if [[ ! -f "$WORK/nvidia/cu13/include/crt/host_config.h" || ! -f "$WORK/nvidia/nccl/include/nccl.h" ]]; then
+        cuda=$(sed -n "s/^cuda[^=]*= '\([0-9]*\.[0-9]*\).*/\1/p" "$WORK/torch/version.py")
+        nccl=$(unzip -p "$WORK"/wheel/torch-"$TORCH"-*.whl "torch-$TORCH*.dist-info/METADATA" | grep -o "^Requires-Dist: nvidia-nccl-cu13==[0-9.]*" | sed 's/^Requires-Dist: //')
+        [[ -n "$cuda" && -n "$nccl" ]] || { echo "gpu_build: torch==$TORCH is not a CUDA 13 build naming its NCCL package" >&2; exit 1; }
+        rt="nvidia-cuda-runtime==$cuda.*"
+        echo "gpu_build: downloading CUDA $cuda and NCCL headers ($rt, $nccl)" >&2
+        "$ROOT/.venv/bin/pip" install --quiet --no-deps --target "$WORK/hdr" "$rt" "$nccl" "nvidia-cuda-crt==$cuda.*" "nvidia-cuda-cccl==$cuda.*"
+        rm -rf "$WORK/nvidia" "$WORK"/hdr/nvidia/*/lib && mv "$WORK/hdr/nvidia" "$WORK/nvidia" && rm -rf "$WORK/hdr"
+    fi
+    export CUDA_HOME="$WORK/nvidia/cu13"
 fi
+FEATURES=cuda,nccl
 cd "$WORK/src"
 export LIBTORCH="$WORK/torch" LIBTORCH_CXX11_ABI=1 LD_LIBRARY_PATH="$WORK/torch/lib" CARGO_TARGET_DIR="$WORK/target"
 unset LIBTORCH_USE_PYTORCH

@@ -51,6 +51,12 @@ impl Dist {
         if nccl && !bridge::nccl_compiled() {
             return Err(Error::Usage("a CUDA device needs NCCL, and gptlab was built without it: build with `--features cuda,nccl` (see gptlab-dist's Cargo.toml)".into()));
         }
+        if let Device::Cuda(i) = device {
+            let n = tch::Cuda::device_count();
+            if i as i64 >= n {
+                return Err(Error::Usage(format!("NCCL on cuda:{i}: libtorch sees {n} CUDA device(s) on this host (LOCAL_RANK picks the device; CUDA_VISIBLE_DEVICES limits them)")));
+            }
+        }
         let ms = timeout.as_millis().clamp(1, i64::MAX as u128) as i64;
         let g = bridge::group_new(&env.master_addr, env.master_port, env.rank as i32, env.world_size as i32, env.agent_store, nccl, ms).map_err(|e| Error::Rendezvous {
             rank: env.rank,

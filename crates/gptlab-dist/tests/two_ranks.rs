@@ -181,6 +181,10 @@ fn cuda_without_nccl_and_bad_env_are_errors() {
     if !cfg!(feature = "nccl") {
         let e = Dist::new(env.clone(), Device::Cuda(0), Duration::from_secs(5)).expect_err("no nccl").to_string();
         assert!(e.contains("--features cuda,nccl"), "{e}");
+    } else if tch::Cuda::device_count() == 0 {
+        // NCCL compiled in, no GPU on this host: refused before any rendezvous
+        let e = Dist::new(env.clone(), Device::Cuda(0), Duration::from_secs(5)).expect_err("no gpu").to_string();
+        assert!(e.contains("sees 0 CUDA device"), "{e}");
     }
     // a world of one needs no peer
     let d = Dist::new(env, Device::Cpu, Duration::from_secs(5)).expect("world of one");
