@@ -35,18 +35,28 @@ sed -i "s/^tch = \".*\"/tch = \"=$TCH\"/" "$WORK/src/Cargo.toml"
 # torch-sys (named by gptlab-cli and gptlab-dist for its build metadata) must be tch's own
 sed -i "s/^torch-sys = \".*\"/torch-sys = \"=$TCH\"/" "$WORK"/src/crates/*/Cargo.toml
 # Data parallelism on CUDA (the `nccl` feature) compiles c10d's NCCL header, which includes
-# CUDA's runtime, crt/ and nv/ headers and NCCL's: a CUDA toolkit's (CUDA_HOME), else the
-# header packages PyPI ships for the wheel's CUDA, unpacked beside libtorch (gptlab-dist's
-# build.rs looks in <torch>/../nvidia/*/include), at the versions the wheel names.
+# CUDA's runtime, crt/ and nv/ headers, cuBLAS's, cuSOLVER's and cuSPARSE's (through
+# ATen/cuda/CUDAContextLight.h) and NCCL's: a CUDA toolkit's (CUDA_HOME), else the header
+# packages PyPI ships for the wheel's CUDA, unpacked beside libtorch (gptlab-dist's build.rs
+# looks in <torch>/../nvidia/*/include), at the versions the wheel names: NCCL's directly,
+# the others through the cuda-toolkit metapackage it pins (only their include/ is kept).
 if [[ ! -f "${CUDA_HOME:-/usr/local/cuda}/include/crt/host_config.h" ]]; then
-    if [[ ! -f "$WORK/nvidia/cu13/include/crt/host_config.h" || ! -f "$WORK/nvidia/nccl/include/nccl.h" ]]; then
-        cuda=$(sed -n "s/^cuda[^=]*= '\([0-9]*\.[0-9]*\).*/\1/p" "$WORK/torch/version.py")
-        nccl=$(unzip -p "$WORK"/wheel/torch-"$TORCH"-*.whl "torch-$TORCH*.dist-info/METADATA" | grep -o "^Requires-Dist: nvidia-nccl-cu13==[0-9.]*" | sed 's/^Requires-Dist: //')
-        [[ -n "$cuda" && -n "$nccl" ]] || { echo "gpu_build: torch==$TORCH is not a CUDA 13 build naming its NCCL package" >&2; exit 1; }
-        rt="nvidia-cuda-runtime==$cuda.*"
-        echo "gpu_build: downloading CUDA $cuda and NCCL headers ($rt, $nccl)" >&2
-        "$ROOT/.venv/bin/pip" install --quiet --no-deps --target "$WORK/hdr" "$rt" "$nccl" "nvidia-cuda-crt==$cuda.*" "nvidia-cuda-cccl==$cuda.*"
-        rm -rf "$WORK/nvidia" "$WORK"/hdr/nvidia/*/lib && mv "$WORK/hdr/nvidia" "$WORK/nvidia" && rm -rf "$WORK/hdr"
+    hdrs=(cu13/include/crt/host_config.h cu13/include/nv/target cu13/include/cublas_v2.h cu13/include/cusolverDn.h cu13/include/cusparse.h nccl/include/nccl.h)
+    missing=0
+    for h in "${hdrs[@]}"; do [[ -e "$WORK/nvidia/$h" ]] || missing=1; done
+    if (( missing )); then
+        meta=$(unzip -p "$WORK"/wheel/torch-"$TORCH"-*.whl "torch-$TORCH*.dist-info/METADATA")
+        ctk=$(grep -o "^Requires-Dist: cuda-toolkit\[[^]]*\]==[0-9.]*" <<<"$meta" | sed 's/.*==//' || true)
+        nccl=$(grep -o "^Requires-Dist: nvidia-nccl-cu13==[0-9.]*" <<<"$meta" | sed 's/^Requires-Dist: //' || true)
+        [[ -n "$ctk" && -n "$nccl" ]] || { echo "gpu_build: torch==$TORCH is not a CUDA 13 build naming its cuda-toolkit and NCCL packages" >&2; exit 1; }
+        rm -rf "$WORK/hdr" && mkdir -p "$WORK/hdr"
+        "$ROOT/.venv/bin/pip" download --quiet --no-deps "cuda-toolkit==$ctk" -d "$WORK/hdr"
+        mapfile -t pins < <(unzip -p "$WORK"/hdr/cuda_toolkit-*.whl '*.dist-info/METADATA' |
+            sed -n "s/^Requires-Dist: \(nvidia-[a-z-]*==[0-9.*]*\);.* extra == '\(cudart\|crt\|cccl\|cublas\|cusolver\|cusparse\)'\$/\1/p" | sort -u)
+        (( ${#pins[@]} == 6 )) || { echo "gpu_build: cuda-toolkit==$ctk does not pin the six header packages (got: ${pins[*]})" >&2; exit 1; }
+        echo "gpu_build: downloading CUDA $ctk and NCCL headers (${pins[*]} $nccl)" >&2
+        "$ROOT/.venv/bin/pip" install --quiet --no-deps --no-cache-dir --target "$WORK/hdr" "${pins[@]}" "$nccl"
+        rm -rf "$WORK/nvidia" "$WORK"/hdr/nvidia/*/lib "$WORK"/hdr/nvidia/*/bin && mv "$WORK/hdr/nvidia" "$WORK/nvidia" && rm -rf "$WORK/hdr"
     fi
     export CUDA_HOME="$WORK/nvidia/cu13"
 fi
