@@ -10,7 +10,7 @@ Each round:
     stop), greedy, KV cache, 2 threads, fp32; tokens/s over the whole call.
   - `gptlab serve` (same weights, 2 torch threads), streamed `/v1/completions` with the same
     prompt text, 200 tokens, greedy, at 1, 4 and 16 concurrent clients (each sends 8, 4 or 3
-    requests in a row; the clients are Python threads on the same 2 cores): aggregate tokens/s (completion tokens / wall time), time to first token, and
+    requests in a row; the clients are asyncio tasks in one Python process on the same 2 cores, each request on its own HTTP/1.1 connection): aggregate tokens/s (completion tokens / wall time), time to first token, and
     inter-token latency (gaps between streamed chunks) p50 / p99.
   - Load: 16 clients, 64 requests in all (a fixed count: the test stops by itself), then the
     request log is read: every request must be there with status ok, and no request failed.
@@ -20,7 +20,7 @@ serving issue asks for (single stream vs HF; 16 clients vs one).
 
     .venv/bin/python bench/serve_load.py [--rounds 3]
 """
-import argparse, json, os, sqlite3, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, asyncio, json, os, sqlite3, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GL = os.path.join(ROOT, "target", "release", "gptlab")
@@ -68,20 +68,36 @@ print(json.dumps({{"tokens_per_s": (out.shape[1] - p.shape[1]) / sorted(ts)[len(
     return json.loads(out.strip().splitlines()[-1])["tokens_per_s"]
 
 
-def stream_one(url, prompt, seed):
-    """(ttft, gaps, completion tokens, ok) of one streamed completion."""
+async def stream_one(url, prompt, seed):
+    """(ttft, gaps, completion tokens, ok) of one streamed completion: HTTP/1.1 on a raw
+    asyncio connection (one per request), the chunked SSE body decoded as it arrives, every
+    `data:` frame parsed; a frame's time is when its chunk was read."""
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
     body = json.dumps({"model": "m", "prompt": prompt, "max_tokens": NEW, "temperature": 0, "seed": seed, "stream": True,
                        "stream_options": {"include_usage": True}}).encode()
-    req = urllib.request.Request(url + "/v1/completions", data=body, headers={"Content-Type": "application/json"})
-    t0 = time.perf_counter()
+    head = f"POST /v1/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     first, last, gaps, tokens = None, None, [], 0
     try:
-        with urllib.request.urlopen(req, timeout=600) as r:
-            for line in r:
-                if not line.startswith(b"data: ") or line.strip() == b"data: [DONE]":
+        t0 = time.perf_counter()
+        r, w = await asyncio.open_connection(host, int(port))
+        w.write(head.encode() + body)
+        status = await r.readline()
+        while (await r.readline()) not in (b"\r\n", b""):
+            pass
+        if b" 200 " not in status:
+            raise RuntimeError(status.decode().strip())
+        buf = b""
+        while True:
+            size = int((await r.readline()).split(b";")[0], 16)
+            if size == 0:
+                break
+            buf += (await r.readexactly(size + 2))[:-2]
+            now = time.perf_counter()
+            *events, buf = buf.split(b"\n\n")
+            for ev in events:
+                if not ev.startswith(b"data: ") or ev == b"data: [DONE]":
                     continue
-                c = json.loads(line[6:])
-                now = time.perf_counter()
+                c = json.loads(ev[6:])
                 if c.get("usage"):
                     tokens = c["usage"]["completion_tokens"]
                 elif c["choices"] and c["choices"][0]["text"]:
@@ -90,25 +106,23 @@ def stream_one(url, prompt, seed):
                     else:
                         gaps.append(now - last)
                     last = now
+        w.close()
         return first, gaps, tokens, True
     except Exception as e:  # counted as an error
-        print(f"request failed: {e}", file=sys.stderr)
+        print(f"request failed: {e!r}", file=sys.stderr)
         return None, [], 0, False
 
 
 def clients(url, prompt, n, reqs):
-    res, lock = [], threading.Lock()
+    """n concurrent clients (asyncio tasks in this process), each sending reqs requests in a row."""
+    async def client(i):
+        return [await stream_one(url, prompt, i * 100 + j) for j in range(reqs)]
 
-    def run(i):
-        for j in range(reqs):
-            r = stream_one(url, prompt, i * 100 + j)
-            with lock:
-                res.append(r)
+    async def run():
+        return [r for rs in await asyncio.gather(*(client(i) for i in range(n))) for r in rs]
 
     t0 = time.perf_counter()
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    [t.start() for t in ts]
-    [t.join() for t in ts]
+    res = asyncio.run(run())
     wall = time.perf_counter() - t0
     ok = [r for r in res if r[3]]
     gaps = sorted(g for r in ok for g in r[1])
@@ -137,7 +151,7 @@ def main():
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
             try:
                 url = srv.stdout.readline().strip()
-                stream_one(url, prompt, 0)  # warm-up
+                clients(url, prompt, 1, 1)  # warm-up
                 for n in (1, 4, 16):
                     m = clients(url, prompt, n, REQS[n])
                     res.setdefault(f"serve_{n}", []).append(m)

@@ -112,11 +112,17 @@ fn check(cfg: &SampleConfig) -> Result<()> {
 pub fn pick(logits: &[f32], cfg: &SampleConfig, prev: u32, rng: &mut Rng) -> (u32, f32) {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let lse = max + logits.iter().map(|&l| (l - max).exp()).sum::<f32>().ln();
+    let t = pick_token(logits, cfg, prev, rng);
+    (t, logits[t as usize] - lse)
+}
+
+/// [`pick`]'s choice alone, without the log-probability (which costs an `exp` per logit).
+pub fn pick_token(logits: &[f32], cfg: &SampleConfig, prev: u32, rng: &mut Rng) -> u32 {
     let i = match &cfg.watermark {
         Some(w) => choose(&w.bias(prev, logits), cfg, rng),
         None => choose(logits, cfg, rng),
     };
-    (i as u32, logits[i] - lse)
+    i as u32
 }
 
 /// The index chosen from a row of logits by greedy choice or sampling.

@@ -8,7 +8,7 @@
 //! Requests wait in a bounded queue; [`Handle::submit`] fails at once when it is full.
 
 use crate::stream::{Detokenizer, Release, StopMatcher};
-use crate::{pick, Finish, SampleConfig};
+use crate::{pick, pick_token, Finish, SampleConfig};
 use gptlab_core::rng::Rng;
 use gptlab_model::roles::Loaded;
 use gptlab_model::{Gpt, SlotCache};
@@ -38,8 +38,9 @@ pub struct Request {
     /// Prompt token ids (non-empty).
     pub prompt: Vec<u32>,
     pub cfg: SampleConfig,
-    /// Alternatives reported with each token's log-probability (0: none).
-    pub top_logprobs: usize,
+    /// Log-probabilities to report: `None`, none (each [`TokenOut`]'s `logprob` is NaN and
+    /// its `token_text` empty); `Some(k)`, each token's and its `k` most likely alternatives'.
+    pub logprobs: Option<usize>,
     /// Where the sequence's events go; generation stops when the receiver is dropped.
     pub events: UnboundedSender<Event>,
 }
@@ -52,7 +53,7 @@ pub struct TokenOut {
     pub token: u32,
     /// The token's own text, for log-probability reports.
     pub token_text: String,
-    /// Log-probability under the model (temperature 1).
+    /// Log-probability under the model (temperature 1); NaN unless the request asked for it.
     pub logprob: f32,
     /// The most likely tokens at this step, with their log-probabilities.
     pub top: Vec<(String, f32)>,
@@ -187,7 +188,10 @@ fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
             }
             // the token before this one seeds a watermark's green list (a prompt is non-empty)
             let prev = s.tokens.last().or(s.req.prompt.last()).copied().unwrap_or(tok.end);
-            let (t, lp) = pick(&s.logits, &s.req.cfg, prev, &mut s.rng);
+            let (t, lp) = match s.req.logprobs {
+                Some(_) => pick(&s.logits, &s.req.cfg, prev, &mut s.rng),
+                None => (pick_token(&s.logits, &s.req.cfg, prev, &mut s.rng), f32::NAN),
+            };
             if specials.contains(&t) && (s.req.cfg.stop_at_end || t != tok.end) {
                 // a special token ends the text and is not part of it (nor of the usage count)
                 let tail = s.rest(tok);
@@ -196,13 +200,13 @@ fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
                 continue;
             }
             s.tokens.push(t);
-            let top = top_logprobs(tok, &s.logits, s.req.top_logprobs);
+            let top = top_logprobs(tok, &s.logits, s.req.logprobs.unwrap_or(0));
             let delta = s.detok.push(tok, t).unwrap_or_default();
             let (text, stopped) = match s.stops.push(&delta) {
                 Release::More(x) => (x, false),
                 Release::Stopped(x) => (x, true),
             };
-            let token_text = tok.decode(&[t]).unwrap_or_default();
+            let token_text = if s.req.logprobs.is_some() { tok.decode(&[t]).unwrap_or_default() } else { String::new() };
             let _ = s.req.events.send(Event::Token(TokenOut { text, token: t, token_text, logprob: lp, top }));
             let full = cache.len(r) + 1 > ctx;
             if stopped {

@@ -34,7 +34,7 @@ fn submit(h: &Handle, prompt: Vec<u32>, seed: u64, max: usize, stop: &[&str]) ->
 fn submit_marked(h: &Handle, prompt: Vec<u32>, seed: u64, max: usize, stop: &[&str], watermark: Option<Watermark>) -> UnboundedReceiver<Event> {
     let (tx, rx) = unbounded_channel();
     let cfg = SampleConfig { max_new_tokens: max, temperature: 1.0, seed, stop: stop.iter().map(|s| s.to_string()).collect(), stop_at_end: true, watermark, ..Default::default() };
-    h.submit(Request { prompt, cfg, top_logprobs: 2, events: tx }).expect("queued");
+    h.submit(Request { prompt, cfg, logprobs: Some(2), events: tx }).expect("queued");
     rx
 }
 
@@ -123,7 +123,7 @@ fn a_full_queue_refuses_and_a_dropped_client_frees_its_row() {
     for i in 0..50 {
         let (tx, rx) = unbounded_channel();
         let cfg = SampleConfig { max_new_tokens: 20, seed: i, ..Default::default() };
-        match h.submit(Request { prompt: p.clone(), cfg, top_logprobs: 0, events: tx }) {
+        match h.submit(Request { prompt: p.clone(), cfg, logprobs: None, events: tx }) {
             Ok(()) => queued.push(rx),
             Err(SubmitError::QueueFull(1)) => refused += 1,
             Err(e) => panic!("{e}"),
@@ -132,8 +132,11 @@ fn a_full_queue_refuses_and_a_dropped_client_frees_its_row() {
     assert!(refused > 0, "a queue of one fills up");
     for mut rx in queued {
         while let Some(e) = rx.blocking_recv() {
-            if matches!(e, Event::Done { .. }) {
-                break;
+            match e {
+                // no log-probabilities asked for: none computed
+                Event::Token(t) if t.token != u32::MAX => assert!(t.logprob.is_nan() && t.token_text.is_empty() && t.top.is_empty()),
+                Event::Done { .. } => break,
+                _ => {}
             }
         }
     }

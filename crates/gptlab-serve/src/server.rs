@@ -231,7 +231,7 @@ async fn accept(st: &Arc<AppState>, h: &HeaderMap, body: Body, ep: Endpoint) -> 
             let k = p * job.n + i;
             let (tx, rx) = unbounded_channel();
             let cfg = SampleConfig { seed: stream_seed(job.seed, &format!("choice/{k}")), watermark: st.watermark.clone(), ..job.cfg.clone() };
-            if let Err(e) = m.handle.submit(Request { prompt: prompt.clone(), cfg, top_logprobs: job.logprobs.unwrap_or(0), events: tx }) {
+            if let Err(e) = m.handle.submit(Request { prompt: prompt.clone(), cfg, logprobs: job.logprobs, events: tx }) {
                 let err = match e {
                     SubmitError::QueueFull(_) => ApiError::rate_limited(format!("The server is busy ({e}); retry shortly.")),
                     SubmitError::Stopped => ApiError::server(e.to_string()),
