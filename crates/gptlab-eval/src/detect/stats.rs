@@ -42,8 +42,16 @@ pub(crate) struct Positions {
     pub xent: Vec<f64>,
 }
 
-/// Largest number of logits (batch × positions × vocabulary) held at once per batch.
-const LOGITS_BUDGET: usize = 1 << 25;
+/// Largest number of logits (batch × positions × vocabulary) held at once per batch: on the
+/// CPU small enough (8 MiB of f32) that a batch's `[B, T, V]` tensors, each read and written
+/// several times by the criterion, stay in the caches; a GPU wants the batch as large as fits.
+fn logits_budget(dev: Device) -> usize {
+    if dev.is_cuda() {
+        1 << 25
+    } else {
+        1 << 21
+    }
+}
 
 /// The windows `(start, keep)` of an `n`-token sequence under a context of `ctx` tokens: window
 /// `[start, start + ctx)` (clipped to `n`) contributes its positions from index `keep` on
@@ -80,7 +88,7 @@ pub(crate) fn positions(model: &Gpt, reference: Option<&Gpt>, seqs: &[Vec<u32>],
     let mut at = 0;
     while at < order.len() {
         let longest = len(&rows[order[at]]);
-        let fit = (LOGITS_BUDGET / (longest * vocab)).max(1);
+        let fit = (logits_budget(model.device()) / (longest * vocab)).max(1);
         let group = &order[at..(at + fit).min(order.len())];
         at += group.len();
         let ids: Vec<&[u32]> = group.iter().map(|&r| &seqs[rows[r].0][rows[r].1..rows[r].1 + len(&rows[r])]).collect();
