@@ -3,6 +3,8 @@
 #include "gptlab-dist/cpp/shim.h"
 
 #include <cstdlib>
+#include <deque>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -11,6 +13,8 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #ifdef GPTLAB_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -132,6 +136,164 @@ void wait(Pending& p, int64_t timeout_ms) {
   if (!w->wait(t)) {
     throw std::runtime_error("gptlab-dist: collective did not complete");
   }
+}
+
+struct ReducerState {
+  c10::intrusive_ptr<c10d::Backend> backend;
+  int32_t size = 1;
+  at::Tensor flat;
+  std::vector<at::Tensor> params;
+  std::vector<int64_t> bucket_of;                 // parameter -> bucket
+  std::vector<std::pair<int64_t, int64_t>> spans; // bucket -> (offset, numel) in `flat`
+  std::vector<int64_t> members;                   // bucket -> parameters in it
+  std::vector<int64_t> left;                      // this step: parameters not yet ready
+  std::vector<size_t> order;                      // launch order of the buckets
+  size_t pos = 0;                                 // next place in `order` to launch
+  std::vector<int64_t> observed;                  // buckets in the order they became ready
+  std::deque<std::vector<at::Tensor>> inputs;     // kept alive while their work runs
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  bool armed = false;
+  std::mutex mu;
+
+  // Starts every bucket that is ready and next in the launch order (caller holds `mu`).
+  void launch_ready(bool all) {
+    while (pos < order.size() && (all || left[order[pos]] == 0)) {
+      auto b = order[pos++];
+      inputs.push_back({flat.narrow(0, spans[b].first, spans[b].second)});
+      c10d::AllreduceOptions o;
+      o.reduceOp = c10d::ReduceOp::SUM;
+      works.push_back(backend->allreduce(inputs.back(), o));
+    }
+  }
+};
+
+// Runs after autograd has accumulated a parameter's gradient into its `.grad` (a view of the
+// flat buffer), on the thread running that part of the backward pass.
+struct ReadyHook : torch::autograd::PostAccumulateGradHook {
+  std::weak_ptr<ReducerState> st;
+  int64_t param;
+  ReadyHook(std::weak_ptr<ReducerState> s, int64_t p) : st(std::move(s)), param(p) {}
+  void operator()(const torch::autograd::Variable&) override {
+    auto s = st.lock();
+    if (!s) {
+      return;
+    }
+    std::lock_guard<std::mutex> lock(s->mu);
+    if (!s->armed) {
+      return;
+    }
+    auto b = s->bucket_of[param];
+    if (--s->left[b] == 0) {
+      s->observed.push_back(b);
+      s->launch_ready(false);
+    }
+  }
+};
+
+Reducer::~Reducer() {
+  if (!st) {
+    return;
+  }
+  // the hooks hold the state weakly; removing them leaves the parameters as they were
+  for (auto& p : st->params) {
+    torch::autograd::impl::set_post_acc_grad_hooks(p, nullptr);
+  }
+}
+
+std::unique_ptr<Reducer> reducer_new(const Group& g, size_t flat, rust::Slice<const size_t> params, rust::Slice<const int64_t> bucket_of, rust::Slice<const int64_t> offsets, rust::Slice<const int64_t> numels) {
+  if (params.size() != bucket_of.size() || offsets.size() != numels.size()) {
+    throw std::invalid_argument("gptlab-dist: reducer: mismatched parameter or bucket lists");
+  }
+  auto st = std::make_shared<ReducerState>();
+  st->backend = g.backend;
+  st->size = g.size;
+  st->flat = tensor_at(flat);
+  st->members.assign(offsets.size(), 0);
+  for (size_t b = 0; b < offsets.size(); b++) {
+    st->spans.emplace_back(offsets[b], numels[b]);
+    st->order.push_back(b);
+  }
+  for (size_t i = 0; i < params.size(); i++) {
+    auto b = bucket_of[i];
+    if (b < 0 || static_cast<size_t>(b) >= offsets.size()) {
+      throw std::invalid_argument("gptlab-dist: reducer: bucket index out of range");
+    }
+    st->members[b]++;
+    st->bucket_of.push_back(b);
+    st->params.push_back(tensor_at(params[i]));
+  }
+  auto r = std::make_unique<Reducer>();
+  r->st = st;
+  for (size_t i = 0; i < st->params.size(); i++) {
+    torch::autograd::impl::set_post_acc_grad_hooks(st->params[i], std::make_unique<ReadyHook>(st, static_cast<int64_t>(i)));
+  }
+  return r;
+}
+
+void reducer_arm(Reducer& r) {
+  auto& s = *r.st;
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.left = s.members;
+  s.pos = 0;
+  s.observed.clear();
+  s.inputs.clear();
+  s.works.clear();
+  s.armed = true;
+}
+
+void reducer_finish(Reducer& r, int64_t timeout_ms) {
+  auto& s = *r.st;
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.armed = false;
+    // parameters that got no gradient this step never became ready: their buckets go now,
+    // in the launch order, as on every other rank
+    s.launch_ready(true);
+    works = s.works;
+  }
+  auto t = std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms : 0);
+  for (auto& w : works) {
+    if (!w->wait(t)) {
+      throw std::runtime_error("gptlab-dist: collective did not complete");
+    }
+  }
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.works.clear();
+  s.inputs.clear();
+  if (s.size > 1) {
+    at::NoGradGuard ng;
+    s.flat.div_(s.size);
+  }
+}
+
+rust::Vec<int64_t> reducer_observed(const Reducer& r) {
+  rust::Vec<int64_t> out;
+  for (auto b : r.st->observed) {
+    out.push_back(b);
+  }
+  return out;
+}
+
+void reducer_set_order(Reducer& r, rust::Slice<const int64_t> order) {
+  auto& s = *r.st;
+  std::lock_guard<std::mutex> lock(s.mu);
+  std::vector<size_t> o;
+  std::vector<bool> seen(s.spans.size(), false);
+  for (auto b : order) {
+    if (b < 0 || static_cast<size_t>(b) >= s.spans.size() || seen[b]) {
+      throw std::invalid_argument("gptlab-dist: reducer: a launch order must name each bucket once");
+    }
+    seen[b] = true;
+    o.push_back(static_cast<size_t>(b));
+  }
+  // buckets the order leaves out go last, in index order
+  for (size_t b = 0; b < s.spans.size(); b++) {
+    if (!seen[b]) {
+      o.push_back(b);
+    }
+  }
+  s.order = o;
 }
 
 bool nccl_compiled() {

@@ -30,6 +30,17 @@ struct Pending {
   std::vector<at::Tensor> inputs;
 };
 
+// Gradients reduced while the backward pass runs (see shim.cpp): the parameters' gradients
+// are views of one flat buffer, grouped into contiguous buckets; a hook on each parameter
+// marks it ready after autograd has accumulated its gradient, and a bucket's all-reduce starts
+// once all of its parameters are ready and every bucket before it in the launch order has
+// started. The state is shared with the hooks, which hold it weakly.
+struct ReducerState;
+struct Reducer {
+  std::shared_ptr<ReducerState> st;
+  ~Reducer();
+};
+
 std::unique_ptr<Group> group_new(rust::Str host, uint16_t port, int32_t rank, int32_t size, bool client_only, bool nccl, int64_t timeout_ms);
 rust::String backend_name(const Group& g);
 std::unique_ptr<Pending> all_reduce_async(const Group& g, size_t tensor, uint8_t op);
@@ -38,5 +49,10 @@ std::unique_ptr<Pending> all_gather_async(const Group& g, size_t input, rust::Sl
 std::unique_ptr<Pending> barrier_async(const Group& g);
 void wait(Pending& p, int64_t timeout_ms);
 bool nccl_compiled();
+std::unique_ptr<Reducer> reducer_new(const Group& g, size_t flat, rust::Slice<const size_t> params, rust::Slice<const int64_t> bucket_of, rust::Slice<const int64_t> offsets, rust::Slice<const int64_t> numels);
+void reducer_arm(Reducer& r);
+void reducer_finish(Reducer& r, int64_t timeout_ms);
+rust::Vec<int64_t> reducer_observed(const Reducer& r);
+void reducer_set_order(Reducer& r, rust::Slice<const int64_t> order);
 
 } // namespace gptlab_dist

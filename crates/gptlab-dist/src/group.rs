@@ -22,10 +22,10 @@ pub enum ReduceOp {
 
 /// One process of a data-parallel run.
 pub struct Dist {
-    g: cxx::UniquePtr<bridge::Group>,
+    pub(crate) g: cxx::UniquePtr<bridge::Group>,
     env: DistEnv,
     device: Device,
-    timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl std::fmt::Debug for Dist {
@@ -99,7 +99,7 @@ impl Dist {
         bridge::backend_name(&self.g)
     }
 
-    fn err(&self, op: &'static str, e: &cxx::Exception) -> Error {
+    pub(crate) fn err(&self, op: &'static str, e: &cxx::Exception) -> Error {
         Error::Collective { op, rank: self.rank(), world_size: self.world_size(), timeout_s: self.timeout.as_secs(), msg: first_line(e.what()) }
     }
 

@@ -7,15 +7,18 @@
 //! returns `None` for a single-process run. Every collective acts in place on the given tensors
 //! and returns once it has completed on this rank; a peer that exits or stops answering turns
 //! into an [`Error::Collective`] (Gloo reports a closed connection at once, a silent peer after
-//! the group's timeout), never a hang past the timeout.
+//! the group's timeout), never a hang past the timeout. [`GradReducer`] averages a flat
+//! buffer of gradients while the backward pass runs, bucket by bucket.
 
 mod env;
 mod ffi;
 mod group;
 pub mod launch;
+mod reducer;
 
 pub use env::{DistEnv, REQUIRED};
 pub use group::{Dist, ReduceOp, DEFAULT_BUCKET_BYTES};
+pub use reducer::GradReducer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

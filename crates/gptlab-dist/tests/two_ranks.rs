@@ -2,7 +2,7 @@
 //! ranks of a small run (the child role is chosen by GPTLAB_DIST_TEST_ROLE), with the standard
 //! environment variables set as a launcher would.
 
-use gptlab_dist::{Dist, DistEnv, Error, ReduceOp};
+use gptlab_dist::{Dist, DistEnv, Error, GradReducer, ReduceOp};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
@@ -90,6 +90,64 @@ fn rank_body() {
     println!("rank {} ok", d.rank());
 }
 
+/// Gradients averaged by a [`GradReducer`] while the backward pass runs: parameter i's
+/// gradient on rank r is (r + 1)(i + 1) everywhere, so the mean is (w + 1)/2 · (i + 1); on the
+/// third step parameter 2 gets no gradient (its bucket goes out when the pass is over).
+fn reducer_body() {
+    let d = join(Duration::from_secs(60));
+    let (r, w) = (d.rank() as f64, d.world_size() as f64);
+    let shapes: [&[i64]; 4] = [&[3], &[4, 5], &[1], &[2, 3]];
+    let params: Vec<Tensor> = shapes.iter().map(|s| Tensor::zeros(*s, (Kind::Float, Device::Cpu)).set_requires_grad(true)).collect();
+    let loss = |skip: Option<usize>| -> Tensor {
+        let mut l = Tensor::zeros([], (Kind::Float, Device::Cpu));
+        for (i, p) in params.iter().enumerate().filter(|(i, _)| Some(*i) != skip) {
+            l = l + p.sum(Kind::Float) * ((r + 1.0) * (i as f64 + 1.0));
+        }
+        l
+    };
+    // the first backward creates the gradients; they become views of one flat buffer, as the
+    // optimizer binds them
+    loss(None).backward();
+    let total: i64 = params.iter().map(|p| p.numel() as i64).sum();
+    let mut flat = Tensor::zeros([total], (Kind::Float, Device::Cpu));
+    let mut at = vec![];
+    let mut off = 0i64;
+    tch::no_grad(|| {
+        for p in &params {
+            let n = p.numel() as i64;
+            let mut view = flat.narrow(0, off, n).view(p.size().as_slice());
+            view.copy_(&p.grad());
+            p.grad().set_data(&view);
+            at.push(off);
+            off += n;
+        }
+    });
+    let spec: Vec<(&Tensor, i64, i64)> = params.iter().zip(&at).map(|(p, &o)| (p, o, p.numel() as i64)).collect();
+    // 8-byte buckets: three (parameters 0 and 1 alone, 2 and 3 together)
+    let mut red = GradReducer::new(&d, &flat, &spec, 8).expect("reducer");
+    assert!(red.buckets() >= 3, "{} buckets", red.buckets());
+    for step in 0..3 {
+        let _ = flat.zero_();
+        let skip = (step == 2).then_some(2);
+        red.arm();
+        loss(skip).backward();
+        red.finish(&d).expect("finish");
+        // the hooks saw every bucket complete but the one holding the parameter left out
+        assert_eq!(red.ready_in_backward(), if skip.is_some() { 2 } else { 3 }, "step {step}");
+        for (i, p) in params.iter().enumerate() {
+            let want = if skip == Some(i) { 0.0 } else { (w + 1.0) / 2.0 * (i as f64 + 1.0) };
+            assert_eq!(values(&p.grad()), vec![want; p.numel()], "step {step}, parameter {i}");
+        }
+    }
+    // a gradient that is not its view of the buffer is refused
+    let stray = Tensor::zeros([3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+    stray.sum(Kind::Float).backward();
+    let e = GradReducer::new(&d, &Tensor::zeros([3], (Kind::Float, Device::Cpu)), &[(&stray, 0, 3)], 16).expect_err("not a view");
+    assert!(e.to_string().contains("not its view"), "{e}");
+    d.barrier().expect("barrier");
+    println!("rank {} ok", d.rank());
+}
+
 fn dies_body() {
     let d = join(Duration::from_secs(60));
     if d.rank() == 1 {
@@ -140,6 +198,19 @@ fn three_ranks_agree_on_every_collective() {
     }
     for o in spawn("three_ranks_agree_on_every_collective", "collectives3", 3, &[0, 1, 2]) {
         assert!(o.status.success(), "{}", text(&o));
+    }
+}
+
+#[test]
+fn gradients_are_averaged_while_the_backward_pass_runs() {
+    match std::env::var(ROLE).as_deref() {
+        Ok("reducer") => return reducer_body(),
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    for o in spawn("gradients_are_averaged_while_the_backward_pass_runs", "reducer", 2, &[0, 1]) {
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains(" ok"), "{}", text(&o));
     }
 }
 

@@ -91,6 +91,9 @@ pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Res
     for i in 0..warmup + steps.max(1) {
         let t0 = Instant::now();
         opt.zero_grad();
+        if let Some(d) = &dist {
+            opt.arm_reduction(d)?;
+        }
         let loss = model.loss(&inp, &tgt, true)?;
         loss.backward();
         if let Some(d) = &dist {

@@ -88,7 +88,16 @@ pub struct AdamW {
     pub cfg: OptimConfig,
     /// Number of updates taken (for bias correction).
     pub t: i64,
+    /// Data-parallel runs: averages the gradients while the backward pass runs, once every
+    /// parameter has a gradient bound to the flat buffer ([`AdamW::arm_reduction`]).
+    reducer: Option<gptlab_dist::GradReducer>,
+    armed: bool,
 }
+
+/// Bucket size of the gradient reducer: small enough that even a small model's gradients
+/// form several buckets, so the first can be reduced while autograd works through the lower
+/// layers (DDP's 25 MiB is sized for GPU models).
+const REDUCER_BUCKET_BYTES: usize = 4 << 20;
 
 impl AdamW {
     /// Optimizes every trainable variable of `vs`; `decays(name, ndim)` chooses the groups.
@@ -121,7 +130,7 @@ impl AdamW {
         }
         let opts = (kind, device);
         let p = Tensor::zeros([offset], opts);
-        let mut opt = Self { slots, g: p.zeros_like(), m: p.zeros_like(), v: p.zeros_like(), scratch: p.zeros_like(), p, n_decay, cfg, t: 0 };
+        let mut opt = Self { slots, g: p.zeros_like(), m: p.zeros_like(), v: p.zeros_like(), scratch: p.zeros_like(), p, n_decay, cfg, t: 0, reducer: None, armed: false };
         opt.bind();
         Ok(opt)
     }
@@ -164,12 +173,39 @@ impl AdamW {
         let _ = self.g.zero_();
     }
 
-    /// Averages the gradients across the ranks of a data-parallel run: one all-reduce of the
-    /// flat gradient buffer, of which every gradient is a view, so nothing is packed or copied
-    /// back (a missing gradient counts as zero).
+    /// Averages the gradients across the ranks of a data-parallel run. After an armed
+    /// backward pass ([`Self::arm_reduction`]) this waits for the buckets the pass started and
+    /// starts the rest; otherwise it is one all-reduce of the flat gradient buffer, of which
+    /// every gradient is a view, so nothing is packed or copied back (a missing gradient
+    /// counts as zero).
     pub fn average_grads(&mut self, dist: &gptlab_dist::Dist) -> Result<()> {
+        if std::mem::take(&mut self.armed) {
+            if let Some(r) = self.reducer.as_mut() {
+                r.finish(dist)?;
+                return Ok(());
+            }
+        }
         self.bind();
         dist.all_reduce(std::slice::from_ref(&self.g), gptlab_dist::ReduceOp::Avg)?;
+        Ok(())
+    }
+
+    /// Call before the backward pass whose gradients [`Self::average_grads`] will average (a
+    /// step's last micro-batch): once every parameter has a gradient (from the first step on),
+    /// the reduction of each bucket of gradients then starts during the pass, as soon as
+    /// autograd has accumulated all of the bucket's gradients. Before that, a no-op.
+    pub fn arm_reduction(&mut self, dist: &gptlab_dist::Dist) -> Result<()> {
+        if dist.world_size() < 2 || !self.bind().is_empty() {
+            return Ok(());
+        }
+        if self.reducer.is_none() {
+            let params: Vec<(&Tensor, i64, i64)> = self.slots.iter().map(|s| (&s.var, s.offset, s.numel)).collect();
+            self.reducer = Some(gptlab_dist::GradReducer::new(dist, &self.g, &params, REDUCER_BUCKET_BYTES)?);
+        }
+        if let Some(r) = self.reducer.as_mut() {
+            r.arm();
+            self.armed = true;
+        }
         Ok(())
     }
 

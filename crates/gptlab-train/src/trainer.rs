@@ -192,6 +192,10 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg
         let mut extra = Map::new();
         for i in 0..t.grad_accum {
             let micro = step * t.grad_accum as u64 + i as u64;
+            if let (Some(d), true) = (dist, i + 1 == t.grad_accum) {
+                // the last micro-batch's backward starts averaging the gradients as it goes
+                opt.arm_reduction(d)?;
+            }
             let (loss, n, m) = task.train_loss(model, &mut state.rng, micro, shard)?;
             (&loss / t.grad_accum as f64).backward();
             loss_sum += loss.double_value(&[]);
