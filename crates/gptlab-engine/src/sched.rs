@@ -1,6 +1,6 @@
 //! Continuous batching: one scheduler thread owns a model and serves every request for it,
 //! with iteration-level scheduling as in Orca and vLLM. Each step it admits waiting requests
-//! (each prefilled into a free row of a [`SlotCache`]), draws one token for every running
+//! (prefilled together, each into a free row of a [`SlotCache`]), draws one token for every running
 //! sequence, sends the new text, drops the sequences that finished or whose client went away,
 //! and runs one decode step for the rest. A sequence draws from its own RNG (seeded by its
 //! request), so the same request gives the same text alone or in a batch.
@@ -156,11 +156,14 @@ fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
     let specials: Vec<u32> = [Some(tok.bos), Some(tok.end), tok.user, tok.assistant].into_iter().flatten().collect();
     let mut seqs: Vec<Seq> = vec![];
     loop {
-        // admit: block only when idle
-        while !cache.is_full() {
-            let next = if seqs.is_empty() { rx.recv().ok() } else { rx.try_recv().ok() };
+        // admit: block only when idle; the requests waiting (as many as there are free rows)
+        // are prefilled together, in one forward pass
+        let mut batch: Vec<Request> = vec![];
+        while cache.rows() + batch.len() < o.max_batch.max(1) {
+            let idle = seqs.is_empty() && batch.is_empty();
+            let next = if idle { rx.recv().ok() } else { rx.try_recv().ok() };
             let Some(req) = next else {
-                if seqs.is_empty() {
+                if idle {
                     return; // every handle is gone
                 }
                 break;
@@ -168,14 +171,29 @@ fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
             if req.events.is_closed() {
                 continue;
             }
-            match model.prefill_row(&mut cache, &req.prompt) {
-                Ok(l) => {
-                    let rng = Rng::new(req.cfg.seed);
-                    let stops = StopMatcher::new(&req.cfg.stop);
-                    seqs.push(Seq { req, rng, logits: to_vec(&l), tokens: vec![], detok: Detokenizer::default(), stops });
-                }
+            match model.check_prompt(&cache, &req.prompt) {
+                Ok(()) => batch.push(req),
                 Err(e) => {
                     let _ = req.events.send(Event::Failed(e.to_string()));
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let prompts: Vec<&[u32]> = batch.iter().map(|r| r.prompt.as_slice()).collect();
+            match model.prefill_rows(&mut cache, &prompts) {
+                Ok(l) => {
+                    let all = to_vec(&l);
+                    let v = all.len() / batch.len();
+                    for (req, row) in batch.into_iter().zip(all.chunks_exact(v)) {
+                        let rng = Rng::new(req.cfg.seed);
+                        let stops = StopMatcher::new(&req.cfg.stop);
+                        seqs.push(Seq { req, rng, logits: row.to_vec(), tokens: vec![], detok: Detokenizer::default(), stops });
+                    }
+                }
+                Err(e) => {
+                    for req in batch {
+                        let _ = req.events.send(Event::Failed(e.to_string()));
+                    }
                 }
             }
         }

@@ -61,27 +61,55 @@ impl Gpt {
     /// Prefills `prompt` (non-empty) into a new last row of `cache`; returns the logits after
     /// its last token, `[V]` (f32).
     pub fn prefill_row(&self, cache: &mut SlotCache, prompt: &[u32]) -> Result<Tensor> {
-        let t = prompt.len() as i64;
-        if t == 0 {
+        Ok(self.prefill_rows(cache, &[prompt])?.view([-1]))
+    }
+
+    /// Whether `prompt` can be prefilled into a row of `cache` (non-empty, within the context).
+    pub fn check_prompt(&self, cache: &SlotCache, prompt: &[u32]) -> Result<()> {
+        let max = cache.capacity.min(self.cfg.n_positions);
+        if prompt.is_empty() {
             return Err(Error::Config("an empty prompt cannot be prefilled".into()));
         }
-        if cache.is_full() {
-            return Err(Error::Config(format!("all {} cache rows are in use", cache.max_rows)));
+        if prompt.len() as i64 > max {
+            return Err(Error::ContextTooLong { got: prompt.len() as i64, max });
         }
-        if t > cache.capacity.min(self.cfg.n_positions) {
-            return Err(Error::ContextTooLong { got: t, max: cache.capacity.min(self.cfg.n_positions) });
+        Ok(())
+    }
+
+    /// Prefills several prompts (each non-empty) in one forward pass into new last rows of
+    /// `cache`, in order; returns the logits after each one's last token, `[n, V]` (f32).
+    /// The prompts are right-padded to the longest: a real position only attends to the
+    /// positions before it, which are real too, so padding needs no mask and is never read
+    /// (only each prompt's own positions are copied into its row).
+    pub fn prefill_rows(&self, cache: &mut SlotCache, prompts: &[&[u32]]) -> Result<Tensor> {
+        let n = prompts.len();
+        for p in prompts {
+            self.check_prompt(cache, p)?;
         }
+        if n == 0 || cache.lens.len() + n > cache.max_rows {
+            return Err(Error::Config(format!("{n} prompts for {} free cache rows (of {})", cache.max_rows - cache.lens.len(), cache.max_rows)));
+        }
+        let t = prompts.iter().map(|p| p.len()).max().unwrap_or(0) as i64;
         let dev = self.device();
-        let ids: Vec<i64> = prompt.iter().map(|&x| x as i64).collect();
-        let input = Tensor::from_slice(&ids).view([1, t]).to_device(dev);
-        let mut kv = KvCache::new(&self.cfg, 1, t, dev, self.compute);
-        let h = self.hidden(&input, false, Some(&mut kv), None)?;
-        let row = cache.lens.len() as i64;
-        for (dst, src) in cache.k.iter().zip(&kv.k).chain(cache.v.iter().zip(&kv.v)) {
-            dst.narrow(0, row, 1).narrow(2, 0, t).copy_(src);
+        let mut ids = vec![0i64; n * t as usize];
+        for (i, p) in prompts.iter().enumerate() {
+            ids[i * t as usize..i * t as usize + p.len()].iter_mut().zip(p.iter()).for_each(|(d, &x)| *d = x as i64);
         }
-        cache.lens.push(t);
-        Ok(self.lm_head(&h.narrow(1, t - 1, 1)).view([-1]).to_kind(Kind::Float))
+        let input = Tensor::from_slice(&ids).view([n as i64, t]).to_device(dev);
+        let mut kv = KvCache::new(&self.cfg, n as i64, t, dev, self.compute);
+        let h = self.hidden(&input, false, Some(&mut kv), None)?;
+        let mut last = Vec::with_capacity(n);
+        for (i, p) in prompts.iter().enumerate() {
+            let (len, row) = (p.len() as i64, cache.lens.len() as i64);
+            for (dst, src) in cache.k.iter().zip(&kv.k).chain(cache.v.iter().zip(&kv.v)) {
+                dst.narrow(0, row, 1).narrow(2, 0, len).copy_(&src.narrow(0, i as i64, 1).narrow(2, 0, len));
+            }
+            cache.lens.push(len);
+            last.push(i as i64 * t + len - 1);
+        }
+        let at = Tensor::from_slice(&last).to_device(dev);
+        let c = self.cfg.n_embd;
+        Ok(self.lm_head(&h.reshape([-1, c]).index_select(0, &at)).to_kind(Kind::Float))
     }
 
     /// One decode step: `tokens[r]` appended to row `r` of `cache` for every running row;
@@ -141,9 +169,12 @@ mod tests {
         let mut cache = SlotCache::new(&m.cfg, 3, 32, Device::Cpu, Kind::Float);
         let mut seqs: Vec<Vec<u32>> = vec![vec![1, 2, 3, 4, 5], vec![7, 8]];
         tch::no_grad(|| {
-            for s in &seqs {
-                let l = m.prefill_row(&mut cache, s).expect("prefill");
-                assert!(l.allclose(&reference(&m, s), 1e-5, 1e-5, false));
+            // the first two in one padded batch
+            let refs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
+            let l = m.prefill_rows(&mut cache, &refs).expect("prefill");
+            assert_eq!(l.size(), vec![2, 50]);
+            for (i, s) in seqs.iter().enumerate() {
+                assert!(l.get(i as i64).allclose(&reference(&m, s), 1e-5, 1e-5, false), "prompt {i}");
             }
             for step in 0..6u32 {
                 if step == 2 {
@@ -184,5 +215,7 @@ mod tests {
             }
         });
         assert!(m.prefill_row(&mut SlotCache::new(&m.cfg, 1, 32, Device::Cpu, Kind::Float), &[]).is_err());
+        // more prompts than free rows
+        assert!(m.prefill_rows(&mut SlotCache::new(&m.cfg, 1, 32, Device::Cpu, Kind::Float), &[&[1, 2], &[3]]).is_err());
     }
 }
