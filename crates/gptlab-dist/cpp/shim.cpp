@@ -144,6 +144,7 @@ struct ReducerState {
   at::Tensor flat;
   std::vector<at::Tensor> params;
   std::vector<int64_t> bucket_of;                 // parameter -> bucket
+  std::vector<int64_t> param_offset;              // parameter -> its gradient's offset in `flat`
   std::vector<std::pair<int64_t, int64_t>> spans; // bucket -> (offset, numel) in `flat`
   std::vector<int64_t> members;                   // bucket -> parameters in it
   std::vector<int64_t> left;                      // this step: parameters not yet ready
@@ -152,6 +153,8 @@ struct ReducerState {
   std::vector<int64_t> observed;                  // buckets in the order they became ready
   std::deque<std::vector<at::Tensor>> inputs;     // kept alive while their work runs
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  size_t started_in_pass = 0;                     // buckets started by the hooks this step
+  std::string error;                              // the first failure seen by a hook
   bool armed = false;
   std::mutex mu;
 
@@ -173,19 +176,32 @@ struct ReadyHook : torch::autograd::PostAccumulateGradHook {
   std::weak_ptr<ReducerState> st;
   int64_t param;
   ReadyHook(std::weak_ptr<ReducerState> s, int64_t p) : st(std::move(s)), param(p) {}
-  void operator()(const torch::autograd::Variable&) override {
+  void operator()(const torch::autograd::Variable& var) override {
     auto s = st.lock();
     if (!s) {
       return;
     }
     std::lock_guard<std::mutex> lock(s->mu);
-    if (!s->armed) {
+    if (!s->armed || !s->error.empty()) {
+      return;
+    }
+    // the bucket reduces the flat buffer: the gradient must have been accumulated into its view
+    const auto& g = var.grad();
+    auto want = static_cast<const char*>(s->flat.data_ptr()) + s->param_offset[param] * s->flat.element_size();
+    if (!g.defined() || g.data_ptr() != want) {
+      s->error = "a parameter's gradient is no longer its view of the flat buffer";
       return;
     }
     auto b = s->bucket_of[param];
     if (--s->left[b] == 0) {
       s->observed.push_back(b);
-      s->launch_ready(false);
+      try {
+        s->launch_ready(false);
+        s->started_in_pass = s->pos;
+      } catch (const std::exception& e) {
+        // an exception would unwind through autograd: kept for reducer_finish to report
+        s->error = e.what();
+      }
     }
   }
 };
@@ -200,8 +216,8 @@ Reducer::~Reducer() {
   }
 }
 
-std::unique_ptr<Reducer> reducer_new(const Group& g, size_t flat, rust::Slice<const size_t> params, rust::Slice<const int64_t> bucket_of, rust::Slice<const int64_t> offsets, rust::Slice<const int64_t> numels) {
-  if (params.size() != bucket_of.size() || offsets.size() != numels.size()) {
+std::unique_ptr<Reducer> reducer_new(const Group& g, size_t flat, rust::Slice<const size_t> params, rust::Slice<const int64_t> param_offsets, rust::Slice<const int64_t> bucket_of, rust::Slice<const int64_t> offsets, rust::Slice<const int64_t> numels) {
+  if (params.size() != bucket_of.size() || params.size() != param_offsets.size() || offsets.size() != numels.size()) {
     throw std::invalid_argument("gptlab-dist: reducer: mismatched parameter or bucket lists");
   }
   auto st = std::make_shared<ReducerState>();
@@ -220,6 +236,7 @@ std::unique_ptr<Reducer> reducer_new(const Group& g, size_t flat, rust::Slice<co
     }
     st->members[b]++;
     st->bucket_of.push_back(b);
+    st->param_offset.push_back(param_offsets[i]);
     st->params.push_back(tensor_at(params[i]));
   }
   auto r = std::make_unique<Reducer>();
@@ -233,7 +250,12 @@ std::unique_ptr<Reducer> reducer_new(const Group& g, size_t flat, rust::Slice<co
 void reducer_arm(Reducer& r) {
   auto& s = *r.st;
   std::lock_guard<std::mutex> lock(s.mu);
+  if (s.armed || !s.works.empty()) {
+    throw std::logic_error("gptlab-dist: reducer armed twice without finishing the step");
+  }
   s.left = s.members;
+  s.started_in_pass = 0;
+  s.error.clear();
   s.pos = 0;
   s.observed.clear();
   s.inputs.clear();
@@ -249,7 +271,13 @@ void reducer_finish(Reducer& r, int64_t timeout_ms) {
     s.armed = false;
     // parameters that got no gradient this step never became ready: their buckets go now,
     // in the launch order, as on every other rank
-    s.launch_ready(true);
+    try {
+      s.launch_ready(true);
+    } catch (const std::exception& e) {
+      if (s.error.empty()) {
+        s.error = e.what();
+      }
+    }
     works = s.works;
   }
   auto t = std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms : 0);
@@ -261,18 +289,28 @@ void reducer_finish(Reducer& r, int64_t timeout_ms) {
   std::lock_guard<std::mutex> lock(s.mu);
   s.works.clear();
   s.inputs.clear();
+  if (!s.error.empty()) {
+    throw std::runtime_error("gptlab-dist: gradient reducer: " + s.error);
+  }
   if (s.size > 1) {
+    // as Dist::all_reduce's mean does it
     at::NoGradGuard ng;
-    s.flat.div_(s.size);
+    s.flat.mul_(1.0 / s.size);
   }
 }
 
 rust::Vec<int64_t> reducer_observed(const Reducer& r) {
+  std::lock_guard<std::mutex> lock(r.st->mu);
   rust::Vec<int64_t> out;
   for (auto b : r.st->observed) {
     out.push_back(b);
   }
   return out;
+}
+
+size_t reducer_started_in_pass(const Reducer& r) {
+  std::lock_guard<std::mutex> lock(r.st->mu);
+  return r.st->started_in_pass;
 }
 
 void reducer_set_order(Reducer& r, rust::Slice<const int64_t> order) {

@@ -49,10 +49,11 @@ std::unique_ptr<Pending> all_gather_async(const Group& g, size_t input, rust::Sl
 std::unique_ptr<Pending> barrier_async(const Group& g);
 void wait(Pending& p, int64_t timeout_ms);
 bool nccl_compiled();
-std::unique_ptr<Reducer> reducer_new(const Group& g, size_t flat, rust::Slice<const size_t> params, rust::Slice<const int64_t> bucket_of, rust::Slice<const int64_t> offsets, rust::Slice<const int64_t> numels);
+std::unique_ptr<Reducer> reducer_new(const Group& g, size_t flat, rust::Slice<const size_t> params, rust::Slice<const int64_t> param_offsets, rust::Slice<const int64_t> bucket_of, rust::Slice<const int64_t> offsets, rust::Slice<const int64_t> numels);
 void reducer_arm(Reducer& r);
 void reducer_finish(Reducer& r, int64_t timeout_ms);
 rust::Vec<int64_t> reducer_observed(const Reducer& r);
+size_t reducer_started_in_pass(const Reducer& r);
 void reducer_set_order(Reducer& r, rust::Slice<const int64_t> order);
 
 } // namespace gptlab_dist

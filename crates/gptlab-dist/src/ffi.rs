@@ -19,9 +19,10 @@ pub(crate) mod bridge {
         fn barrier_async(g: &Group) -> Result<UniquePtr<Pending>>;
         fn wait(p: Pin<&mut Pending>, timeout_ms: i64) -> Result<()>;
         fn nccl_compiled() -> bool;
-        fn reducer_arm(r: Pin<&mut Reducer>);
+        fn reducer_arm(r: Pin<&mut Reducer>) -> Result<()>;
         fn reducer_finish(r: Pin<&mut Reducer>, timeout_ms: i64) -> Result<()>;
         fn reducer_observed(r: &Reducer) -> Vec<i64>;
+        fn reducer_started_in_pass(r: &Reducer) -> usize;
         fn reducer_set_order(r: Pin<&mut Reducer>, order: &[i64]) -> Result<()>;
 
         // unsafe: `tensor`, `input` and each of `outputs` must be the address of a live
@@ -31,7 +32,7 @@ pub(crate) mod bridge {
         unsafe fn all_gather_async(g: &Group, input: usize, outputs: &[usize]) -> Result<UniquePtr<Pending>>;
         // unsafe: `flat` and each of `params` must be the address of a live `at::Tensor`; the
         // shim copies the handles (shared references), so they need not outlive the call.
-        unsafe fn reducer_new(g: &Group, flat: usize, params: &[usize], bucket_of: &[i64], offsets: &[i64], numels: &[i64]) -> Result<UniquePtr<Reducer>>;
+        unsafe fn reducer_new(g: &Group, flat: usize, params: &[usize], param_offsets: &[i64], bucket_of: &[i64], offsets: &[i64], numels: &[i64]) -> Result<UniquePtr<Reducer>>;
     }
 }
 
@@ -71,14 +72,16 @@ pub(crate) fn all_gather<'a>(g: &bridge::Group, input: &'a tch::Tensor, outputs:
 
 // SAFETY: the reducer's state is guarded by its own mutex (its hooks may run on autograd's
 // threads), and it holds only tensors and the process group, which may be used from any thread.
+// Dropping it clears the parameters' hooks, which must not happen while a backward pass over
+// those parameters runs on another thread (gptlab drops it with the optimizer, between steps).
 unsafe impl Send for bridge::Reducer {}
 
 /// A [`bridge::Reducer`] over `params`, views of `flat` grouped into buckets.
-pub(crate) fn reducer(g: &bridge::Group, flat: &tch::Tensor, params: &[&tch::Tensor], bucket_of: &[i64], offsets: &[i64], numels: &[i64]) -> Result<cxx::UniquePtr<bridge::Reducer>, cxx::Exception> {
+pub(crate) fn reducer(g: &bridge::Group, flat: &tch::Tensor, params: &[&tch::Tensor], param_offsets: &[i64], bucket_of: &[i64], offsets: &[i64], numels: &[i64]) -> Result<cxx::UniquePtr<bridge::Reducer>, cxx::Exception> {
     let ps: Vec<usize> = params.iter().map(|t| addr(t)).collect();
     // SAFETY: every address is a live at::Tensor* for the duration of the call, which copies
     // the handles it keeps.
-    unsafe { bridge::reducer_new(g, addr(flat), &ps, bucket_of, offsets, numels) }
+    unsafe { bridge::reducer_new(g, addr(flat), &ps, param_offsets, bucket_of, offsets, numels) }
 }
 
 /// A collective in flight, holding the borrow of the tensors it reads and writes.

@@ -62,7 +62,8 @@ impl GradReducer {
             return Err(Error::Usage("gradient reducer: the parameters do not cover the flat buffer".into()));
         }
         let ps: Vec<&Tensor> = params.iter().map(|p| p.0).collect();
-        let r = ffi::reducer(&dist.g, flat, &ps, &bucket_of, &offsets, &numels).map_err(|e| dist.err("gradient reducer", &e))?;
+        let at: Vec<i64> = params.iter().map(|p| p.1).collect();
+        let r = ffi::reducer(&dist.g, flat, &ps, &at, &bucket_of, &offsets, &numels).map_err(|e| dist.err("gradient reducer", &e))?;
         Ok(Self { r, buckets: offsets.len(), learned: false })
     }
 
@@ -71,22 +72,30 @@ impl GradReducer {
         self.buckets
     }
 
-    /// Buckets whose parameters all became ready during the last armed backward pass (their
-    /// all-reduce could start while it ran; the others started at [`Self::finish`]).
+    /// Buckets whose parameters all became ready during the last armed backward pass.
     pub fn ready_in_backward(&self) -> usize {
         self.r.as_ref().map_or(0, |r| bridge::reducer_observed(r).len())
     }
 
+    /// Buckets whose all-reduce started during the last armed backward pass (the others
+    /// started at [`Self::finish`]).
+    pub fn started_in_backward(&self) -> usize {
+        self.r.as_ref().map_or(0, bridge::reducer_started_in_pass)
+    }
+
     /// The next backward pass reduces its gradients as they become ready (call it before the
     /// last micro-batch's backward of a step; earlier ones only accumulate).
-    pub fn arm(&mut self) {
+    pub fn arm(&mut self) -> Result<()> {
         if let Some(r) = self.r.as_mut() {
-            bridge::reducer_arm(r);
+            bridge::reducer_arm(r).map_err(|e| Error::Usage(e.what().to_string()))?;
         }
+        Ok(())
     }
 
     /// After the armed backward pass: starts the buckets not yet started, waits for all and
-    /// divides the flat buffer by the world size, so it holds the ranks' mean gradient.
+    /// scales the flat buffer by 1 / world size, so it holds the ranks' mean gradient. A
+    /// gradient that autograd replaced instead of accumulating into its view, or a collective
+    /// that failed inside a hook, is an error here.
     pub fn finish(&mut self, dist: &Dist) -> Result<()> {
         let ms = dist.timeout.as_millis().clamp(1, i64::MAX as u128) as i64;
         if let Some(r) = self.r.as_mut() {

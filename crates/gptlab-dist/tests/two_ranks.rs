@@ -98,10 +98,16 @@ fn reducer_body() {
     let (r, w) = (d.rank() as f64, d.world_size() as f64);
     let shapes: [&[i64]; 4] = [&[3], &[4, 5], &[1], &[2, 3]];
     let params: Vec<Tensor> = shapes.iter().map(|s| Tensor::zeros(*s, (Kind::Float, Device::Cpu)).set_requires_grad(true)).collect();
+    // rank 1 builds its loss in the other order, so its gradients become ready in another
+    // order than rank 0's: the buckets must still start in one shared order
     let loss = |skip: Option<usize>| -> Tensor {
         let mut l = Tensor::zeros([], (Kind::Float, Device::Cpu));
-        for (i, p) in params.iter().enumerate().filter(|(i, _)| Some(*i) != skip) {
-            l = l + p.sum(Kind::Float) * ((r + 1.0) * (i as f64 + 1.0));
+        let mut idx: Vec<usize> = (0..params.len()).filter(|&i| Some(i) != skip).collect();
+        if d.rank() == 1 {
+            idx.reverse();
+        }
+        for i in idx {
+            l = l + params[i].sum(Kind::Float) * ((r + 1.0) * (i as f64 + 1.0));
         }
         l
     };
@@ -126,16 +132,27 @@ fn reducer_body() {
     // 8-byte buckets: three (parameters 0 and 1 alone, 2 and 3 together)
     let mut red = GradReducer::new(&d, &flat, &spec, 8).expect("reducer");
     assert!(red.buckets() >= 3, "{} buckets", red.buckets());
-    for step in 0..3 {
+    for step in 0..4 {
         let _ = flat.zero_();
         let skip = (step == 2).then_some(2);
-        red.arm();
+        // step 3 accumulates two micro-batches, only the second armed
+        let micro = if step == 3 { 2.0 } else { 1.0 };
+        if step == 3 {
+            loss(None).backward();
+        }
+        red.arm().expect("arm");
+        assert!(red.arm().is_err(), "armed twice");
         loss(skip).backward();
+        let started = red.started_in_backward();
         red.finish(&d).expect("finish");
-        // the hooks saw every bucket complete but the one holding the parameter left out
+        // the hooks saw every bucket complete but the one holding the parameter left out, and
+        // started all three during the pass when every parameter had a gradient
         assert_eq!(red.ready_in_backward(), if skip.is_some() { 2 } else { 3 }, "step {step}");
+        if skip.is_none() {
+            assert_eq!(started, 3, "step {step}");
+        }
         for (i, p) in params.iter().enumerate() {
-            let want = if skip == Some(i) { 0.0 } else { (w + 1.0) / 2.0 * (i as f64 + 1.0) };
+            let want = if skip == Some(i) { 0.0 } else { micro * (w + 1.0) / 2.0 * (i as f64 + 1.0) };
             assert_eq!(values(&p.grad()), vec![want; p.numel()], "step {step}, parameter {i}");
         }
     }

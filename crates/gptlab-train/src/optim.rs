@@ -195,15 +195,23 @@ impl AdamW {
     /// the reduction of each bucket of gradients then starts during the pass, as soon as
     /// autograd has accumulated all of the bucket's gradients. Before that, a no-op.
     pub fn arm_reduction(&mut self, dist: &gptlab_dist::Dist) -> Result<()> {
-        if dist.world_size() < 2 || !self.bind().is_empty() {
+        if dist.world_size() < 2 {
             return Ok(());
         }
+        let missing = self.bind().len();
         if self.reducer.is_none() {
+            // every rank must take the same path (bucketed or whole-buffer collectives): the
+            // reducer starts once no rank has a parameter without a gradient
+            if dist.sum_f64(&[missing as f64])?[0] > 0.0 {
+                return Ok(());
+            }
             let params: Vec<(&Tensor, i64, i64)> = self.slots.iter().map(|s| (&s.var, s.offset, s.numel)).collect();
             self.reducer = Some(gptlab_dist::GradReducer::new(dist, &self.g, &params, REDUCER_BUCKET_BYTES)?);
+        } else if missing > 0 {
+            return Err(crate::Error::Data(format!("data-parallel gradient reducer: {missing} parameter(s) lost their gradient after it was set up")));
         }
         if let Some(r) = self.reducer.as_mut() {
-            r.arm();
+            r.arm()?;
             self.armed = true;
         }
         Ok(())
