@@ -203,7 +203,7 @@ mod tests {
         let mut pair = vec![vec![4u32, 5, 6], vec![7u32, 8, 9]];
         tch::no_grad(|| {
             for s in &pair {
-                m.prefill_row(&mut one, s).expect("prefill");
+                let _ = m.prefill_row(&mut one, s).expect("prefill");
             }
             for step in 0..3u32 {
                 let next = [step + 1, step + 20];
