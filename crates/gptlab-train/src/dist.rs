@@ -96,6 +96,21 @@ pub fn join(device: DeviceSpec, threads: usize) -> Result<(tch::Device, Option<A
     Ok((device, Some(Arc::new(d))))
 }
 
+/// The start of a data-parallel run: every rank takes rank 0's weights in `stores` (sent in
+/// name order: a VarStore's order differs between processes), then ranks > 0 reseed libtorch
+/// so that each draws its own dropout from a stream of the run's `seed`.
+pub fn sync_start(d: &Dist, stores: &[&tch::nn::VarStore], seed: u64) -> Result<()> {
+    for vs in stores {
+        let mut vars: Vec<(String, tch::Tensor)> = vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        d.broadcast(&vars.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), 0)?;
+    }
+    if !d.is_main() {
+        tch::manual_seed(gptlab_core::rng::stream_seed(seed, &format!("torch/rank/{}", d.rank())) as i64);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,14 +130,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg
     }
     state.global_batch = Some(global_batch);
     if let Some(d) = dist {
-        // every rank starts from rank 0's weights; after that, ranks > 0 draw their own dropout
-        // (in name order: a HashMap's order differs between processes)
-        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        d.broadcast(&vars.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), 0)?;
-        if !main {
-            tch::manual_seed(gptlab_core::rng::stream_seed(t.seed, &format!("torch/rank/{}", shard.rank)) as i64);
-        }
+        crate::dist::sync_start(d, &[vs], t.seed)?;
     }
     let mut sink = if main { Some(rd.metrics(cfg.resume.then_some(state.step))?) } else { None };
     let pb = rd.progress(cfg.progress && main, t.max_iters, state.step);

@@ -283,16 +283,9 @@ pub fn run(cfg: &PpoConfig, o: &RunOptions) -> Result<PpoReport> {
         PpoState { beta: p.kl_coef, last_kl: 0.0, order, cursor: 0, val_score_before: before, val_score_after: None }
     };
     if let Some(d) = dist.as_deref() {
-        // every rank starts from rank 0's policy and value model (in name order: a HashMap's
-        // order differs between processes); ranks > 0 then draw their own dropout
-        for vs in std::iter::once(&vs_p).chain(value_vs.as_ref()) {
-            let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-            vars.sort_by(|a, b| a.0.cmp(&b.0));
-            d.broadcast(&vars.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), 0)?;
-        }
-        if !main {
-            tch::manual_seed(gptlab_core::rng::stream_seed(t.seed, &format!("torch/rank/{}", shard.rank)) as i64);
-        }
+        // the policy and the value model
+        let stores: Vec<&tch::nn::VarStore> = std::iter::once(&vs_p).chain(value_vs.as_ref()).collect();
+        crate::dist::sync_start(d, &stores, t.seed)?;
     }
     let mut sink = if main { Some(rd.metrics(o.resume.then_some(state.step))?) } else { None };
     let value_cfg = value_m.as_ref().map(|v| v.gpt.cfg.clone());
