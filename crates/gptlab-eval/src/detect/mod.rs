@@ -45,6 +45,7 @@
 pub mod bench;
 pub mod classifier;
 pub mod files;
+mod fused;
 mod stats;
 
 #[cfg(test)]

@@ -42,14 +42,14 @@ pub(crate) struct Positions {
     pub xent: Vec<f64>,
 }
 
-/// Largest number of logits (batch × positions × vocabulary) held at once per batch: on the
-/// CPU small enough (8 MiB of f32) that a batch's `[B, T, V]` tensors, each read and written
-/// several times by the criterion, stay in the caches; a GPU wants the batch as large as fits.
+/// Largest number of logits (batch × positions × vocabulary) held at once per batch (32 MiB
+/// of f32 on the CPU, where the fused criterion reads them once; 128 MiB on a GPU): larger
+/// batches make the model's matrix multiplies more efficient.
 fn logits_budget(dev: Device) -> usize {
     if dev.is_cuda() {
         1 << 25
     } else {
-        1 << 21
+        1 << 23
     }
 }
 
@@ -111,7 +111,15 @@ fn to_vec(t: &Tensor) -> Result<Vec<f64>> {
     Ok(Vec::<f64>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Double).reshape([-1]))?)
 }
 
-/// One right-padded batch (longest first).
+/// The logits of the first `t − 1` positions of `ids` (`[B, t]`), `[B, t − 1, V]`: the last
+/// position predicts nothing that is scored, so the LM head skips it.
+fn head_logits(m: &Gpt, ids: &Tensor, t: i64) -> Result<Tensor> {
+    let x = ids.to_device(m.device());
+    Ok(m.lm_head(&m.hidden(&x, false, None, None)?.narrow(1, 0, t - 1)))
+}
+
+/// One right-padded batch (longest first). On the CPU the criterion runs fused over each row
+/// of logits (`fused`); elsewhere as libtorch tensor operations.
 fn batch(model: &Gpt, reference: Option<&Gpt>, rows: &[&[u32]], need: Need) -> Result<Vec<Positions>> {
     let b = rows.len() as i64;
     let t = rows.iter().map(|r| r.len()).max().unwrap_or(0) as i64;
@@ -123,43 +131,54 @@ fn batch(model: &Gpt, reference: Option<&Gpt>, rows: &[&[u32]], need: Need) -> R
     let ids = Tensor::from_slice(&flat).view([b, t]);
     let dev = model.device();
     tch::no_grad(|| -> Result<Vec<Positions>> {
-        let x = ids.to_device(dev);
-        let lpm = model.forward(&x, false)?.narrow(1, 0, t - 1).to_kind(Kind::Float).log_softmax(-1, Kind::Float);
-        let targets = x.narrow(1, 1, t - 1).unsqueeze(-1);
-        let lp = to_vec(&lpm.gather(2, &targets, false).squeeze_dim(-1))?;
-        let q = || -> Result<Tensor> {
-            Ok(match reference {
-                Some(r) => r.forward(&ids.to_device(r.device()), false)?.narrow(1, 0, t - 1).to_device(dev).to_kind(Kind::Float).softmax(-1, Kind::Float),
-                None => lpm.exp(),
-            })
+        let logits = head_logits(model, &ids, t)?;
+        let reference = match (reference, need) {
+            (Some(r), Need::Discrepancy | Need::CrossEntropy) => Some(head_logits(r, &ids, t)?.to_device(dev)),
+            _ => None,
         };
-        let (mut mu, mut var, mut xent) = (Vec::new(), Vec::new(), Vec::new());
-        // Σ_v a(v) b(v) per position, as a batched dot product (no [B, T, V] product tensor)
-        let vocab = lpm.size()[2];
-        let dot = |x: &Tensor, y: &Tensor| x.reshape([-1, 1, vocab]).bmm(&y.reshape([-1, vocab, 1])).reshape([b, t - 1]);
-        match need {
-            Need::LogProb => {}
-            Need::Discrepancy => {
-                let q = q()?;
-                let m = dot(&q, &lpm);
-                let mut centred = &lpm - m.unsqueeze(-1);
-                let _ = centred.square_();
-                var = to_vec(&dot(&q, &centred))?;
-                mu = to_vec(&m)?;
-            }
-            Need::CrossEntropy => {
-                xent = to_vec(&-dot(&q()?, &lpm))?;
-            }
+        if dev == Device::Cpu {
+            let lens: Vec<usize> = rows.iter().map(|r| r.len()).collect();
+            return super::fused::positions(&logits, reference.as_ref(), &flat, &lens, need);
         }
-        let w = (t - 1) as usize;
-        let cut = |v: &[f64], i: usize, n: usize| if v.is_empty() { Vec::new() } else { v[i * w..i * w + n].to_vec() };
-        Ok(rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let n = r.len() - 1;
-                Positions { lp: cut(&lp, i, n), mu: cut(&mu, i, n), var: cut(&var, i, n), xent: cut(&xent, i, n) }
-            })
-            .collect())
+        criterion(&logits, reference.as_ref(), &ids.to_device(dev), rows, need)
     })
+}
+
+/// The criterion as libtorch tensor operations on `[B, t − 1, V]` logits (any device).
+pub(crate) fn criterion(logits: &Tensor, reference: Option<&Tensor>, ids: &Tensor, rows: &[&[u32]], need: Need) -> Result<Vec<Positions>> {
+    let (b, w, vocab) = logits.size3()?;
+    let lpm = logits.to_kind(Kind::Float).log_softmax(-1, Kind::Float);
+    let targets = ids.narrow(1, 1, w).unsqueeze(-1);
+    let lp = to_vec(&lpm.gather(2, &targets, false).squeeze_dim(-1))?;
+    let q = || match reference {
+        Some(r) => r.to_kind(Kind::Float).softmax(-1, Kind::Float),
+        None => lpm.exp(),
+    };
+    let (mut mu, mut var, mut xent) = (Vec::new(), Vec::new(), Vec::new());
+    // Σ_v a(v) b(v) per position, as a batched dot product (no [B, T, V] product tensor)
+    let dot = |x: &Tensor, y: &Tensor| x.reshape([-1, 1, vocab]).bmm(&y.reshape([-1, vocab, 1])).reshape([b, w]);
+    match need {
+        Need::LogProb => {}
+        Need::Discrepancy => {
+            let q = q();
+            let m = dot(&q, &lpm);
+            let mut centred = &lpm - m.unsqueeze(-1);
+            let _ = centred.square_();
+            var = to_vec(&dot(&q, &centred))?;
+            mu = to_vec(&m)?;
+        }
+        Need::CrossEntropy => {
+            xent = to_vec(&-dot(&q(), &lpm))?;
+        }
+    }
+    let w = w as usize;
+    let cut = |v: &[f64], i: usize, n: usize| if v.is_empty() { Vec::new() } else { v[i * w..i * w + n].to_vec() };
+    Ok(rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let n = r.len() - 1;
+            Positions { lp: cut(&lp, i, n), mu: cut(&mu, i, n), var: cut(&var, i, n), xent: cut(&xent, i, n) }
+        })
+        .collect())
 }
