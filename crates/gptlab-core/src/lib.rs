@@ -3,11 +3,13 @@
 //! - [`config`]: TOML configs with `--set key.path=value` overrides, unknown keys rejected by path.
 //! - [`fsio`]: atomic writes (temp file + rename) and file hashing.
 //! - [`metrics`]: a JSONL metrics sink.
+//! - [`vecmath`]: an `exp` for loops the compiler vectorizes.
 
 pub mod config;
 pub mod fsio;
 pub mod metrics;
 pub mod rng;
+pub mod vecmath;
 
 use std::path::PathBuf;
 

@@ -13,21 +13,19 @@
 //! - `xent = −mu`.
 //!
 //! The loops are plain Rust written for the compiler to vectorize (16 independent lanes per
-//! sum, no branches); `exp` is Cephes' single-precision polynomial (relative error < 1e-7 on
-//! the range used, tested), since Rust's `f32::exp` is a scalar libm call. They are compiled
+//! sum, no branches; `exp` is `gptlab_core::vecmath::exp_le0`). They are compiled
 //! twice: for the build's baseline and, picked at run time when the CPU has it, for AVX2
 //! (no crate dispatches plain loops by CPU feature without macros that emit `unsafe` here).
 //! Sums run in `f32` lanes and are added up in `f64`.
 
 use super::stats::{Need, Positions};
 use crate::Result;
+use gptlab_core::vecmath::{exp_le0, max, LANES};
 use tch::{Kind, Tensor};
 
 /// Rows copied out of the logits tensor at a time by each thread (16 rows of a 4096-token
 /// vocabulary: 256 KiB, within a core's L2).
 const CHUNK_BYTES: usize = 1 << 18;
-
-const LANES: usize = 16;
 
 /// One position's values (`mu`, `var` zero unless asked).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -35,39 +33,6 @@ pub(crate) struct Row {
     pub lp: f64,
     pub mu: f64,
     pub var: f64,
-}
-
-/// `e^x` for `x ≤ 0` (below −87, where `e^x` leaves the normal range, it returns `e^−87`):
-/// `x = n ln 2 + r` with `|r| ≤ ln 2 / 2` (Cody–Waite: ln 2 in two parts), `e^r` by Cephes'
-/// `expf` polynomial (evaluated in Estrin's scheme, for a short dependency chain), `2^n` built
-/// in the exponent bits.
-#[inline(always)]
-pub(crate) fn exp_le0(x: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
-    let x = if x > -87.0 { x } else { -87.0 };
-    let t = x * std::f32::consts::LOG2_E + MAGIC;
-    let n = t - MAGIC;
-    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
-    let r2 = r * r;
-    let a = 1.666_666_5e-1 * r + 0.5;
-    let b = 8.333_452e-3 * r + 4.166_579_6e-2;
-    let c = 1.987_569_1e-4 * r + 1.398_2e-3;
-    let p = (c * r2 + b) * r2 + a;
-    let y = p * r2 + r + 1.0;
-    let k = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
-    y * f32::from_bits(((k + 127) << 23) as u32)
-}
-
-#[inline(always)]
-fn max(x: &[f32]) -> f32 {
-    let mut acc = [f32::NEG_INFINITY; LANES];
-    let mut it = x.chunks_exact(LANES);
-    for c in &mut it {
-        for j in 0..LANES {
-            acc[j] = if c[j] > acc[j] { c[j] } else { acc[j] };
-        }
-    }
-    it.remainder().iter().chain(&acc).fold(f32::NEG_INFINITY, |a, &b| a.max(b))
 }
 
 /// `Σ exp(x − m)`, writing each term into `e`.
@@ -220,20 +185,6 @@ pub(crate) fn positions(logits: &Tensor, reference: Option<&Tensor>, ids: &[i64]
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exp_is_within_two_ulps_on_the_range_used() {
-        let mut worst = 0f64;
-        let mut x = -87.0f32;
-        while x <= 0.0 {
-            let want = f64::from(x).exp();
-            worst = worst.max(((f64::from(exp_le0(x)) - want) / want).abs());
-            x += 1.37e-3;
-        }
-        assert!(worst < 2.4e-7, "largest relative error {worst:e}");
-        assert_eq!(exp_le0(0.0), 1.0);
-        assert!(exp_le0(-1000.0) > 0.0 && exp_le0(-1000.0) < 2e-38);
-    }
 
     /// The fused values equal libtorch's tensor formulation (`stats::criterion`, the GPU path)
     /// on random logits, with and without a reference, for vocabularies that do and do not fill
