@@ -1,5 +1,5 @@
 //! Math for loops the compiler vectorizes: Rust's `f32::exp` is a scalar libm call, which
-//! keeps a loop over a row of logits or attention scores scalar. No crate offers an `exp`
+//! keeps a loop over a row of logits scalar. No crate offers an `exp`
 //! that inlines into plain loops on stable Rust, so this is written here.
 
 /// `e^x` for `x ≤ 0` (below −87, where `e^x` leaves the normal range, it returns `e^−87`):
@@ -40,20 +40,6 @@ pub fn max(x: &[f32]) -> f32 {
     it.remainder().iter().chain(&acc).fold(f32::NEG_INFINITY, |a, &b| a.max(b))
 }
 
-/// `Σ a_i b_i` over the shorter of the two.
-#[inline(always)]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for j in 0..LANES {
-            acc[j] += x[j] * y[j];
-        }
-    }
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,14 +59,10 @@ mod tests {
     }
 
     #[test]
-    fn max_and_dot_cover_the_tail() {
+    fn max_covers_the_tail() {
         let a: Vec<f32> = (0..37).map(|i| ((i * 13) % 37) as f32 - 18.0).collect();
-        let b: Vec<f32> = (0..37).map(|i| (i as f32) * 0.5).collect();
         assert_eq!(max(&a), 18.0);
         assert_eq!(max(&a[..3]), a[..3].iter().copied().fold(f32::NEG_INFINITY, f32::max));
         assert_eq!(max(&[]), f32::NEG_INFINITY);
-        let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - want).abs() < 1e-3, "{} vs {want}", dot(&a, &b));
-        assert_eq!(dot(&a[..36], &b), a[..36].iter().zip(&b).map(|(x, y)| x * y).sum::<f32>());
     }
 }
