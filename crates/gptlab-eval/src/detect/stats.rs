@@ -53,6 +53,10 @@ fn logits_budget(dev: Device) -> usize {
     }
 }
 
+/// Largest number of tokens per batch, whatever the vocabulary: with a small one the logits
+/// budget alone would let the trunk's activations (`[tokens, 4C]` in the MLP) grow large.
+const MAX_GROUP_TOKENS: usize = 8192;
+
 /// The windows `(start, keep)` of an `n`-token sequence under a context of `ctx` tokens: window
 /// `[start, start + ctx)` (clipped to `n`) contributes its positions from index `keep` on
 /// (position `t` of a window predicts token `start + t + 1`). One window when `n ≤ ctx`.
@@ -88,7 +92,7 @@ pub(crate) fn positions(model: &Gpt, reference: Option<&Gpt>, seqs: &[Vec<u32>],
     let mut at = 0;
     while at < order.len() {
         let longest = len(&rows[order[at]]);
-        let fit = (logits_budget(model.device()) / (longest * vocab)).max(1);
+        let fit = (logits_budget(model.device()) / (longest * vocab)).min(MAX_GROUP_TOKENS / longest).max(1);
         let group = &order[at..(at + fit).min(order.len())];
         at += group.len();
         let ids: Vec<&[u32]> = group.iter().map(|&r| &seqs[rows[r].0][rows[r].1..rows[r].1 + len(&rows[r])]).collect();
@@ -140,14 +144,16 @@ fn batch(model: &Gpt, reference: Option<&Gpt>, rows: &[&[u32]], need: Need) -> R
             let lens: Vec<usize> = rows.iter().map(|r| r.len()).collect();
             return super::fused::positions(&logits, reference.as_ref(), &flat, &lens, need);
         }
-        criterion(&logits, reference.as_ref(), &ids.to_device(dev), rows, need)
+        criterion(logits, reference, &ids.to_device(dev), rows, need)
     })
 }
 
-/// The criterion as libtorch tensor operations on `[B, t − 1, V]` logits (any device).
-pub(crate) fn criterion(logits: &Tensor, reference: Option<&Tensor>, ids: &Tensor, rows: &[&[u32]], need: Need) -> Result<Vec<Positions>> {
+/// The criterion as libtorch tensor operations on `[B, t − 1, V]` logits (any device); the
+/// logits are dropped as soon as their log-softmax exists.
+pub(crate) fn criterion(logits: Tensor, reference: Option<Tensor>, ids: &Tensor, rows: &[&[u32]], need: Need) -> Result<Vec<Positions>> {
     let (b, w, vocab) = logits.size3()?;
     let lpm = logits.to_kind(Kind::Float).log_softmax(-1, Kind::Float);
+    drop(logits);
     let targets = ids.narrow(1, 1, w).unsqueeze(-1);
     let lp = to_vec(&lpm.gather(2, &targets, false).squeeze_dim(-1))?;
     let q = || match reference {
