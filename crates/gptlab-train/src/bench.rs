@@ -99,7 +99,7 @@ pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Res
         if let Some(d) = &dist {
             opt.average_grads(d)?;
         }
-        opt.clip_and_step(1e-4);
+        opt.clip_and_step(1e-4)?;
         last_loss = loss.double_value(&[]);
         if i >= warmup {
             times.push(t0.elapsed().as_secs_f64());

@@ -40,6 +40,11 @@ pub struct TrainSection {
     /// Compute precision: `fp32`, or `bf16` mixed precision (fp32 master weights).
     #[serde(default)]
     pub dtype: Dtype,
+    /// ZeRO stage 1 in a data-parallel run: each rank keeps AdamW's moments for its
+    /// `1/WORLD_SIZE` slice of the parameters and the ranks all-gather the parameters after
+    /// each step (`AdamW::shard`). Checkpoints hold the whole state either way.
+    #[serde(default)]
+    pub zero1: bool,
 }
 
 fn one_u64() -> u64 {

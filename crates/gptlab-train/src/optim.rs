@@ -1,5 +1,6 @@
-//! AdamW (decoupled weight decay, PyTorch's update rule), global-norm gradient clipping and
-//! the warmup + cosine learning-rate schedule.
+//! AdamW (decoupled weight decay, PyTorch's update rule), optionally sharded across
+//! data-parallel ranks (ZeRO stage 1), global-norm gradient clipping and the warmup + cosine
+//! learning-rate schedule.
 //!
 //! Written on tch tensor ops rather than libtorch's C++ optimizer so that its state (moments,
 //! step) can be saved beside a checkpoint and a resumed run continues bit-for-bit. Parameters
@@ -92,6 +93,21 @@ pub struct AdamW {
     /// parameter has a gradient bound to the flat buffer ([`AdamW::arm_reduction`]).
     reducer: Option<gptlab_dist::GradReducer>,
     armed: bool,
+    /// ZeRO stage 1 ([`AdamW::shard`]): this rank's slice of the flat buffers.
+    zero: Option<ZeroShard>,
+    /// The whole moments, gathered for a save ([`AdamW::gather_state`]); dropped at the next step.
+    gathered: Option<(Tensor, Tensor)>,
+}
+
+/// This rank's slice `[lo, lo + n)` of the flat parameters under ZeRO stage 1: the moments
+/// (`m`, `v`, scratch) hold `len` elements, the slice's; the flat parameters are padded to
+/// `world · len` so that every rank's slice has the same length for the all-gather.
+struct ZeroShard {
+    dist: std::sync::Arc<gptlab_dist::Dist>,
+    lo: i64,
+    len: i64,
+    /// Elements of the slice that are parameters (the last rank's slice may end in padding).
+    n: i64,
 }
 
 /// Bucket size of the gradient reducer: small enough that even a small model's gradients
@@ -130,7 +146,8 @@ impl AdamW {
         }
         let opts = (kind, device);
         let p = Tensor::zeros([offset], opts);
-        let mut opt = Self { slots, g: p.zeros_like(), m: p.zeros_like(), v: p.zeros_like(), scratch: p.zeros_like(), p, n_decay, cfg, t: 0, reducer: None, armed: false };
+        let mut opt =
+            Self { slots, g: p.zeros_like(), m: p.zeros_like(), v: p.zeros_like(), scratch: p.zeros_like(), p, n_decay, cfg, t: 0, reducer: None, armed: false, zero: None, gathered: None };
         opt.bind();
         Ok(opt)
     }
@@ -223,72 +240,153 @@ impl AdamW {
         tch::no_grad(|| self.g.norm().double_value(&[]))
     }
 
+    /// ZeRO stage 1 (Rajbhandari et al. 2020) in a data-parallel run: from now on this rank
+    /// keeps the moments of its `1/world` slice of the flat parameters only, updates that
+    /// slice, and the ranks all-gather the parameters after each step. The gradients are still
+    /// averaged whole (the reducer overlaps that with the backward pass), so what this saves is
+    /// the optimizer state's memory, `(world − 1)/world` of it, for one all-gather of the
+    /// parameters per step. Call after [`Self::load`] (the saved state is whole, whatever the
+    /// world size) and after the ranks share rank 0's weights.
+    pub fn shard(&mut self, dist: std::sync::Arc<gptlab_dist::Dist>) -> Result<()> {
+        let world = dist.world_size() as i64;
+        if world < 2 || self.zero.is_some() {
+            return Ok(());
+        }
+        let total = self.g.numel() as i64;
+        let len = ((total + world - 1) / world).max(1);
+        let lo = dist.rank() as i64 * len;
+        let n = (total - lo).clamp(0, len);
+        let opts = (self.p.kind(), self.p.device());
+        tch::no_grad(|| {
+            // padded parameters: `bind` copies every variable into its view of them
+            self.p = Tensor::zeros([world * len], opts);
+            let shard = |full: &Tensor| {
+                let t = Tensor::zeros([len], opts);
+                t.narrow(0, 0, n).copy_(&full.narrow(0, lo, n));
+                t
+            };
+            self.m = shard(&self.m);
+            self.v = shard(&self.v);
+            self.scratch = Tensor::zeros([len], opts);
+        });
+        self.bind();
+        self.zero = Some(ZeroShard { dist, lo, len, n });
+        Ok(())
+    }
+
     /// One update at learning rate `lr`. Gradients are first scaled by `grad_scale`
-    /// (the clip coefficient; 1.0 for none).
-    pub fn step(&mut self, lr: f64, grad_scale: f64) {
+    /// (the clip coefficient; 1.0 for none). Under ZeRO stage 1 this rank updates its slice,
+    /// then the ranks all-gather the parameters (a collective: every rank calls it).
+    pub fn step(&mut self, lr: f64, grad_scale: f64) -> Result<()> {
         let missing = self.bind();
         if missing.len() == self.slots.len() {
-            return;
+            return Ok(());
         }
+        self.gathered = None;
         self.t += 1;
         let c = self.cfg;
         let bc1 = 1.0 - c.beta1.powi(self.t as i32);
         let bc2 = 1.0 - c.beta2.powi(self.t as i32);
+        // the flat range this rank updates, and where the moments of its start are
+        let (lo, n) = self.zero.as_ref().map_or((0, self.g.numel() as i64), |z| (z.lo, z.n));
         tch::no_grad(|| {
-            // A parameter without a gradient keeps its value and moments (PyTorch skips it).
-            let keep: Vec<[Tensor; 3]> = missing
+            // A parameter without a gradient keeps its value and moments (PyTorch skips it):
+            // the part of it inside this rank's range is saved and put back after the update.
+            let keep: Vec<(i64, i64, [Tensor; 3])> = missing
                 .iter()
-                .map(|&i| [&self.p, &self.m, &self.v].map(|f| f.narrow(0, self.slots[i].offset, self.slots[i].numel).copy()))
+                .filter_map(|&i| {
+                    let (a, b) = (self.slots[i].offset.max(lo), (self.slots[i].offset + self.slots[i].numel).min(lo + n));
+                    (a < b).then(|| (a, b - a, [self.p.narrow(0, a, b - a).copy(), self.m.narrow(0, a - lo, b - a).copy(), self.v.narrow(0, a - lo, b - a).copy()]))
+                })
                 .collect();
+            let (mut p, mut g) = (self.p.narrow(0, lo, n), self.g.narrow(0, lo, n));
+            let (mut m, mut v, mut scratch) = (self.m.narrow(0, 0, n), self.v.narrow(0, 0, n), self.scratch.narrow(0, 0, n));
             // PyTorch's update, in place over the flat buffers with one scratch tensor:
             // m ← lerp(m, g, 1−β1); v ← lerp(v, g², 1−β2);
             // p ← p·(1 − lr·wd) − lr/bc1 · m / (√v/√bc2 + ε).
             if grad_scale != 1.0 {
-                let _ = self.g.g_mul_scalar_(grad_scale);
+                let _ = g.g_mul_scalar_(grad_scale);
             }
-            if c.weight_decay > 0.0 && self.n_decay > 0 {
-                let _ = self.p.narrow(0, 0, self.n_decay).g_mul_scalar_(1.0 - lr * c.weight_decay);
+            let decay = (self.n_decay - lo).clamp(0, n);
+            if c.weight_decay > 0.0 && decay > 0 {
+                let _ = p.narrow(0, 0, decay).g_mul_scalar_(1.0 - lr * c.weight_decay);
             }
-            let _ = self.m.lerp_(&self.g, 1.0 - c.beta1);
-            let _ = self.g.mul_out(&self.scratch, &self.g);
-            let _ = self.v.lerp_(&self.scratch, 1.0 - c.beta2);
-            let _ = self.v.sqrt_out(&self.scratch);
-            let _ = self.scratch.g_mul_scalar_(1.0 / bc2.sqrt());
-            let _ = self.scratch.g_add_scalar_(c.eps);
-            let _ = self.scratch.g_mul_scalar_(-bc1 / lr);
-            let _ = self.p.addcdiv_(&self.m, &self.scratch);
-            for (&i, saved) in missing.iter().zip(&keep) {
-                for (flat, src) in [&self.p, &self.m, &self.v].into_iter().zip(saved) {
-                    flat.narrow(0, self.slots[i].offset, self.slots[i].numel).copy_(src);
+            let _ = m.lerp_(&g, 1.0 - c.beta1);
+            let _ = g.mul_out(&scratch, &g);
+            let _ = v.lerp_(&scratch, 1.0 - c.beta2);
+            let _ = v.sqrt_out(&scratch);
+            let _ = scratch.g_mul_scalar_(1.0 / bc2.sqrt());
+            let _ = scratch.g_add_scalar_(c.eps);
+            let _ = scratch.g_mul_scalar_(-bc1 / lr);
+            let _ = p.addcdiv_(&m, &scratch);
+            for (a, len, saved) in &keep {
+                for ((flat, at), src) in [(&self.p, *a), (&self.m, a - lo), (&self.v, a - lo)].into_iter().zip(saved) {
+                    flat.narrow(0, at, *len).copy_(src);
                 }
             }
         });
+        if let Some(z) = &self.zero {
+            let parts = z.dist.all_gather(&self.p.narrow(0, z.lo, z.len).copy())?;
+            tch::no_grad(|| {
+                for (r, part) in parts.iter().enumerate() {
+                    self.p.narrow(0, r as i64 * z.len, z.len).copy_(part);
+                }
+            });
+        }
+        Ok(())
     }
 
     /// Clips to `grad_clip`, then steps. Returns the pre-clip gradient norm.
-    pub fn clip_and_step(&mut self, lr: f64) -> f64 {
+    pub fn clip_and_step(&mut self, lr: f64) -> Result<f64> {
         let norm = self.grad_norm();
         let scale = if self.cfg.grad_clip > 0.0 && norm > self.cfg.grad_clip { self.cfg.grad_clip / (norm + 1e-6) } else { 1.0 };
         if norm.is_finite() {
-            self.step(lr, scale);
+            self.step(lr, scale)?;
         }
-        norm
+        Ok(norm)
+    }
+
+    /// Under ZeRO stage 1, gathers the whole moments from every rank's slice for
+    /// [`Self::save`] (a collective: every rank calls it before rank 0 saves); otherwise a
+    /// no-op. They are dropped at the next step.
+    pub fn gather_state(&mut self) -> Result<()> {
+        let Some(z) = &self.zero else { return Ok(()) };
+        let total = self.g.numel() as i64;
+        let mut whole = Vec::with_capacity(2);
+        for part in [&self.m, &self.v] {
+            let parts = z.dist.all_gather(part)?;
+            whole.push(Tensor::cat(&parts, 0).narrow(0, 0, total));
+        }
+        let v = whole.pop();
+        let m = whole.pop();
+        self.gathered = m.zip(v);
+        Ok(())
     }
 
     /// Saves moments (as `exp_avg.<name>` / `exp_avg_sq.<name>`) and the step count.
+    /// Under ZeRO stage 1 the moments must have been gathered ([`Self::gather_state`]).
     pub fn save(&self, path: &Path) -> Result<()> {
+        let (m, v) = match (&self.zero, &self.gathered) {
+            (None, _) => (&self.m, &self.v),
+            (Some(_), Some((m, v))) => (m, v),
+            (Some(_), None) => return Err(crate::Error::Data("optimizer: a ZeRO-sharded state is saved after gather_state".into())),
+        };
         let mut t: Vec<(String, Tensor)> = Vec::with_capacity(2 * self.slots.len() + 1);
         for s in &self.slots {
-            t.push((format!("exp_avg.{}", s.name), Self::view(&self.m, s)));
-            t.push((format!("exp_avg_sq.{}", s.name), Self::view(&self.v, s)));
+            t.push((format!("exp_avg.{}", s.name), Self::view(m, s)));
+            t.push((format!("exp_avg_sq.{}", s.name), Self::view(v, s)));
         }
         t.push(("step".into(), Tensor::from_slice(&[self.t])));
         checkpoint::write_tensors(path, &t)?;
         Ok(())
     }
 
-    /// Restores state written by [`AdamW::save`]; every parameter must be present.
+    /// Restores state written by [`AdamW::save`]; every parameter must be present. Before
+    /// [`Self::shard`].
     pub fn load(&mut self, path: &Path) -> Result<()> {
+        if self.zero.is_some() {
+            return Err(crate::Error::Data("optimizer: state is loaded before it is sharded".into()));
+        }
         let mut file = checkpoint::read_tensors(path)?;
         let err = |msg: String| crate::Error::State { path: path.to_path_buf(), msg };
         self.t = file.remove("step").map(|s| s.int64_value(&[0])).ok_or_else(|| err("missing `step`".into()))?;
@@ -332,7 +430,7 @@ mod tests {
         let mut opt = AdamW::new(&vs, cfg, |_, _| true).expect("optimizer");
         let loss = (&w * &w).sum(Kind::Float) * 0.5;
         loss.backward();
-        opt.step(0.1, 1.0);
+        opt.step(0.1, 1.0).expect("step");
         assert!((w.double_value(&[0, 0]) - 0.85).abs() < 1e-6);
     }
 
@@ -358,7 +456,7 @@ mod tests {
             (&w * Tensor::from_slice(&[3.0f32, 0.0])).sum(Kind::Float).backward();
             (&w * Tensor::from_slice(&[0.0f32, 4.0])).sum(Kind::Float).backward();
             assert!((opt.grad_norm() - 5.0).abs() < 1e-6);
-            opt.step(0.1, 1.0);
+            opt.step(0.1, 1.0).expect("step");
         }
     }
 
@@ -372,7 +470,7 @@ mod tests {
         for _ in 0..3 {
             opt.zero_grad();
             (&a * &a).sum(Kind::Float).backward();
-            opt.step(0.1, 1.0);
+            opt.step(0.1, 1.0).expect("step");
         }
         assert_eq!(Vec::<f32>::try_from(&b).expect("b"), vec![1.0, 1.0], "no gradient, no decay, no update");
         assert!(a.double_value(&[0]) < 0.8, "the other parameter moved");
@@ -390,7 +488,7 @@ mod tests {
         tch::no_grad(|| w.set_data(&Tensor::from_slice(&[2.0f32])));
         opt.zero_grad();
         (&w * 1.0).sum(Kind::Float).backward();
-        opt.step(0.1, 1.0);
+        opt.step(0.1, 1.0).expect("step");
         assert!((w.double_value(&[0]) - 1.9).abs() < 1e-6, "got {}", w.double_value(&[0]));
     }
 

@@ -132,6 +132,9 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg
     if let Some(d) = dist {
         crate::dist::sync_start(d, &[vs], t.seed)?;
     }
+    if let (Some(d), true) = (&cfg.dist, t.zero1) {
+        opt.shard(d.clone())?;
+    }
     let mut sink = if main { Some(rd.metrics(cfg.resume.then_some(state.step))?) } else { None };
     let pb = rd.progress(cfg.progress && main, t.max_iters, state.step);
     let start = Instant::now();
@@ -171,6 +174,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg
                     rd.save(Slot::Best, vs, model, None, &state, &none)?;
                 }
             }
+            opt.gather_state()?;
             if main {
                 rd.save(Slot::Last, vs, model, Some(&opt), &state, &none)?;
             }
@@ -203,7 +207,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg
             loss = s[0] / shard.world as f64;
             tokens = s[1].round() as usize;
         }
-        let grad_norm = opt.clip_and_step(lr);
+        let grad_norm = opt.clip_and_step(lr)?;
         if !loss.is_finite() || !grad_norm.is_finite() {
             pb.abandon();
             return Err(if loss.is_finite() { rd.diverged(step, "gradient norm", grad_norm) } else { rd.diverged(step, "loss", loss) });

@@ -87,7 +87,7 @@ fn ten_adamw_steps_match_pytorch() {
         opt.zero_grad();
         let loss = model.loss(&x, &y, true).expect("loss");
         loss.backward();
-        opt.clip_and_step(1e-3);
+        opt.clip_and_step(1e-3).expect("step");
         let l = loss.double_value(&[]);
         println!("{dev:?} step {i}: gptlab {l:.7} pytorch {w:.7} diff {:.2e}", (l - *w as f64).abs());
         assert!((l - *w as f64).abs() < 2e-5 * tol, "step {i}: loss {l} vs {w}");

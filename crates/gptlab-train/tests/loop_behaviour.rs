@@ -46,7 +46,7 @@ fn loop_cfg(iters: u64, accum: usize, batch: usize) -> LoopConfig {
         schedule: ScheduleConfig { warmup_iters: 0, decay_iters: iters },
         train: TrainSection {
             batch_size: batch, grad_accum: accum, max_iters: iters, eval_interval: 2, eval_iters: 1,
-            log_interval: 1, seed: 0, device: Default::default(), threads: 1, dtype: Default::default(),
+            log_interval: 1, seed: 0, device: Default::default(), threads: 1, dtype: Default::default(), zero1: false,
         },
         resume: false,
         progress: false,

@@ -108,7 +108,7 @@ pub fn update(u: &mut Update, ro: &Rollout, epochs: usize, minibatch: usize, rng
                 if let Some(d) = dist {
                     policy_opt.average_grads(d)?;
                 }
-                policy_opt.clip_and_step(lr);
+                policy_opt.clip_and_step(lr)?;
                 out.push(("policy/clipfrac_avg", clipfrac.double_value(&[])));
                 out.push(("policy/approxkl_avg", approxkl.double_value(&[])));
                 out.push(("policy/entropy_avg", ent.double_value(&[])));
@@ -127,7 +127,7 @@ pub fn update(u: &mut Update, ro: &Rollout, epochs: usize, minibatch: usize, rng
                         if let Some(d) = dist {
                             value_opt.average_grads(d)?;
                         }
-                        value_opt.clip_and_step(lr);
+                        value_opt.clip_and_step(lr)?;
                         Ok(vec![("loss/value_avg", vl.double_value(&[])), ("val/clipfrac_avg", vclip.double_value(&[]))])
                     };
                     if dist.is_some() {
