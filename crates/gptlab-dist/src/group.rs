@@ -213,11 +213,26 @@ impl Dist {
 
     /// Every rank's `t` (same shape and dtype everywhere), in rank order.
     pub fn all_gather(&self, t: &Tensor) -> Result<Vec<Tensor>> {
-        self.check("all-gather", t)?;
         let outs: Vec<Tensor> = (0..self.world_size()).map(|_| t.empty_like()).collect();
-        let w = ffi::all_gather(&self.g, t, &outs).map_err(|e| self.err("all-gather", &e))?;
-        self.wait_all("all-gather", vec![w])?;
+        self.all_gather_into(t, &outs)?;
         Ok(outs)
+    }
+
+    /// Every rank's `t` written into `outputs[rank]` (one contiguous tensor of `t`'s shape per
+    /// rank, e.g. views of one buffer; none of them `t` itself).
+    pub fn all_gather_into(&self, t: &Tensor, outputs: &[Tensor]) -> Result<()> {
+        self.check("all-gather", t)?;
+        if outputs.len() != self.world_size() {
+            return Err(Error::Usage(format!("all-gather: {} outputs for {} ranks", outputs.len(), self.world_size())));
+        }
+        for o in outputs {
+            self.check("all-gather", o)?;
+            if o.size() != t.size() || o.kind() != t.kind() {
+                return Err(Error::Usage(format!("all-gather: an output of {:?} {:?} for an input of {:?} {:?}", o.size(), o.kind(), t.size(), t.kind())));
+            }
+        }
+        let w = ffi::all_gather(&self.g, t, outputs).map_err(|e| self.err("all-gather", &e))?;
+        self.wait_all("all-gather", vec![w])
     }
 
     /// One `f64` per rank summed across ranks (small bookkeeping: losses, token counts).

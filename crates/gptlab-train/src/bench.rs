@@ -67,11 +67,14 @@ pub struct TrainBench {
     /// Processes in the data-parallel run (1: a single process); `tokens_per_s` counts the
     /// global batch (batch × world size).
     pub world_size: usize,
+    /// AdamW's moments sharded across the ranks (ZeRO stage 1).
+    pub zero1: bool,
     pub version: &'static str,
 }
 
-/// `steps` timed training steps on random tokens after `warmup` untimed ones.
-pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Result<TrainBench> {
+/// `steps` timed training steps on random tokens after `warmup` untimed ones; with `zero1` in
+/// a data-parallel run, AdamW's moments are sharded across the ranks.
+pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize, zero1: bool) -> Result<TrainBench> {
     let (device, dist) = crate::dist::join(shape.device, shape.threads)?;
     let world = dist.as_ref().map_or(1, |d| d.world_size());
     tch::manual_seed(0);
@@ -83,6 +86,9 @@ pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Res
     let params = vs.trainable_variables();
     if let Some(d) = &dist {
         d.broadcast(&params, 0)?;
+        if zero1 {
+            opt.shard(d.clone())?;
+        }
     }
     let x = Tensor::randint(shape.vocab, [batch, shape.block + 1], (Kind::Int64, device));
     let (inp, tgt) = (x.narrow(1, 0, shape.block), x.narrow(1, 1, shape.block));
@@ -123,6 +129,7 @@ pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize) -> Res
         loss: last_loss,
         dtype: shape.dtype,
         world_size: world,
+        zero1: zero1 && world > 1,
         version: env!("CARGO_PKG_VERSION"),
     })
 }

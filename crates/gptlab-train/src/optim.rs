@@ -100,8 +100,8 @@ pub struct AdamW {
 }
 
 /// This rank's slice `[lo, lo + n)` of the flat parameters under ZeRO stage 1: the moments
-/// (`m`, `v`, scratch) hold `len` elements, the slice's; the flat parameters are padded to
-/// `world · len` so that every rank's slice has the same length for the all-gather.
+/// (`m`, `v`, scratch) hold `len` elements, the slice's. Every rank's slice is `len` long for
+/// the all-gather; the last one's may run past the parameters (`n < len`).
 struct ZeroShard {
     dist: std::sync::Arc<gptlab_dist::Dist>,
     lo: i64,
@@ -146,14 +146,28 @@ impl AdamW {
         }
         let opts = (kind, device);
         let p = Tensor::zeros([offset], opts);
-        let mut opt =
-            Self { slots, g: p.zeros_like(), m: p.zeros_like(), v: p.zeros_like(), scratch: p.zeros_like(), p, n_decay, cfg, t: 0, reducer: None, armed: false, zero: None, gathered: None };
+        // the moments and the scratch buffer are allocated at first use (`state`), at the size
+        // of this rank's slice when the optimizer is sharded first
+        let none = || Tensor::zeros([0], opts);
+        let mut opt = Self { slots, g: p.zeros_like(), m: none(), v: none(), scratch: none(), p, n_decay, cfg, t: 0, reducer: None, armed: false, zero: None, gathered: None };
         opt.bind();
         Ok(opt)
     }
 
     fn view(flat: &Tensor, s: &Slot) -> Tensor {
         flat.narrow(0, s.offset, s.numel).view(s.shape.as_slice())
+    }
+
+    /// Allocates the moments (zero) and the scratch buffer if they are not yet: the whole
+    /// size, or this rank's slice under ZeRO stage 1.
+    fn state(&mut self) {
+        let len = self.zero.as_ref().map_or(self.g.numel() as i64, |z| z.len);
+        let opts = (self.p.kind(), self.p.device());
+        for t in [&mut self.m, &mut self.v, &mut self.scratch] {
+            if t.numel() as i64 != len {
+                *t = Tensor::zeros([len], opts);
+            }
+        }
     }
 
     fn ptr_at(flat: &Tensor, s: &Slot) -> usize {
@@ -257,20 +271,20 @@ impl AdamW {
         let lo = dist.rank() as i64 * len;
         let n = (total - lo).clamp(0, len);
         let opts = (self.p.kind(), self.p.device());
-        tch::no_grad(|| {
-            // padded parameters: `bind` copies every variable into its view of them
-            self.p = Tensor::zeros([world * len], opts);
-            let shard = |full: &Tensor| {
-                let t = Tensor::zeros([len], opts);
-                t.narrow(0, 0, n).copy_(&full.narrow(0, lo, n));
-                t
-            };
-            self.m = shard(&self.m);
-            self.v = shard(&self.v);
-            self.scratch = Tensor::zeros([len], opts);
-        });
-        self.bind();
+        if self.m.numel() > 0 {
+            // loaded moments: this rank's slice of them, one buffer at a time, so that the
+            // whole-size ones are not all held twice
+            tch::no_grad(|| {
+                drop(std::mem::replace(&mut self.scratch, Tensor::zeros([0], opts)));
+                for flat in [&mut self.m, &mut self.v] {
+                    let t = Tensor::zeros([len], opts);
+                    t.narrow(0, 0, n).copy_(&flat.narrow(0, lo.min(total), n));
+                    *flat = t;
+                }
+            });
+        }
         self.zero = Some(ZeroShard { dist, lo, len, n });
+        self.state();
         Ok(())
     }
 
@@ -283,12 +297,14 @@ impl AdamW {
             return Ok(());
         }
         self.gathered = None;
+        self.state();
         self.t += 1;
         let c = self.cfg;
         let bc1 = 1.0 - c.beta1.powi(self.t as i32);
         let bc2 = 1.0 - c.beta2.powi(self.t as i32);
         // the flat range this rank updates, and where the moments of its start are
-        let (lo, n) = self.zero.as_ref().map_or((0, self.g.numel() as i64), |z| (z.lo, z.n));
+        let total = self.g.numel() as i64;
+        let (lo, n) = self.zero.as_ref().map_or((0, total), |z| (z.lo.min(total), z.n));
         tch::no_grad(|| {
             // A parameter without a gradient keeps its value and moments (PyTorch skips it):
             // the part of it inside this rank's range is saved and put back after the update.
@@ -326,12 +342,50 @@ impl AdamW {
             }
         });
         if let Some(z) = &self.zero {
-            let parts = z.dist.all_gather(&self.p.narrow(0, z.lo, z.len).copy())?;
-            tch::no_grad(|| {
-                for (r, part) in parts.iter().enumerate() {
-                    self.p.narrow(0, r as i64 * z.len, z.len).copy_(part);
-                }
-            });
+            // Straight into every rank's view of the parameters, in pieces of at most
+            // REDUCER_BUCKET_BYTES per rank: c10d's Gloo all-gather stages its outputs in one
+            // flat buffer of world × input, which for the whole slice would take back the
+            // memory the sharding saves. The last rank's slice may run past the parameters:
+            // that part of a piece is gathered into a scratch piece. Each input is a copy, so
+            // that no collective reads the memory it writes.
+            let (world, opts) = (z.dist.world_size() as i64, (self.p.kind(), self.p.device()));
+            let piece = (REDUCER_BUCKET_BYTES / self.p.kind().elt_size_in_bytes()).max(1) as i64;
+            // the elements of a k-piece starting at `start` that are parameters
+            let real = |start: i64, k: i64| (total - start).clamp(0, k);
+            let mut at = 0;
+            while at < z.len {
+                let k = piece.min(z.len - at);
+                let mut short = vec![];
+                let views: Vec<Tensor> = (0..world)
+                    .map(|r| {
+                        let start = r * z.len + at;
+                        if real(start, k) == k {
+                            self.p.narrow(0, start, k)
+                        } else {
+                            let t = Tensor::zeros([k], opts);
+                            short.push((start, t.shallow_clone()));
+                            t
+                        }
+                    })
+                    .collect();
+                let mine = Tensor::zeros([k], opts);
+                let own = real(z.lo + at, k);
+                tch::no_grad(|| {
+                    if own > 0 {
+                        mine.narrow(0, 0, own).copy_(&self.p.narrow(0, z.lo + at, own));
+                    }
+                });
+                z.dist.all_gather_into(&mine, &views)?;
+                tch::no_grad(|| {
+                    for (start, t) in short {
+                        let n = real(start, k);
+                        if n > 0 {
+                            self.p.narrow(0, start, n).copy_(&t.narrow(0, 0, n));
+                        }
+                    }
+                });
+                at += k;
+            }
         }
         Ok(())
     }
@@ -346,30 +400,45 @@ impl AdamW {
         Ok(norm)
     }
 
-    /// Under ZeRO stage 1, gathers the whole moments from every rank's slice for
-    /// [`Self::save`] (a collective: every rank calls it before rank 0 saves); otherwise a
-    /// no-op. They are dropped at the next step.
+    /// Under ZeRO stage 1, gathers the whole moments from every rank's slice for rank 0's
+    /// [`Self::save`] (a collective: every rank calls it before rank 0 saves; the other ranks
+    /// drop them at once); otherwise a no-op. Rank 0 drops them with [`Self::release_state`].
     pub fn gather_state(&mut self) -> Result<()> {
+        if self.zero.is_none() {
+            return Ok(());
+        }
+        self.state();
         let Some(z) = &self.zero else { return Ok(()) };
         let total = self.g.numel() as i64;
         let mut whole = Vec::with_capacity(2);
         for part in [&self.m, &self.v] {
-            let parts = z.dist.all_gather(part)?;
-            whole.push(Tensor::cat(&parts, 0).narrow(0, 0, total));
+            let all = Tensor::empty([z.dist.world_size() as i64 * z.len], (part.kind(), part.device()));
+            let views: Vec<Tensor> = (0..z.dist.world_size() as i64).map(|r| all.narrow(0, r * z.len, z.len)).collect();
+            z.dist.all_gather_into(part, &views)?;
+            whole.push(all.narrow(0, 0, total));
         }
-        let v = whole.pop();
-        let m = whole.pop();
-        self.gathered = m.zip(v);
+        if z.dist.is_main() {
+            let v = whole.pop();
+            self.gathered = whole.pop().zip(v);
+        }
         Ok(())
+    }
+
+    /// Drops the moments gathered for a save.
+    pub fn release_state(&mut self) {
+        self.gathered = None;
     }
 
     /// Saves moments (as `exp_avg.<name>` / `exp_avg_sq.<name>`) and the step count.
     /// Under ZeRO stage 1 the moments must have been gathered ([`Self::gather_state`]).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let (m, v) = match (&self.zero, &self.gathered) {
-            (None, _) => (&self.m, &self.v),
-            (Some(_), Some((m, v))) => (m, v),
-            (Some(_), None) => return Err(crate::Error::Data("optimizer: a ZeRO-sharded state is saved after gather_state".into())),
+        // moments never allocated (no step or load yet) are zero
+        let zeros = (self.zero.is_none() && self.m.numel() == 0).then(|| Tensor::zeros([self.g.numel() as i64], (self.p.kind(), self.p.device())));
+        let (m, v) = match (&self.zero, &self.gathered, &zeros) {
+            (None, _, Some(z)) => (z, z),
+            (None, _, None) => (&self.m, &self.v),
+            (Some(_), Some((m, v)), _) => (m, v),
+            (Some(_), None, _) => return Err(crate::Error::Data("optimizer: a ZeRO-sharded state is saved after gather_state".into())),
         };
         let mut t: Vec<(String, Tensor)> = Vec::with_capacity(2 * self.slots.len() + 1);
         for s in &self.slots {
@@ -387,6 +456,7 @@ impl AdamW {
         if self.zero.is_some() {
             return Err(crate::Error::Data("optimizer: state is loaded before it is sharded".into()));
         }
+        self.state();
         let mut file = checkpoint::read_tensors(path)?;
         let err = |msg: String| crate::Error::State { path: path.to_path_buf(), msg };
         self.t = file.remove("step").map(|s| s.int64_value(&[0])).ok_or_else(|| err("missing `step`".into()))?;

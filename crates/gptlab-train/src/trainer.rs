@@ -178,6 +178,7 @@ pub fn run(task: &mut dyn Task, vs: &nn::VarStore, model: &Gpt, rd: &RunDir, cfg
             if main {
                 rd.save(Slot::Last, vs, model, Some(&opt), &state, &none)?;
             }
+            opt.release_state();
         }
         if at_end {
             break;

@@ -58,6 +58,9 @@ enum Cmd {
         steps: usize,
         #[arg(long, default_value_t = 3)]
         warmup: usize,
+        /// ZeRO stage 1 in a data-parallel run (AdamW's moments sharded across the ranks).
+        #[arg(long)]
+        zero1: bool,
     },
     /// All-reduce time and bandwidth across a data-parallel launch (`gptlab launch -n 2 -- bench allreduce`); rank 0 prints.
     Allreduce {
@@ -97,8 +100,8 @@ fn rank0() -> bool {
 
 pub fn run(a: Args) -> Result<()> {
     match a.cmd {
-        Cmd::Train { shape, batch, steps, warmup } => {
-            let r = bench::train_step(&shape.lib(), batch, steps, warmup)?;
+        Cmd::Train { shape, batch, steps, warmup, zero1 } => {
+            let r = bench::train_step(&shape.lib(), batch, steps, warmup, zero1)?;
             if rank0() {
                 print_json(&r)?;
             }
