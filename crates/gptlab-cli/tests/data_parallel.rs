@@ -281,7 +281,7 @@ fn f32_tensors(file: &Path) -> Vec<(String, Vec<f32>)> {
 }
 
 /// ZeRO stage 1 over 3 processes (the tiny model's 34,816 parameters do not split evenly in
-/// three, so the last rank's slice ends in padding) trains like one process with the whole
+/// three, so the last rank's slice runs past the parameters) trains like one process with the whole
 /// batch, and its checkpoint holds the whole optimizer state: the same moments as the one
 /// process's, and a run resumes from it without ZeRO, or with it from a plain checkpoint.
 #[test]
