@@ -26,6 +26,20 @@ pub fn free_port() -> Result<u16> {
     Ok(l.local_addr().map_err(|e| Error::Usage(e.to_string()))?.port())
 }
 
+/// `program args` as rank `rank` of a `world`-process run on this node, with the environment
+/// torchrun gives its workers (the rendezvous on loopback at `port`).
+pub fn rank_command(program: &std::path::Path, args: &[String], rank: usize, world: usize, port: u16) -> Command {
+    let mut c = Command::new(program);
+    c.args(args)
+        .env("RANK", rank.to_string())
+        .env("LOCAL_RANK", rank.to_string())
+        .env("WORLD_SIZE", world.to_string())
+        .env("LOCAL_WORLD_SIZE", world.to_string())
+        .env("MASTER_ADDR", "127.0.0.1")
+        .env("MASTER_PORT", port.to_string());
+    c
+}
+
 fn kill_all(kids: &mut [(usize, Child)]) {
     for (_, k) in kids.iter_mut() {
         let _ = k.kill();
@@ -50,15 +64,7 @@ pub fn run(spec: &LaunchSpec) -> Result<()> {
     };
     let mut kids: Vec<(usize, Child)> = Vec::with_capacity(spec.nproc);
     for rank in 0..spec.nproc {
-        let child = Command::new(&spec.program)
-            .args(&spec.args)
-            .env("RANK", rank.to_string())
-            .env("LOCAL_RANK", rank.to_string())
-            .env("WORLD_SIZE", spec.nproc.to_string())
-            .env("LOCAL_WORLD_SIZE", spec.nproc.to_string())
-            .env("MASTER_ADDR", "127.0.0.1")
-            .env("MASTER_PORT", port.to_string())
-            .spawn();
+        let child = rank_command(&spec.program, &spec.args, rank, spec.nproc, port).spawn();
         match child {
             Ok(c) => kids.push((rank, c)),
             Err(e) => {

@@ -3,32 +3,26 @@
 //! environment variables set as a launcher would.
 
 use gptlab_dist::{Dist, DistEnv, Error, GradReducer, ReduceOp};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
 
 const ROLE: &str = "GPTLAB_DIST_TEST_ROLE";
 
 fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+    gptlab_dist::launch::free_port().expect("port")
 }
 
 /// Runs `test` of this binary as ranks `ranks` of a `world`-process run, all at once.
 fn spawn(test: &str, role: &str, world: usize, ranks: &[usize]) -> Vec<Output> {
-    let port = free_port().to_string();
+    let port = free_port();
     let exe = std::env::current_exe().expect("test binary");
+    let args: Vec<String> = [test, "--exact", "--nocapture", "--test-threads=1"].map(String::from).to_vec();
     let children: Vec<_> = ranks
         .iter()
-        .map(|r| {
-            Command::new(&exe)
-                .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .map(|&r| {
+            gptlab_dist::launch::rank_command(&exe, &args, r, world, port)
                 .env(ROLE, role)
-                .env("RANK", r.to_string())
-                .env("LOCAL_RANK", r.to_string())
-                .env("WORLD_SIZE", world.to_string())
-                .env("MASTER_ADDR", "127.0.0.1")
-                .env("MASTER_PORT", &port)
                 .env("OMP_NUM_THREADS", "1")
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())

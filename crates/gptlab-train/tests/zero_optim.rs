@@ -4,7 +4,7 @@
 //! gradients: the same element-wise update, only split by slice.
 
 use gptlab_train::optim::{AdamW, OptimConfig};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 use tch::{nn, Device, Kind, Tensor};
@@ -12,18 +12,13 @@ use tch::{nn, Device, Kind, Tensor};
 const ROLE: &str = "GPTLAB_ZERO_TEST_ROLE";
 
 fn spawn(test: &str, world: usize) -> Vec<Output> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port().to_string();
+    let port = gptlab_dist::launch::free_port().expect("port");
     let exe = std::env::current_exe().expect("test binary");
+    let args: Vec<String> = [test, "--exact", "--nocapture", "--test-threads=1"].map(String::from).to_vec();
     let children: Vec<_> = (0..world)
         .map(|r| {
-            Command::new(&exe)
-                .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            gptlab_dist::launch::rank_command(&exe, &args, r, world, port)
                 .env(ROLE, "rank")
-                .env("RANK", r.to_string())
-                .env("LOCAL_RANK", r.to_string())
-                .env("WORLD_SIZE", world.to_string())
-                .env("MASTER_ADDR", "127.0.0.1")
-                .env("MASTER_PORT", &port)
                 .env("OMP_NUM_THREADS", "1")
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
