@@ -95,7 +95,8 @@ pub struct AdamW {
     armed: bool,
     /// ZeRO stage 1 ([`AdamW::shard`]): this rank's slice of the flat buffers.
     zero: Option<ZeroShard>,
-    /// The whole moments, gathered for a save ([`AdamW::gather_state`]); dropped at the next step.
+    /// The whole moments, gathered on rank 0 for a save ([`AdamW::gather_state`]) until
+    /// [`AdamW::release_state`] or the next step.
     gathered: Option<(Tensor, Tensor)>,
 }
 
@@ -106,7 +107,7 @@ struct ZeroShard {
     dist: std::sync::Arc<gptlab_dist::Dist>,
     lo: i64,
     len: i64,
-    /// Elements of the slice that are parameters (the last rank's slice may end in padding).
+    /// Elements of the slice that are parameters (fewer than `len` where it runs past them).
     n: i64,
 }
 
