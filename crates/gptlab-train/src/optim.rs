@@ -342,51 +342,57 @@ impl AdamW {
                 }
             }
         });
-        if let Some(z) = &self.zero {
-            // Straight into every rank's view of the parameters, in pieces of at most
-            // REDUCER_BUCKET_BYTES per rank: c10d's Gloo all-gather stages its outputs in one
-            // flat buffer of world × input, which for the whole slice would take back the
-            // memory the sharding saves. The last rank's slice may run past the parameters:
-            // that part of a piece is gathered into a scratch piece. Each input is a copy, so
-            // that no collective reads the memory it writes.
-            let (world, opts) = (z.dist.world_size() as i64, (self.p.kind(), self.p.device()));
-            let piece = (REDUCER_BUCKET_BYTES / self.p.kind().elt_size_in_bytes()).max(1) as i64;
-            // the elements of a k-piece starting at `start` that are parameters
-            let real = |start: i64, k: i64| (total - start).clamp(0, k);
-            let mut at = 0;
-            while at < z.len {
-                let k = piece.min(z.len - at);
-                let mut short = vec![];
-                let views: Vec<Tensor> = (0..world)
-                    .map(|r| {
-                        let start = r * z.len + at;
-                        if real(start, k) == k {
-                            self.p.narrow(0, start, k)
-                        } else {
-                            let t = Tensor::zeros([k], opts);
-                            short.push((start, t.shallow_clone()));
-                            t
-                        }
-                    })
-                    .collect();
-                let mine = Tensor::zeros([k], opts);
-                let own = real(z.lo + at, k);
-                tch::no_grad(|| {
-                    if own > 0 {
-                        mine.narrow(0, 0, own).copy_(&self.p.narrow(0, z.lo + at, own));
+        self.gather_params()
+    }
+
+    /// Under ZeRO stage 1, every rank's updated slice of the parameters to every rank (a
+    /// collective); otherwise a no-op.
+    fn gather_params(&self) -> Result<()> {
+        let Some(z) = &self.zero else { return Ok(()) };
+        let total = self.g.numel() as i64;
+        // Straight into every rank's view of the parameters, in pieces of at most
+        // REDUCER_BUCKET_BYTES per rank: c10d's Gloo all-gather stages its outputs in one
+        // flat buffer of world × input, which for the whole slice would take back the
+        // memory the sharding saves. The last rank's slice may run past the parameters:
+        // that part of a piece is gathered into a scratch piece. Each input is a copy, so
+        // that no collective reads the memory it writes.
+        let (world, opts) = (z.dist.world_size() as i64, (self.p.kind(), self.p.device()));
+        let piece = (REDUCER_BUCKET_BYTES / self.p.kind().elt_size_in_bytes()).max(1) as i64;
+        // the elements of a k-piece starting at `start` that are parameters
+        let real = |start: i64, k: i64| (total - start).clamp(0, k);
+        let mut at = 0;
+        while at < z.len {
+            let k = piece.min(z.len - at);
+            let mut short = vec![];
+            let views: Vec<Tensor> = (0..world)
+                .map(|r| {
+                    let start = r * z.len + at;
+                    if real(start, k) == k {
+                        self.p.narrow(0, start, k)
+                    } else {
+                        let t = Tensor::zeros([k], opts);
+                        short.push((start, t.shallow_clone()));
+                        t
                     }
-                });
-                z.dist.all_gather_into(&mine, &views)?;
-                tch::no_grad(|| {
-                    for (start, t) in short {
-                        let n = real(start, k);
-                        if n > 0 {
-                            self.p.narrow(0, start, n).copy_(&t.narrow(0, 0, n));
-                        }
+                })
+                .collect();
+            let mine = Tensor::zeros([k], opts);
+            let own = real(z.lo + at, k);
+            tch::no_grad(|| {
+                if own > 0 {
+                    mine.narrow(0, 0, own).copy_(&self.p.narrow(0, z.lo + at, own));
+                }
+            });
+            z.dist.all_gather_into(&mine, &views)?;
+            tch::no_grad(|| {
+                for (start, t) in short {
+                    let n = real(start, k);
+                    if n > 0 {
+                        self.p.narrow(0, start, n).copy_(&t.narrow(0, 0, n));
                     }
-                });
-                at += k;
-            }
+                }
+            });
+            at += k;
         }
         Ok(())
     }
@@ -405,10 +411,7 @@ impl AdamW {
     /// [`Self::save`] (a collective: every rank calls it before rank 0 saves; the other ranks
     /// drop them at once); otherwise a no-op. Rank 0 drops them with [`Self::release_state`].
     pub fn gather_state(&mut self) -> Result<()> {
-        if self.zero.is_none() {
-            return Ok(());
-        }
-        self.state();
+        // (`shard` allocated this rank's slice of the moments)
         let Some(z) = &self.zero else { return Ok(()) };
         let total = self.g.numel() as i64;
         let mut whole = Vec::with_capacity(2);
