@@ -83,9 +83,8 @@ pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize, zero1:
     let mut model = Gpt::new(&vs.root(), &cfg)?;
     model.set_precision(shape.dtype);
     let mut opt = AdamW::new(&vs, OptimConfig::default(), gptlab_model::gpt::decays)?;
-    let params = vs.trainable_variables();
     if let Some(d) = &dist {
-        d.broadcast(&params, 0)?;
+        crate::dist::sync_start(d, &[&vs], 0)?;
         if zero1 {
             opt.shard(d.clone())?;
         }
