@@ -60,6 +60,7 @@ fn cuda_includes(lib: &std::path::Path) -> Vec<PathBuf> {
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/ffi.rs");
+    println!("cargo:rerun-if-changed=src/parallel.rs");
     println!("cargo:rerun-if-changed=cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     println!("cargo:rerun-if-env-changed=CUDA_HOME");
@@ -68,14 +69,18 @@ fn main() {
     let root = lib.parent().expect("libtorch lib directory has a parent").to_path_buf();
     let include = root.join("include");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let mut b = cxx_build::bridge("src/ffi.rs");
+    let mut b = cxx_build::bridges(["src/ffi.rs", "src/parallel.rs"]);
     b.file("cpp/shim.cpp")
+        .file("cpp/parallel.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .include(manifest.join("cpp/gloo_decls"))
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", cxx11_abi()))
         .flag("-DGLOG_USE_GLOG_EXPORT")
+        // at::parallel_for (cpp/parallel.cpp) is an OpenMP region in libtorch's headers, run by
+        // the libgomp that libtorch itself loads (linked below by its soname)
+        .flag("-fopenmp")
         .define("USE_C10D_GLOO", None)
         .flag_if_supported("-Wno-unused-parameter")
         .warnings(false);
@@ -92,4 +97,5 @@ fn main() {
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=torch_cpu");
     println!("cargo:rustc-link-lib=dylib=c10");
+    println!("cargo:rustc-link-lib=dylib=gomp");
 }

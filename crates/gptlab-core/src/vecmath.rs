@@ -25,6 +25,19 @@ pub fn exp_le0(x: f32) -> f32 {
     y * f32::from_bits(((k + 127) << 23) as u32)
 }
 
+/// GELU in GPT-2's tanh form, `x · ½(1 + tanh u)` with `u = √(2/π)(x + 0.044715 x³)`,
+/// computed as `x · σ(2u)` (the same function: `½(1 + tanh u) = σ(2u)`), with `σ` from
+/// [`exp_le0`] of `−|2u|` so that neither branch cancels. Branch-free, so a loop calling it
+/// vectorizes. Absolute error below `2e-6 · (1 + |x|)` against the f64 formula (tested).
+#[inline(always)]
+pub fn gelu_tanh(x: f32) -> f32 {
+    const TWO_SQRT_2_OVER_PI: f32 = 1.595_769_2;
+    let z = TWO_SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
+    let e = exp_le0(-z.abs());
+    let s = if z >= 0.0 { 1.0 } else { e } / (1.0 + e);
+    x * s
+}
+
 /// Independent partial sums per loop: two AVX2 registers' worth, so that consecutive adds do
 /// not wait on each other.
 pub const LANES: usize = 16;
@@ -59,6 +72,23 @@ mod tests {
         assert_eq!(exp_le0(0.0), 1.0);
         assert!(exp_le0(-1000.0) > 0.0 && exp_le0(-1000.0) < 2e-38);
         assert!(exp_le0(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn gelu_tanh_matches_the_f64_formula() {
+        let gelu = |x: f64| 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh());
+        let mut worst = 0f64;
+        let mut x = -12.0f32;
+        while x <= 12.0 {
+            let err = (f64::from(gelu_tanh(x)) - gelu(f64::from(x))).abs() / (1.0 + f64::from(x).abs());
+            worst = worst.max(err);
+            x += 7.3e-4;
+        }
+        assert!(worst < 2e-6, "largest error {worst:e}");
+        assert_eq!(gelu_tanh(0.0), 0.0);
+        assert_eq!(gelu_tanh(30.0), 30.0);
+        assert!(gelu_tanh(-30.0).abs() < 1e-30);
+        assert!(gelu_tanh(f32::NAN).is_nan());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Data-parallel collectives for gptlab over libtorch's own c10d: a TCPStore rendezvous and a
 //! process group (Gloo for CPU tensors, NCCL for CUDA ones with the `nccl` feature), the
 //! engine PyTorch's DistributedDataParallel uses. `tch` exposes none of c10d, so a small C++
-//! shim (cpp/shim.cpp, bridged by `cxx` in `ffi.rs`, the crate's only `unsafe`) calls it.
+//! shim (cpp/shim.cpp, bridged by `cxx` in `ffi.rs`, the crate's only `unsafe` with the bridge
+//! in `parallel.rs`) calls it.
 //!
 //! [`Dist::from_env`] joins the run that the standard environment describes ([`DistEnv`]), or
 //! returns `None` for a single-process run. Every collective acts in place on the given tensors
@@ -9,15 +10,21 @@
 //! into an [`Error::Collective`] (Gloo reports a closed connection at once, a silent peer after
 //! the group's timeout), never a hang past the timeout. [`GradReducer`] averages a flat
 //! buffer of gradients while the backward pass runs, bucket by bucket.
+//!
+//! The same shim gives Rust loops libtorch's intra-op thread pool ([`parallel_for`], and
+//! [`for_rows_mut`] over a tensor's memory in place), so that gptlab's own CPU kernels between
+//! libtorch operators run on the pool's threads instead of competing with them.
 
 mod env;
 mod ffi;
 mod group;
 pub mod launch;
+mod parallel;
 mod reducer;
 
 pub use env::{DistEnv, REQUIRED};
 pub use group::{Dist, ReduceOp, DEFAULT_BUCKET_BYTES};
+pub use parallel::{for_rows_mut, parallel_for};
 pub use reducer::GradReducer;
 
 #[derive(Debug, thiserror::Error)]

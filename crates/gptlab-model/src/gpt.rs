@@ -48,6 +48,24 @@ impl Conv1D {
         }
         y.reshape(shape)
     }
+
+    /// `gelu(x·w + b)`. In fp32 on the CPU, when autograd tracks nothing, the bias and GELU
+    /// (tanh form) go in place over the matmul's output in one pass (`cpu`).
+    fn forward_gelu(&self, x: &Tensor, kind: Kind, approx: &str) -> Tensor {
+        if approx != "tanh" || kind != Kind::Float || x.device() != Device::Cpu || x.requires_grad() {
+            return self.forward(x, kind).gelu(approx);
+        }
+        let mut shape = x.size();
+        let mut y = x.reshape([-1, self.n_in]).matmul(&self.w);
+        // `bias_gelu_` checks everything before it writes: on an error `y` is as the matmul left it
+        if !(crate::cpu::applies(&y) && crate::cpu::bias_gelu_(&mut y, self.b.as_ref()).is_ok()) {
+            y = self.b.as_ref().map_or(y.shallow_clone(), |b| &y + b).gelu(approx);
+        }
+        if let Some(last) = shape.last_mut() {
+            *last = self.n_out;
+        }
+        y.reshape(shape)
+    }
 }
 
 #[derive(Debug)]
@@ -314,9 +332,9 @@ impl Gpt {
             None => y,
         };
         let x = x + dropout(blk.attn_proj.forward(&y, kind), self.cfg.resid_pdrop, train);
-        let hmid = blk.c_fc.forward(&blk.ln_2.forward(&x), kind);
         let approx = if self.cfg.activation_function == "gelu" { "none" } else { "tanh" };
-        let h = blk.mlp_proj.forward(&hmid.gelu(approx), kind);
+        let hmid = blk.c_fc.forward_gelu(&blk.ln_2.forward(&x), kind, approx);
+        let h = blk.mlp_proj.forward(&hmid, kind);
         &x + dropout(h, self.cfg.resid_pdrop, train)
     }
 }

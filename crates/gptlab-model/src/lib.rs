@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod config;
+mod cpu;
 pub mod device;
 pub mod gpt;
 pub mod heads;

@@ -3,7 +3,7 @@
 //! comes out of at most four passes over that row while it sits in L1: the maximum; `exp`
 //! with its sum; the first moment; the centred second moment. libtorch's route (log_softmax,
 //! exp, two batched dot products, a centred square) writes and reads several `[B, T, V]`
-//! tensors instead. The rows are split among the threads libtorch is set to use.
+//! tensors instead. The rows are split among libtorch's own intra-op threads (`gptlab_dist::parallel_for`).
 //!
 //! With `l` the scoring model's logits at a position, `r` the reference's (`r = l` without
 //! one), `ml = max l`, `Zl = Σ exp(l − ml)`, `q = softmax(r)`:
@@ -21,6 +21,7 @@
 use super::stats::{Need, Positions};
 use crate::Result;
 use gptlab_core::vecmath::{exp_le0, max, LANES};
+use std::sync::Mutex;
 use tch::{Kind, Tensor};
 
 /// Rows copied out of the logits tensor at a time by each thread (16 rows of a 4096-token
@@ -97,10 +98,21 @@ fn row_avx2(l: &[f32], r: Option<&[f32]>, x: usize, need: Need, el: &mut [f32], 
     row_any(l, r, x, need, el, er)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2")]
+fn row_avx512(l: &[f32], r: Option<&[f32]>, x: usize, need: Need, el: &mut [f32], er: &mut [f32]) -> Row {
+    row_any(l, r, x, need, el, er)
+}
+
 /// The values of one position: scoring logits `l`, reference logits `r` (`None`: `q = p`),
 /// target token `x < l.len()`; `el`, `er` are scratch rows of `l.len()`.
 #[allow(unsafe_code)]
 pub(crate) fn row(l: &[f32], r: Option<&[f32]>, x: usize, need: Need, el: &mut [f32], er: &mut [f32]) -> Row {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: as below, for AVX-512F (with AVX2), both checked just here.
+        return unsafe { row_avx512(l, r, x, need, el, er) };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: `row_avx2` is safe code compiled for AVX2, and this CPU has AVX2 (checked
@@ -118,7 +130,8 @@ pub(crate) fn positions(logits: &Tensor, reference: Option<&Tensor>, ids: &[i64]
     positions_on(logits, reference, ids, rows, need, tch::get_num_threads().max(1) as usize)
 }
 
-fn positions_on(logits: &Tensor, reference: Option<&Tensor>, ids: &[i64], rows: &[usize], need: Need, threads: usize) -> Result<Vec<Positions>> {
+/// [`positions`] with the rows split into at most `tasks` tasks on libtorch's thread pool.
+fn positions_on(logits: &Tensor, reference: Option<&Tensor>, ids: &[i64], rows: &[usize], need: Need, tasks: usize) -> Result<Vec<Positions>> {
     let (b, w, v) = logits.size3()?;
     let (wu, vu) = (w as usize, v as usize);
     debug_assert!(ids.len() == rows.len() * (wu + 1) && rows.len() == b as usize && rows.iter().all(|&n| n <= wu + 1));
@@ -126,49 +139,52 @@ fn positions_on(logits: &Tensor, reference: Option<&Tensor>, ids: &[i64], rows: 
     let rflat = reference.map(|r| r.to_kind(Kind::Float).contiguous().view([b * w, v]));
     // (sequence, position) of every wanted row, in tensor order
     let wanted: Vec<(usize, usize)> = rows.iter().enumerate().flat_map(|(i, &n)| (0..n.saturating_sub(1)).map(move |p| (i, p))).collect();
-    let threads = threads.max(1).min(wanted.len().max(1));
-    let per = wanted.len().div_ceil(threads).max(1);
+    let grain = wanted.len().div_ceil(tasks.max(1)).max(1);
     let chunk_rows = (CHUNK_BYTES / (4 * vu.max(1))).max(1);
-    let results: Vec<Result<Vec<Row>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = wanted
-            .chunks(per)
-            .map(|part| {
-                let (flat, rflat) = (flat.shallow_clone(), rflat.as_ref().map(Tensor::shallow_clone));
-                s.spawn(move || -> Result<Vec<Row>> {
-                    let mut buf = vec![0.0f32; chunk_rows * vu];
-                    let mut rbuf = vec![0.0f32; if rflat.is_some() { chunk_rows * vu } else { 0 }];
-                    let (mut el, mut er) = (vec![0.0f32; vu], vec![0.0f32; vu]);
-                    let mut out = Vec::with_capacity(part.len());
-                    // runs of rows adjacent in the tensor, at most `chunk_rows` long
-                    let mut k = 0;
-                    while k < part.len() {
-                        let at = |j: usize| part[j].0 * wu + part[j].1;
-                        let mut n = 1;
-                        while k + n < part.len() && n < chunk_rows && at(k + n) == at(k) + n {
-                            n += 1;
-                        }
-                        flat.narrow(0, at(k) as i64, n as i64).f_copy_data(&mut buf, n * vu)?;
-                        if let Some(r) = &rflat {
-                            r.narrow(0, at(k) as i64, n as i64).f_copy_data(&mut rbuf, n * vu)?;
-                        }
-                        for j in 0..n {
-                            let (seq, pos) = part[k + j];
-                            let id = ids[seq * (wu + 1) + pos + 1];
-                            let target = usize::try_from(id).ok().filter(|&x| x < vu).ok_or_else(|| crate::Error::Input(format!("token id {id} is outside the model's vocabulary of {vu}")))?;
-                            let l = &buf[j * vu..(j + 1) * vu];
-                            let r = rflat.as_ref().map(|_| &rbuf[j * vu..(j + 1) * vu]);
-                            out.push(row(l, r, target, need, &mut el, &mut er));
-                        }
-                        k += n;
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(crate::Error::Input("a detector scoring thread panicked".into())))).collect()
+    let done: Mutex<Vec<(usize, Result<Vec<Row>>)>> = Mutex::new(Vec::new());
+    // a tensor handle may move between threads but not be shared: each task takes its own
+    let shared = Mutex::new((flat, rflat));
+    gptlab_dist::parallel_for(wanted.len(), grain, &|begin, end| {
+        let (flat, rflat) = {
+            let g = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            (g.0.shallow_clone(), g.1.as_ref().map(Tensor::shallow_clone))
+        };
+        let part = &wanted[begin..end];
+        let got = (|| -> Result<Vec<Row>> {
+            let mut buf = vec![0.0f32; chunk_rows * vu];
+            let mut rbuf = vec![0.0f32; if rflat.is_some() { chunk_rows * vu } else { 0 }];
+            let (mut el, mut er) = (vec![0.0f32; vu], vec![0.0f32; vu]);
+            let mut out = Vec::with_capacity(part.len());
+            // runs of rows adjacent in the tensor, at most `chunk_rows` long
+            let mut k = 0;
+            while k < part.len() {
+                let at = |j: usize| part[j].0 * wu + part[j].1;
+                let mut n = 1;
+                while k + n < part.len() && n < chunk_rows && at(k + n) == at(k) + n {
+                    n += 1;
+                }
+                flat.narrow(0, at(k) as i64, n as i64).f_copy_data(&mut buf, n * vu)?;
+                if let Some(r) = &rflat {
+                    r.narrow(0, at(k) as i64, n as i64).f_copy_data(&mut rbuf, n * vu)?;
+                }
+                for j in 0..n {
+                    let (seq, pos) = part[k + j];
+                    let id = ids[seq * (wu + 1) + pos + 1];
+                    let target = usize::try_from(id).ok().filter(|&x| x < vu).ok_or_else(|| crate::Error::Input(format!("token id {id} is outside the model's vocabulary of {vu}")))?;
+                    let l = &buf[j * vu..(j + 1) * vu];
+                    let r = rflat.as_ref().map(|_| &rbuf[j * vu..(j + 1) * vu]);
+                    out.push(row(l, r, target, need, &mut el, &mut er));
+                }
+                k += n;
+            }
+            Ok(out)
+        })();
+        done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((begin, got));
     });
+    let mut results = done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    results.sort_by_key(|r| r.0);
     let mut all = Vec::with_capacity(wanted.len());
-    for r in results {
+    for (_, r) in results {
         all.extend(r?);
     }
     let mut out: Vec<Positions> = rows.iter().map(|_| Positions::default()).collect();
@@ -195,10 +211,11 @@ mod tests {
     /// on random logits, with and without a reference, for vocabularies that do and do not fill
     /// the 16 lanes (and one whose rows are copied out a few at a time), on sequences of
     /// different lengths in one padded batch (the shorter first or last, so that the rows
-    /// wanted have a gap in the tensor or not), on 1 to 3 threads.
+    /// wanted have a gap in the tensor or not), in 1 to 3 tasks on a pool of 3 threads.
     #[test]
     fn fused_values_equal_the_tensor_formulation() {
         tch::manual_seed(11);
+        tch::set_num_threads(3);
         for vocab in [5i64, 37, 64, 300, 30_000] {
             for lens in [[7usize, 4], [4, 7]] {
                 let (b, w) = (2i64, 6i64);
@@ -211,13 +228,13 @@ mod tests {
                 for need in [Need::LogProb, Need::Discrepancy, Need::CrossEntropy] {
                     for r in [None, Some(&reference)] {
                         let want = super::super::stats::criterion(logits.shallow_clone(), r.map(Tensor::shallow_clone), &id_t, &rows, need).expect("tensor");
-                        for threads in 1..=3 {
-                            let got = positions_on(&logits, r, &ids, &lens, need, threads).expect("fused");
+                        for tasks in 1..=3 {
+                            let got = positions_on(&logits, r, &ids, &lens, need, tasks).expect("fused");
                             for (g, w) in got.iter().zip(&want) {
                                 for (a, b) in [(&g.lp, &w.lp), (&g.mu, &w.mu), (&g.var, &w.var), (&g.xent, &w.xent)] {
                                     assert_eq!(a.len(), b.len(), "vocab {vocab} {need:?}");
                                     for (x, y) in a.iter().zip(b.iter()) {
-                                        assert!((x - y).abs() < 2e-5 * (1.0 + y.abs()), "vocab {vocab} {lens:?} {need:?} reference {} threads {threads}: {x} vs {y}", r.is_some());
+                                        assert!((x - y).abs() < 2e-5 * (1.0 + y.abs()), "vocab {vocab} {lens:?} {need:?} reference {} tasks {tasks}: {x} vs {y}", r.is_some());
                                     }
                                 }
                             }
@@ -243,10 +260,21 @@ mod tests {
         let r: Vec<f32> = (0..1000).map(|i| ((i * 104_729) % 1000) as f32 * 0.009 - 4.0).collect();
         let (mut a, mut b) = (vec![0.0; 1000], vec![0.0; 1000]);
         for reference in [None, Some(r.as_slice())] {
-            let fast = row(&l, reference, 17, Need::Discrepancy, &mut a, &mut b);
             let base = row_any(&l, reference, 17, Need::Discrepancy, &mut a, &mut b);
             // the same operations in the same order (Rust does not fuse or reorder them)
-            assert_eq!(fast, base);
+            assert_eq!(row(&l, reference, 17, Need::Discrepancy, &mut a, &mut b), base);
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: this CPU has AVX2 (checked just above).
+                    assert_eq!(unsafe { row_avx2(&l, reference, 17, Need::Discrepancy, &mut a, &mut b) }, base);
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: this CPU has AVX-512F and AVX2 (checked just above).
+                    assert_eq!(unsafe { row_avx512(&l, reference, 17, Need::Discrepancy, &mut a, &mut b) }, base);
+                }
+            }
         }
     }
 

@@ -1,0 +1,112 @@
+//! Rust loops on libtorch's intra-op thread pool (`at::parallel_for`), through a `cxx` bridge
+//! to cpp/parallel.cpp. A loop that runs between libtorch operators on threads of its own
+//! competes with the pool's workers, which keep spinning for a while after each operator
+//! (OpenMP's wait policy); on the pool, the loop uses those same workers. [`for_rows_mut`]
+//! hands such loops a tensor's memory in place: libtorch gives no safe view of it, and copying
+//! it out and back would cost more than most of these loops.
+
+/// A borrowed Rust closure, handed to C++ as an opaque reference and called back by [`run`].
+pub struct Task<'a>(&'a (dyn Fn(usize, usize) + Sync));
+
+// the bridge `cxx` generates declares the C++ function and exports `run` (`unsafe` code)
+#[allow(unsafe_code)]
+#[cxx::bridge(namespace = "gptlab_dist")]
+mod bridge {
+    extern "Rust" {
+        type Task<'a>;
+        fn run(task: &Task, begin: i64, end: i64);
+    }
+    unsafe extern "C++" {
+        include!("gptlab-dist/cpp/parallel.h");
+
+        // unsafe: `cxx` requires `unsafe extern` blocks; the signature passes two integers and
+        // a reference that `cxx` checks, and the shim calls back only `run` with it.
+        fn parallel_for(n: i64, grain: i64, task: &Task);
+    }
+}
+
+fn run(task: &Task, begin: i64, end: i64) {
+    (task.0)(begin as usize, end as usize)
+}
+
+/// Calls `f(begin, end)` over disjoint ranges covering `0..n`, each at least `grain` long
+/// (except the last), on libtorch's intra-op threads (as many as `tch::set_num_threads` set),
+/// and returns when all have finished. Within a libtorch parallel region it runs on the calling
+/// thread. `f` must not panic: a panic across the C++ frames aborts the process.
+pub fn parallel_for(n: usize, grain: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    if n > 0 {
+        bridge::parallel_for(n as i64, grain.max(1) as i64, &Task(f));
+    }
+}
+
+/// Calls `f` on disjoint runs of whole rows of `t`, a contiguous fp32 tensor in CPU memory
+/// seen as rows of `width` elements, in place, on libtorch's intra-op threads: runs of at least
+/// `grain` rows (fewer rows than that run on the calling thread). As with any libtorch in-place
+/// operation, other views of `t`'s storage see the writes; `f` must not panic (see
+/// [`parallel_for`]).
+pub fn for_rows_mut(t: &mut tch::Tensor, width: usize, grain: usize, f: &(dyn Fn(&mut [f32]) + Sync)) -> crate::Result<()> {
+    let n = t.numel();
+    if t.device() != tch::Device::Cpu || t.kind() != tch::Kind::Float || !t.is_contiguous() || width == 0 || !n.is_multiple_of(width) {
+        return Err(crate::Error::Usage(format!("for_rows_mut needs a contiguous fp32 CPU tensor of rows of {width}, not {:?} {:?} on {:?}", t.kind(), t.size(), t.device())));
+    }
+    let base = t.data_ptr() as usize;
+    #[allow(unsafe_code)]
+    let task = |begin: usize, end: usize| {
+        // SAFETY: `t` is a contiguous fp32 tensor in CPU memory of `n` elements from
+        // `data_ptr` (checked above), alive and mutably borrowed for this call. Rows
+        // `begin..end` lie inside it (`end ≤ n / width`), and `parallel_for` gives concurrent
+        // tasks disjoint ranges, so this slice is the only Rust reference to its memory while
+        // it lives.
+        let part = unsafe { std::slice::from_raw_parts_mut((base as *mut f32).add(begin * width), (end - begin) * width) };
+        f(part);
+    };
+    parallel_for(n / width, grain, &task);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    #[test]
+    fn ranges_cover_every_index_once_on_the_pool() {
+        tch::set_num_threads(2);
+        for (n, grain) in [(1, 1), (10, 3), (1000, 7), (5, 100)] {
+            let seen: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+            let ranges = Mutex::new(Vec::new());
+            parallel_for(n, grain, &|b, e| {
+                ranges.lock().expect("not poisoned").push((b, e));
+                for s in &seen[b..e] {
+                    s.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            assert!(seen.iter().all(|s| s.load(Ordering::Relaxed) == 1), "n {n} grain {grain}");
+            let r = ranges.into_inner().expect("not poisoned");
+            assert!(r.iter().all(|&(b, e)| e > b && (e - b >= grain || e == n)), "{r:?}");
+            if n >= 2 * grain {
+                assert!(r.len() == 2, "n {n} grain {grain} on 2 threads ({} in tch): {r:?}", tch::get_num_threads());
+            }
+        }
+        parallel_for(0, 1, &|_, _| panic!("no range of an empty loop"));
+    }
+
+    #[test]
+    fn rows_are_written_in_place_once_each() {
+        tch::set_num_threads(2);
+        let mut t = tch::Tensor::arange(60, (tch::Kind::Float, tch::Device::Cpu)).view([20, 3]);
+        for_rows_mut(&mut t, 3, 4, &|rows| {
+            assert!(rows.len() % 3 == 0 && rows.len() >= 12);
+            rows.iter_mut().for_each(|v| *v = -*v);
+        })
+        .expect("a contiguous fp32 tensor");
+        let want = -tch::Tensor::arange(60, (tch::Kind::Float, tch::Device::Cpu)).view([20, 3]);
+        assert!(t.equal(&want));
+        let bad = [t.tr(), t.to_kind(tch::Kind::Double)];
+        for mut b in bad {
+            assert!(for_rows_mut(&mut b, 3, 1, &|_| ()).is_err());
+        }
+        assert!(for_rows_mut(&mut t, 7, 1, &|_| ()).is_err(), "60 is not a whole number of rows of 7");
+    }
+}
