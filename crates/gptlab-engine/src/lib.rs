@@ -127,9 +127,11 @@ pub fn pick_token(logits: &[f32], cfg: &SampleConfig, prev: u32, rng: &mut Rng) 
 
 /// The index chosen from a row of logits by greedy choice or sampling.
 fn choose(logits: &[f32], cfg: &SampleConfig, rng: &mut Rng) -> usize {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // two passes that vectorize: the largest logit, then its first position (NaNs are skipped;
+    // a row with no number gives 0)
+    let max = gptlab_core::vecmath::max(logits);
     if cfg.temperature == 0.0 {
-        return logits.iter().enumerate().fold(0, |b, (i, &l)| if l > logits[b] { i } else { b });
+        return logits.iter().position(|&l| l == max).unwrap_or(0);
     }
     let t = cfg.temperature as f32;
     if cfg.top_k.is_none() && cfg.top_p.is_none() {
@@ -293,6 +295,12 @@ mod tests {
         let logits = [0.0f32, 3.0, 1.0, 2.0];
         let g = SampleConfig { temperature: 0.0, ..Default::default() };
         assert_eq!(pick(&logits, &g, 0, &mut rng).0, 1);
+        // greedy over a vocabulary longer than a vector: the first of tied maxima, past a NaN
+        let mut wide: Vec<f32> = (0..100).map(|i| (i % 7) as f32).collect();
+        wide[3] = f32::NAN;
+        wide[40] = 9.0;
+        wide[90] = 9.0;
+        assert_eq!(pick(&wide, &g, 0, &mut rng).0, 40);
         let k1 = SampleConfig { top_k: Some(1), ..Default::default() };
         for _ in 0..20 {
             assert_eq!(pick(&logits, &k1, 0, &mut rng).0, 1);
