@@ -78,8 +78,8 @@ fn main() {
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", cxx11_abi()))
         .flag("-DGLOG_USE_GLOG_EXPORT")
-        // at::parallel_for (cpp/parallel.cpp) is an OpenMP region in libtorch's headers, run by
-        // the libgomp that libtorch itself loads (linked below by its soname)
+        // at::parallel_for (cpp/parallel.cpp) is an OpenMP region in libtorch's headers; its
+        // GOMP_* calls resolve to libgomp, which torch-sys links for libtorch already
         .flag("-fopenmp")
         .define("USE_C10D_GLOO", None)
         .flag_if_supported("-Wno-unused-parameter")
@@ -97,5 +97,4 @@ fn main() {
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=torch_cpu");
     println!("cargo:rustc-link-lib=dylib=c10");
-    println!("cargo:rustc-link-lib=dylib=gomp");
 }

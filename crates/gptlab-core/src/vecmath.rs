@@ -35,6 +35,9 @@ pub fn gelu_tanh(x: f32) -> f32 {
     let z = TWO_SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
     let e = exp_le0(-z.abs());
     let s = if z >= 0.0 { 1.0 } else { e } / (1.0 + e);
+    // below −88 σ(z) is under f32's normal range, which `exp_le0`'s clamp would keep it at:
+    // 0 there, so that the far left tail gives −0 (and −∞ gives NaN, as the tanh form does)
+    let s = if z < -88.0 { 0.0 } else { s };
     x * s
 }
 
@@ -89,6 +92,11 @@ mod tests {
         assert_eq!(gelu_tanh(30.0), 30.0);
         assert!(gelu_tanh(-30.0).abs() < 1e-30);
         assert!(gelu_tanh(f32::NAN).is_nan());
+        assert_eq!(gelu_tanh(f32::INFINITY), f32::INFINITY);
+        for x in [-1e36, f32::MIN] {
+            assert_eq!(gelu_tanh(x), 0.0, "{x}");
+        }
+        assert!(gelu_tanh(f32::NEG_INFINITY).is_nan());
     }
 
     #[test]

@@ -5,8 +5,14 @@
 //! hands such loops a tensor's memory in place: libtorch gives no safe view of it, and copying
 //! it out and back would cost more than most of these loops.
 
-/// A borrowed Rust closure, handed to C++ as an opaque reference and called back by [`run`].
-pub struct Task<'a>(&'a (dyn Fn(usize, usize) + Sync));
+use std::sync::Mutex;
+
+/// A borrowed Rust closure, handed to C++ as an opaque reference and called back by [`run`],
+/// with the first panic of any of its calls, kept to be resumed once C++ has returned.
+pub struct Task<'a> {
+    f: &'a (dyn Fn(usize, usize) + Sync),
+    panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
+}
 
 // the bridge `cxx` generates declares the C++ function and exports `run` (`unsafe` code)
 #[allow(unsafe_code)]
@@ -25,29 +31,44 @@ mod bridge {
     }
 }
 
+/// Calls the closure; a panic must not unwind into C++ (`cxx` would abort the process), so it
+/// is caught here and kept.
 fn run(task: &Task, begin: i64, end: i64) {
-    (task.0)(begin as usize, end as usize)
+    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (task.f)(begin as usize, end as usize))) {
+        task.panic.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(p);
+    }
 }
 
-/// Calls `f(begin, end)` over disjoint ranges covering `0..n`, each at least `grain` long
-/// (except the last), on libtorch's intra-op threads (as many as `tch::set_num_threads` set),
-/// and returns when all have finished. Within a libtorch parallel region it runs on the calling
-/// thread. `f` must not panic: a panic across the C++ frames aborts the process.
+/// Calls `f(begin, end)` over disjoint ranges covering `0..n` on libtorch's intra-op threads
+/// (as many as `tch::set_num_threads` set, and no more than `n / grain`), as `at::parallel_for`
+/// splits them: about `n / threads` each. With `n ≤ grain`, or within a libtorch parallel
+/// region, it runs once on the calling thread. Returns when all calls have finished; if one
+/// panicked, the first panic is resumed then.
 pub fn parallel_for(n: usize, grain: usize, f: &(dyn Fn(usize, usize) + Sync)) {
     if n > 0 {
-        bridge::parallel_for(n as i64, grain.max(1) as i64, &Task(f));
+        let task = Task { f, panic: Mutex::new(None) };
+        bridge::parallel_for(n as i64, grain.max(1) as i64, &task);
+        if let Some(p) = task.panic.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            std::panic::resume_unwind(p);
+        }
     }
 }
 
 /// Calls `f` on disjoint runs of whole rows of `t`, a contiguous fp32 tensor in CPU memory
-/// seen as rows of `width` elements, in place, on libtorch's intra-op threads: runs of at least
-/// `grain` rows (fewer rows than that run on the calling thread). As with any libtorch in-place
-/// operation, other views of `t`'s storage see the writes; `f` must not panic (see
-/// [`parallel_for`]).
+/// seen as rows of `width` elements, in place, on libtorch's intra-op threads, split as
+/// [`parallel_for`] splits `rows` with `grain`. Other views of `t`'s storage see the writes.
+/// A tensor autograd tracks is refused: these writes would not bump its version counter, so a
+/// backward pass that saved it could not notice them.
 pub fn for_rows_mut(t: &mut tch::Tensor, width: usize, grain: usize, f: &(dyn Fn(&mut [f32]) + Sync)) -> crate::Result<()> {
     let n = t.numel();
-    if t.device() != tch::Device::Cpu || t.kind() != tch::Kind::Float || !t.is_contiguous() || width == 0 || !n.is_multiple_of(width) {
-        return Err(crate::Error::Usage(format!("for_rows_mut needs a contiguous fp32 CPU tensor of rows of {width}, not {:?} {:?} on {:?}", t.kind(), t.size(), t.device())));
+    if t.device() != tch::Device::Cpu || t.kind() != tch::Kind::Float || !t.is_contiguous() || t.requires_grad() || width == 0 || !n.is_multiple_of(width) {
+        return Err(crate::Error::Usage(format!(
+            "for_rows_mut needs a contiguous fp32 CPU tensor of rows of {width} that autograd does not track, not {:?} {:?} on {:?} (requires_grad {})",
+            t.kind(),
+            t.size(),
+            t.device(),
+            t.requires_grad()
+        )));
     }
     let base = t.data_ptr() as usize;
     #[allow(unsafe_code)]
@@ -68,12 +89,11 @@ pub fn for_rows_mut(t: &mut tch::Tensor, width: usize, grain: usize, f: &(dyn Fn
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
 
     #[test]
     fn ranges_cover_every_index_once_on_the_pool() {
         tch::set_num_threads(2);
-        for (n, grain) in [(1, 1), (10, 3), (1000, 7), (5, 100)] {
+        for (n, grain) in [(1, 1), (10, 3), (1000, 7), (5, 100), (5, 4)] {
             let seen: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
             let ranges = Mutex::new(Vec::new());
             parallel_for(n, grain, &|b, e| {
@@ -84,7 +104,7 @@ mod tests {
             });
             assert!(seen.iter().all(|s| s.load(Ordering::Relaxed) == 1), "n {n} grain {grain}");
             let r = ranges.into_inner().expect("not poisoned");
-            assert!(r.iter().all(|&(b, e)| e > b && (e - b >= grain || e == n)), "{r:?}");
+            assert!(r.iter().all(|&(b, e)| e > b), "{r:?}");
             if n >= 2 * grain {
                 assert!(r.len() == 2, "n {n} grain {grain} on 2 threads ({} in tch): {r:?}", tch::get_num_threads());
             }
@@ -96,17 +116,39 @@ mod tests {
     fn rows_are_written_in_place_once_each() {
         tch::set_num_threads(2);
         let mut t = tch::Tensor::arange(60, (tch::Kind::Float, tch::Device::Cpu)).view([20, 3]);
+        let lens = Mutex::new(Vec::new());
         for_rows_mut(&mut t, 3, 4, &|rows| {
-            assert!(rows.len() % 3 == 0 && rows.len() >= 12);
+            lens.lock().expect("not poisoned").push(rows.len());
             rows.iter_mut().for_each(|v| *v = -*v);
         })
         .expect("a contiguous fp32 tensor");
         let want = -tch::Tensor::arange(60, (tch::Kind::Float, tch::Device::Cpu)).view([20, 3]);
         assert!(t.equal(&want));
-        let bad = [t.tr(), t.to_kind(tch::Kind::Double)];
+        let lens = lens.into_inner().expect("not poisoned");
+        assert!(lens.len() == 2 && lens.iter().all(|l| l % 3 == 0), "{lens:?}");
+        let bad = [t.tr(), t.to_kind(tch::Kind::Double), t.copy().set_requires_grad(true)];
         for mut b in bad {
             assert!(for_rows_mut(&mut b, 3, 1, &|_| ()).is_err());
         }
         assert!(for_rows_mut(&mut t, 7, 1, &|_| ()).is_err(), "60 is not a whole number of rows of 7");
+    }
+
+    /// A panic in one range reaches the caller as a panic (C++ in between), after the other
+    /// ranges have run.
+    #[test]
+    fn a_panic_in_a_task_is_resumed_in_the_caller() {
+        tch::set_num_threads(2);
+        let ran = AtomicUsize::new(0);
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            parallel_for(100, 10, &|b, e| {
+                ran.fetch_add(e - b, Ordering::Relaxed);
+                if b == 0 {
+                    panic!("task at 0");
+                }
+            })
+        }));
+        let msg = got.expect_err("the panic comes back").downcast::<&str>().map(|m| *m).unwrap_or("?");
+        assert_eq!(msg, "task at 0");
+        assert_eq!(ran.load(Ordering::Relaxed), 100);
     }
 }

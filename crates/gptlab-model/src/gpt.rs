@@ -49,10 +49,14 @@ impl Conv1D {
         y.reshape(shape)
     }
 
-    /// `gelu(x·w + b)`. In fp32 on the CPU, when autograd tracks nothing, the bias and GELU
-    /// (tanh form) go in place over the matmul's output in one pass (`cpu`).
+    /// `gelu(x·w + b)`. In fp32 on the CPU, when autograd tracks none of `x`, `w`, `b` (under
+    /// `no_grad`, or all frozen), the bias and GELU (tanh form) go in place over the matmul's
+    /// output in one pass (`cpu`).
     fn forward_gelu(&self, x: &Tensor, kind: Kind, approx: &str) -> Tensor {
-        if approx != "tanh" || kind != Kind::Float || x.device() != Device::Cpu || x.requires_grad() {
+        // a trainable parameter keeps its flag (and its views theirs) under `no_grad`; the
+        // result of an operation on it is tracked only when autograd records
+        let tracked = x.requires_grad() || self.b.as_ref().is_some_and(|b| b.requires_grad() && b.narrow(0, 0, 1).neg().requires_grad());
+        if approx != "tanh" || kind != Kind::Float || x.device() != Device::Cpu || tracked {
             return self.forward(x, kind).gelu(approx);
         }
         let mut shape = x.size();
@@ -401,6 +405,40 @@ mod tests {
         let cfg = GptConfig::new(17, 16, 2, 2, 8);
         let m = Gpt::new(&vs.root(), &cfg).expect("model");
         (vs, m)
+    }
+
+    /// `forward_gelu` without autograd (in place: `cpu.rs`) computes what libtorch's ops do with
+    /// it, for both GELU forms ("none" is the exact one, left to libtorch), on a width that
+    /// takes two tasks of the thread pool.
+    #[test]
+    fn in_place_mlp_equals_the_tracked_one() {
+        tch::manual_seed(0);
+        tch::set_num_threads(2);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let fc = Conv1D::new(vs.root() / "fc", 24, 1500, 0.5, true);
+        tch::no_grad(|| fc.b.as_ref().map(|b| b.detach().copy_(&(Tensor::randn([1500], (Kind::Float, Device::Cpu)) * 2.0))));
+        let x = Tensor::randn([3, 30, 24], (Kind::Float, Device::Cpu));
+        for approx in ["tanh", "none"] {
+            let tracked = fc.forward(&x, Kind::Float).gelu(approx);
+            assert!(tracked.requires_grad());
+            let fast = tch::no_grad(|| fc.forward_gelu(&x, Kind::Float, approx));
+            assert_eq!(fast.size(), [3, 30, 1500]);
+            let d = f64::try_from((&fast - &tracked).abs().max()).expect("a scalar");
+            assert!(d < 1e-5, "{approx}: {d:e}");
+            assert!(fc.forward_gelu(&x, Kind::Float, approx).requires_grad(), "with autograd on, the graph is kept");
+        }
+    }
+
+    /// A model whose only trainable tensor is an MLP bias still gets a graph to it.
+    #[test]
+    fn a_trainable_bias_alone_keeps_the_graph() {
+        let (mut vs, m) = tiny();
+        vs.freeze();
+        let idx = Tensor::from_slice(&[1i64, 5, 3, 9]).view([1, 4]);
+        assert!(!m.forward(&idx, false).expect("fwd").requires_grad());
+        let _ = vs.variables()["transformer.h.0.mlp.c_fc.bias"].set_requires_grad(true);
+        assert!(m.forward(&idx, false).expect("fwd").requires_grad());
+        assert!(!tch::no_grad(|| m.forward(&idx, false)).expect("fwd").requires_grad());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Golden parity with PyTorch / HF transformers (fixtures from testdata/gen/gpt2_golden.py):
-//! logits, loss, every gradient, and the losses of 10 AdamW steps with clipping.
+//! logits (with and without autograd), loss, every gradient, and the losses of 10 AdamW steps
+//! with clipping.
 //!
 //! On the CPU by default. `GPTLAB_TEST_DEVICE=cuda` runs the same checks on a GPU (with
 //! tolerances 20× wider: CUDA's attention and reduction kernels sum in another order), and
@@ -41,6 +42,21 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.size(), b.size(), "shape mismatch (stale fixture? rerun testdata/gen/gpt2_golden.py)");
     let cpu = |t: &Tensor| t.to_device(Device::Cpu).to_kind(Kind::Double);
     (cpu(a) - cpu(b)).abs().max().double_value(&[])
+}
+
+/// Under `no_grad` on the CPU the MLP's bias and GELU run in place (gptlab-model's `cpu.rs`),
+/// on libtorch's thread pool with two threads: the logits still match PyTorch's.
+#[test]
+fn logits_without_autograd_match_pytorch() {
+    tch::set_num_threads(2);
+    let (g, dir) = fixtures();
+    let (dev, tol) = device();
+    let (_vs, model) = checkpoint::load_model(&dir, dev).expect("load HF checkpoint");
+    let logits = tch::no_grad(|| model.forward(&g["input"].to_device(dev), false)).expect("forward");
+    assert!(!logits.requires_grad());
+    let d = max_diff(&logits, &g["logits"]);
+    println!("{dev:?}: no_grad logits max |diff| = {d:.3e}");
+    assert!(d < 1e-5 * tol, "logits differ by {d}");
 }
 
 #[test]
