@@ -3,9 +3,9 @@
 //! (`addmm`), then read it back and write a new tensor for the GELU (Sleef's `tanh`): three
 //! passes over the widest activation of the model instead of one. The loop is plain Rust over
 //! [`gptlab_core::vecmath::gelu_tanh`], compiled for the baseline, AVX2 + FMA and AVX-512 and
-//! picked at run time (the one `unsafe` here); the rows are split among libtorch's own
-//! intra-op threads (`gptlab_dist::for_rows_mut`, which also hands out the tensor's memory in
-//! place).
+//! picked at run time (calling those builds is the `unsafe` here); the rows are split among
+//! libtorch's own intra-op threads (`gptlab_dist::for_rows_mut`, which also hands out the
+//! tensor's memory in place).
 
 use gptlab_core::vecmath::gelu_tanh;
 use tch::{Device, Kind, Tensor};

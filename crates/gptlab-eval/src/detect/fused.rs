@@ -3,7 +3,8 @@
 //! comes out of at most four passes over that row while it sits in L1: the maximum; `exp`
 //! with its sum; the first moment; the centred second moment. libtorch's route (log_softmax,
 //! exp, two batched dot products, a centred square) writes and reads several `[B, T, V]`
-//! tensors instead. The rows are split among libtorch's own intra-op threads (`gptlab_dist::parallel_for`).
+//! tensors instead. The rows are split among libtorch's own intra-op threads
+//! (`gptlab_dist::parallel_for`).
 //!
 //! With `l` the scoring model's logits at a position, `r` the reference's (`r = l` without
 //! one), `ml = max l`, `Zl = Σ exp(l − ml)`, `q = softmax(r)`:
