@@ -40,6 +40,17 @@ pub fn rank_command(program: &std::path::Path, args: &[String], rank: usize, wor
     c
 }
 
+/// Runs `program args` as ranks `ranks` of a `world`-process run on this node, all at once,
+/// each with [`rank_command`]'s environment, `env` added and one OpenMP thread, and returns their
+/// outputs in the order of `ranks` once all have exited (the multi-process tests use it).
+pub fn run_ranks(program: &std::path::Path, args: &[String], ranks: &[usize], world: usize, port: u16, env: &[(&str, &str)]) -> std::io::Result<Vec<std::process::Output>> {
+    let children = ranks
+        .iter()
+        .map(|&r| rank_command(program, args, r, world, port).envs(env.iter().copied()).env("OMP_NUM_THREADS", "1").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn())
+        .collect::<std::io::Result<Vec<_>>>()?;
+    children.into_iter().map(Child::wait_with_output).collect()
+}
+
 fn kill_all(kids: &mut [(usize, Child)]) {
     for (_, k) in kids.iter_mut() {
         let _ = k.kill();

@@ -18,19 +18,7 @@ fn spawn(test: &str, role: &str, world: usize, ranks: &[usize]) -> Vec<Output> {
     let port = free_port();
     let exe = std::env::current_exe().expect("test binary");
     let args: Vec<String> = [test, "--exact", "--nocapture", "--test-threads=1"].map(String::from).to_vec();
-    let children: Vec<_> = ranks
-        .iter()
-        .map(|&r| {
-            gptlab_dist::launch::rank_command(&exe, &args, r, world, port)
-                .env(ROLE, role)
-                .env("OMP_NUM_THREADS", "1")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("spawn rank")
-        })
-        .collect();
-    children.into_iter().map(|c| c.wait_with_output().expect("wait rank")).collect()
+    gptlab_dist::launch::run_ranks(&exe, &args, ranks, world, port, &[(ROLE, role)]).expect("run ranks")
 }
 
 fn text(o: &Output) -> String {

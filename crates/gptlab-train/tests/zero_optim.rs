@@ -15,18 +15,8 @@ fn spawn(test: &str, world: usize) -> Vec<Output> {
     let port = gptlab_dist::launch::free_port().expect("port");
     let exe = std::env::current_exe().expect("test binary");
     let args: Vec<String> = [test, "--exact", "--nocapture", "--test-threads=1"].map(String::from).to_vec();
-    let children: Vec<_> = (0..world)
-        .map(|r| {
-            gptlab_dist::launch::rank_command(&exe, &args, r, world, port)
-                .env(ROLE, "rank")
-                .env("OMP_NUM_THREADS", "1")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("spawn rank")
-        })
-        .collect();
-    children.into_iter().map(|c| c.wait_with_output().expect("wait rank")).collect()
+    let ranks: Vec<usize> = (0..world).collect();
+    gptlab_dist::launch::run_ranks(&exe, &args, &ranks, world, port, &[(ROLE, "rank")]).expect("run ranks")
 }
 
 /// A model of 4 parameter tensors, 47 elements, laid out in the flat buffer as w, x_unused (the
