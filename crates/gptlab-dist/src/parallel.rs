@@ -60,8 +60,17 @@ pub fn parallel_for(n: usize, grain: usize, f: &(dyn Fn(usize, usize) + Sync)) {
 /// A tensor autograd tracks is refused: these writes would not bump its version counter, so a
 /// backward pass that saved it could not notice them.
 pub fn for_rows_mut(t: &mut tch::Tensor, width: usize, grain: usize, f: &(dyn Fn(&mut [f32]) + Sync)) -> crate::Result<()> {
+    for_rows_mut_reading(t, width, grain, &[], &|_, rows, _| f(rows))
+}
+
+/// [`for_rows_mut`] with read-only access to `inputs` (contiguous fp32 CPU tensors, whole, in
+/// the order given) and the index of the first row of each run: `f(first_row, rows, inputs)`.
+/// An input whose memory overlaps `t`'s is refused, as Rust allows no shared view of memory
+/// that is being written. As with every tensor handed to Rust as a slice, no other thread may
+/// write these tensors while the call runs (libtorch cannot say whether one does).
+pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, grain: usize, inputs: &[&tch::Tensor], f: &(dyn Fn(usize, &mut [f32], &[&[f32]]) + Sync)) -> crate::Result<()> {
     let n = t.numel();
-    if t.device() != tch::Device::Cpu || t.kind() != tch::Kind::Float || !t.is_contiguous() || t.requires_grad() || width == 0 || !n.is_multiple_of(width) {
+    if !plain_f32(t) || t.requires_grad() || width == 0 || !n.is_multiple_of(width) {
         return Err(crate::Error::Usage(format!(
             "for_rows_mut needs a contiguous fp32 CPU tensor of rows of {width} that autograd does not track, not {:?} {:?} on {:?} (requires_grad {})",
             t.kind(),
@@ -71,6 +80,22 @@ pub fn for_rows_mut(t: &mut tch::Tensor, width: usize, grain: usize, f: &(dyn Fn
         )));
     }
     let base = t.data_ptr() as usize;
+    let span = |p: usize, len: usize| p..p + len * std::mem::size_of::<f32>();
+    let out = span(base, n);
+    let mut views: Vec<(usize, usize)> = Vec::with_capacity(inputs.len());
+    for (i, x) in inputs.iter().enumerate() {
+        let (p, len) = (x.data_ptr() as usize, x.numel());
+        let r = span(p, len);
+        if !plain_f32(x) || (len > 0 && n > 0 && r.start < out.end && out.start < r.end) {
+            return Err(crate::Error::Usage(format!("input {i} of for_rows_mut_reading must be a contiguous fp32 CPU tensor apart from the output, not {:?} {:?} on {:?}", x.kind(), x.size(), x.device())));
+        }
+        views.push((p, len));
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: each input is a contiguous fp32 tensor in CPU memory of `len` elements from its
+    // `data_ptr` (checked above), borrowed for this call; its memory is apart from `t`'s (checked
+    // above), so no slice made below for writing overlaps these shared ones.
+    let ins: Vec<&[f32]> = views.iter().map(|&(p, len)| if len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(p as *const f32, len) } }).collect();
     #[allow(unsafe_code)]
     let task = |begin: usize, end: usize| {
         // SAFETY: `t` is a contiguous fp32 tensor in CPU memory of `n` elements from
@@ -79,10 +104,14 @@ pub fn for_rows_mut(t: &mut tch::Tensor, width: usize, grain: usize, f: &(dyn Fn
         // tasks disjoint ranges, so this slice is the only Rust reference to its memory while
         // it lives.
         let part = unsafe { std::slice::from_raw_parts_mut((base as *mut f32).add(begin * width), (end - begin) * width) };
-        f(part);
+        f(begin, part, &ins);
     };
     parallel_for(n / width, grain, &task);
     Ok(())
+}
+
+fn plain_f32(t: &tch::Tensor) -> bool {
+    t.device() == tch::Device::Cpu && t.kind() == tch::Kind::Float && t.is_contiguous()
 }
 
 #[cfg(test)]
@@ -131,6 +160,29 @@ mod tests {
             assert!(for_rows_mut(&mut b, 3, 1, &|_| ()).is_err());
         }
         assert!(for_rows_mut(&mut t, 7, 1, &|_| ()).is_err(), "60 is not a whole number of rows of 7");
+    }
+
+    /// Each run learns the index of its first row and reads the inputs whole; an input that
+    /// shares memory with the output, or is strided, is refused.
+    #[test]
+    fn rows_are_written_from_inputs_read_whole() {
+        tch::set_num_threads(2);
+        let opts = (tch::Kind::Float, tch::Device::Cpu);
+        let mut out = tch::Tensor::zeros([10, 2], opts);
+        let (a, b) = (tch::Tensor::arange(10, opts), tch::Tensor::from_slice(&[100f32]));
+        for_rows_mut_reading(&mut out, 2, 3, &[&a, &b], &|first, rows, ins| {
+            assert_eq!((ins[0].len(), ins[1].len()), (10, 1));
+            for (i, r) in rows.chunks_exact_mut(2).enumerate() {
+                r[0] = ins[0][first + i];
+                r[1] = ins[1][0] - (first + i) as f32;
+            }
+        })
+        .expect("inputs apart from the output");
+        let want: Vec<f32> = (0..10).flat_map(|i| [i as f32, 100.0 - i as f32]).collect();
+        assert_eq!(Vec::<f32>::try_from(out.reshape([-1])).expect("floats"), want);
+        let view = out.narrow(0, 4, 2);
+        assert!(for_rows_mut_reading(&mut out, 2, 1, &[&view], &|_, _, _| ()).is_err(), "an input inside the output");
+        assert!(for_rows_mut_reading(&mut out, 2, 1, &[&a.view([2, 5]).tr()], &|_, _, _| ()).is_err(), "a strided input");
     }
 
     /// A panic in one range reaches the caller as a panic (C++ in between), after the other

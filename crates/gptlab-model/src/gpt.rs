@@ -130,8 +130,9 @@ impl KvCache {
 pub(crate) enum KvAt<'a> {
     /// Every row at the same position (the batch shares one length).
     Past(i64),
-    /// Each row at its own position (`at`, `[B, 1, 1, 1]`); attention reads the first `keys`.
-    Rows { at: &'a Tensor, keys: i64 },
+    /// Each row at its own position (`at`, `[B, 1, 1, 1]`, and `lens` as numbers); attention
+    /// reads the first `keys`, or each row's own `lens[b] + 1` where `decode_attn` runs.
+    Rows { at: &'a Tensor, keys: i64, lens: &'a [i64] },
 }
 
 /// The GPT trunk with its tied LM head.
@@ -297,6 +298,7 @@ impl Gpt {
         let heads = |z: &Tensor| z.view([b, t, nh, hd]).transpose(1, 2);
         let (mut q, mut k, mut v) = (heads(&parts[0]), heads(&parts[1]), heads(&parts[2]));
         let mut causal = mask.is_none() && t > 1;
+        let mut direct = None;
         match kv {
             Some((kb, vb, KvAt::Past(past))) => {
                 kb.narrow(2, past, t).copy_(&k);
@@ -305,12 +307,17 @@ impl Gpt {
                 v = vb.narrow(2, 0, past + t);
                 causal = causal && past == 0;
             }
-            Some((kb, vb, KvAt::Rows { at, keys })) => {
+            Some((kb, vb, KvAt::Rows { at, keys, lens })) => {
                 // one new token per row, stored at that row's own length (`at`: [B, 1, 1, 1])
                 let idx = at.expand([b, nh, 1, hd], false);
                 let (mut kr, mut vr) = (kb.narrow(0, 0, b), vb.narrow(0, 0, b));
                 let _ = kr.scatter_(2, &idx, &k);
                 let _ = vr.scatter_(2, &idx, &v);
+                // at CPU inference each row reads only its own keys (no padding to the longest)
+                if t == 1 && pack.is_none() && win.is_none() && crate::decode_attn::applies(&qkv, kb, vb) {
+                    // it refuses only shapes `decode_rows` never makes; libtorch's path is the fallback
+                    direct = crate::decode_attn::attend(&qkv, kb, vb, lens).inspect_err(|e| debug_assert!(false, "{e}")).ok();
+                }
                 k = kr.narrow(2, 0, keys);
                 v = vr.narrow(2, 0, keys);
                 causal = false;
@@ -329,8 +336,10 @@ impl Gpt {
             (pack, tq) = (None, len);
         }
         let p = if train { self.cfg.attn_pdrop } else { 0.0 };
-        let y = Tensor::scaled_dot_product_attention(&q, &k, &v, mask.as_ref(), p, causal, None, false);
-        let y = y.transpose(1, 2).contiguous().view([b, tq, c]);
+        let y = match direct {
+            Some(y) => y,
+            None => Tensor::scaled_dot_product_attention(&q, &k, &v, mask.as_ref(), p, causal, None, false).transpose(1, 2).contiguous().view([b, tq, c]),
+        };
         let y = match pack {
             Some(p) => p.pack(&y),
             None => y,

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod config;
 mod cpu;
+mod decode_attn;
 pub mod device;
 pub mod gpt;
 pub mod heads;

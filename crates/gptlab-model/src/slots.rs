@@ -136,7 +136,7 @@ impl Gpt {
         let at = pos.view([b, 1, 1, 1]);
         let mut x = Tensor::embedding(&self.wte, &idx, -1, false, false) + Tensor::embedding(&self.wpe, &pos, -1, false, false);
         for (i, blk) in self.blocks.iter().enumerate() {
-            x = self.block(blk, &x, false, Some((&cache.k[i], &cache.v[i], KvAt::Rows { at: &at, keys })), mask.as_ref(), None, None);
+            x = self.block(blk, &x, false, Some((&cache.k[i], &cache.v[i], KvAt::Rows { at: &at, keys, lens: &cache.lens })), mask.as_ref(), None, None);
         }
         cache.lens.iter_mut().for_each(|l| *l += 1);
         Ok(self.lm_head(&self.ln_f.forward(&x)).view([b, -1]).to_kind(Kind::Float))

@@ -1,0 +1,255 @@
+//! Attention of one new token per row over that row's own KV cache, on the CPU at inference
+//! (the decode step of continuous batching, [`crate::Gpt::decode_rows`]). Rows of a running
+//! batch have different lengths; libtorch's attention needs them padded to the longest and a
+//! mask, and then reads every row's keys and values up to that length. At batch 16 that read
+//! sets the step's time (the cache no longer fits in the cores' own caches), so here each
+//! (row, head) reads its own keys and values only. The loop is plain Rust (`exp` from
+//! [`gptlab_core::vecmath::exp_le0`]), compiled for the baseline, AVX2 + FMA and AVX-512 and
+//! picked at run time (calling those builds is the `unsafe` here); the (row, head) pairs are
+//! split among libtorch's intra-op threads (`gptlab_dist::for_rows_mut_reading`, which also
+//! hands out the tensors' memory).
+
+use gptlab_core::vecmath::{exp_le0, max, LANES};
+use tch::{Device, Kind, Tensor};
+
+/// (row, head) pairs per task on libtorch's thread pool.
+const GRAIN: usize = 4;
+
+/// The shapes of one decode step: `heads` of `head_dim` per row, caches of `capacity`
+/// positions per (row, head).
+#[derive(Clone, Copy)]
+struct Shape {
+    heads: usize,
+    head_dim: usize,
+    capacity: usize,
+}
+
+/// Whether [`attend`] can run: fp32 CPU caches laid out `[slots, heads, capacity, head_dim]`
+/// and contiguous, and no autograd (under `no_grad`, or from inputs that need no gradient).
+pub(crate) fn applies(qkv: &Tensor, k: &Tensor, v: &Tensor) -> bool {
+    [qkv, k, v].iter().all(|t| t.device() == Device::Cpu && t.kind() == Kind::Float && t.is_contiguous() && !t.requires_grad()) && k.dim() == 4 && k.size() == v.size()
+}
+
+const _: () = assert!(LANES == 16, "sum_lanes halves 16 lanes");
+
+/// The sum of the lanes by halves (a tree of vector adds; summed left to right, the adds
+/// would wait on each other, one lane at a time).
+#[inline(always)]
+fn sum_lanes(a: [f32; LANES]) -> f32 {
+    let h: [f32; 8] = std::array::from_fn(|i| a[i] + a[i + 8]);
+    let q: [f32; 4] = std::array::from_fn(|i| h[i] + h[i + 4]);
+    (q[0] + q[2]) + (q[1] + q[3])
+}
+
+/// `s ← exp(s − max s)` and its sum, in lanes (so that the loop vectorizes).
+#[inline(always)]
+fn softmax_weights(s: &mut [f32]) -> f32 {
+    let m = max(s);
+    s.iter_mut().for_each(|x| *x = exp_le0(*x - m));
+    let mut acc = [0f32; LANES];
+    let mut it = s.chunks_exact(LANES);
+    for c in &mut it {
+        for l in 0..LANES {
+            acc[l] += c[l];
+        }
+    }
+    sum_lanes(acc) + it.remainder().iter().sum::<f32>()
+}
+
+/// `Σ_j softmax_j(scale · q·k_j) v_j` over the keys and values of one (row, head), `D` wide
+/// (a multiple of the lanes, known when compiled: the dot products and the weighted sum then
+/// run in whole vector registers), into `out`; `s` holds one score per key.
+#[inline(always)]
+fn one_fixed<const D: usize>(q: &[f32], k: &[f32], v: &[f32], scale: f32, s: &mut [f32], out: &mut [f32]) {
+    let Ok(q) = <&[f32; D]>::try_from(q) else { return one_any(q, k, v, scale, s, out) };
+    for (sj, kj) in s.iter_mut().zip(k.chunks_exact(D)) {
+        let mut acc = [0f32; LANES];
+        for c in 0..D / LANES {
+            for l in 0..LANES {
+                acc[l] += q[c * LANES + l] * kj[c * LANES + l];
+            }
+        }
+        *sj = sum_lanes(acc) * scale;
+    }
+    let inv = 1.0 / softmax_weights(s);
+    let mut acc = [0f32; D];
+    for (&p, vj) in s.iter().zip(v.chunks_exact(D)) {
+        for i in 0..D {
+            acc[i] += p * vj[i];
+        }
+    }
+    for (o, a) in out.iter_mut().zip(acc) {
+        *o = a * inv;
+    }
+}
+
+/// [`one_fixed`] for any width.
+#[inline(always)]
+fn one_any(q: &[f32], k: &[f32], v: &[f32], scale: f32, s: &mut [f32], out: &mut [f32]) {
+    let hd = q.len();
+    for (sj, kj) in s.iter_mut().zip(k.chunks_exact(hd)) {
+        *sj = q.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
+    }
+    let inv = 1.0 / softmax_weights(s);
+    out.fill(0.0);
+    for (&p, vj) in s.iter().zip(v.chunks_exact(hd)) {
+        for (o, &x) in out.iter_mut().zip(vj) {
+            *o += p * x;
+        }
+    }
+    out.iter_mut().for_each(|o| *o *= inv);
+}
+
+/// The (row, head) pairs `first..` whose outputs are `out` (`head_dim` each): row `b`'s query
+/// from `qkv` (`[rows, 3 · heads · head_dim]`), its keys and values `0..=lens[b]` from `k`, `v`.
+#[inline(always)]
+fn pairs_any(first: usize, out: &mut [f32], qkv: &[f32], k: &[f32], v: &[f32], lens: &[i64], sh: Shape) {
+    let (hd, width) = (sh.head_dim, sh.heads * sh.head_dim);
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut s = vec![0f32; sh.capacity];
+    for (i, o) in out.chunks_exact_mut(hd).enumerate() {
+        let (b, h) = ((first + i) / sh.heads, (first + i) % sh.heads);
+        let len = (lens[b] + 1) as usize;
+        let q = &qkv[b * 3 * width + h * hd..][..hd];
+        let at = (b * sh.heads + h) * sh.capacity * hd;
+        let (k, v, s) = (&k[at..at + len * hd], &v[at..at + len * hd], &mut s[..len]);
+        match hd {
+            64 => one_fixed::<64>(q, k, v, scale, s, o),
+            128 => one_fixed::<128>(q, k, v, scale, s, o),
+            _ => one_any(q, k, v, scale, s, o),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn pairs_avx2(first: usize, out: &mut [f32], qkv: &[f32], k: &[f32], v: &[f32], lens: &[i64], sh: Shape) {
+    pairs_any(first, out, qkv, k, v, lens, sh)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn pairs_avx512(first: usize, out: &mut [f32], qkv: &[f32], k: &[f32], v: &[f32], lens: &[i64], sh: Shape) {
+    pairs_any(first, out, qkv, k, v, lens, sh)
+}
+
+#[allow(unsafe_code)]
+fn pairs(first: usize, out: &mut [f32], qkv: &[f32], k: &[f32], v: &[f32], lens: &[i64], sh: Shape) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: as below, for AVX-512F (with AVX2 and FMA), all three checked just here.
+        return unsafe { pairs_avx512(first, out, qkv, k, v, lens, sh) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: `pairs_avx2` is safe code compiled for AVX2 and FMA, and this CPU has both
+        // (checked just above); a `#[target_feature]` function may only be called where that holds.
+        return unsafe { pairs_avx2(first, out, qkv, k, v, lens, sh) };
+    }
+    pairs_any(first, out, qkv, k, v, lens, sh)
+}
+
+/// Attention output `[rows, 1, heads · head_dim]` of one new token per row: row `b`'s query
+/// is in `qkv` (`[rows, 1, 3 · heads · head_dim]`, the attention's input projection), and its
+/// keys and values, the new one included, at positions `0..=lens[b]` of `k`, `v`
+/// (`[slots ≥ rows, heads, capacity, head_dim]`). For tensors where [`applies`] holds.
+pub(crate) fn attend(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64]) -> crate::Result<Tensor> {
+    let ks = k.size();
+    let sh = Shape { heads: ks[1] as usize, head_dim: ks[3] as usize, capacity: ks[2] as usize };
+    let rows = lens.len();
+    let width = sh.heads * sh.head_dim;
+    if qkv.numel() != rows * 3 * width || ks[0] < rows as i64 || lens.iter().any(|&l| l < 0 || l as usize >= sh.capacity) {
+        return Err(crate::Error::Config(format!("decode attention: qkv {:?}, caches {ks:?}, lengths {lens:?}", qkv.size())));
+    }
+    let mut out = Tensor::empty([rows as i64, 1, width as i64], (Kind::Float, Device::Cpu));
+    gptlab_dist::for_rows_mut_reading(&mut out, sh.head_dim, GRAIN, &[qkv, k, v], &|first, part, ins| pairs(first, part, ins[0], ins[1], ins[2], lens, sh))
+        .map_err(|e| crate::Error::Config(e.to_string()))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// libtorch's attention of each row alone over its own keys (no padding, no mask).
+    fn reference(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64], heads: i64) -> Tensor {
+        let c = qkv.size()[2] / 3;
+        let hd = c / heads;
+        let rows: Vec<Tensor> = lens
+            .iter()
+            .enumerate()
+            .map(|(b, &l)| {
+                let q = qkv.get(b as i64).narrow(1, 0, c).view([1, heads, 1, hd]);
+                let kb = k.get(b as i64).narrow(1, 0, l + 1).unsqueeze(0);
+                let vb = v.get(b as i64).narrow(1, 0, l + 1).unsqueeze(0);
+                Tensor::scaled_dot_product_attention(&q, &kb, &vb, None::<&Tensor>, 0.0, false, None, false).view([1, 1, c])
+            })
+            .collect();
+        Tensor::cat(&rows, 0)
+    }
+
+    /// Against libtorch's attention, on one thread and on two, for rows of different lengths
+    /// (the first and the last position of the cache among them), a head width that is not a
+    /// multiple of the vector length, and more cache slots than running rows.
+    #[test]
+    fn attend_equals_libtorch_row_by_row() {
+        tch::manual_seed(5);
+        for (heads, hd, cap, lens) in [(4, 64, 40, vec![0i64, 39, 17, 5, 22]), (3, 10, 9, vec![8, 0]), (2, 16, 300, vec![299; 3])] {
+            let slots = lens.len() as i64 + 1;
+            let opts = (Kind::Float, Device::Cpu);
+            let qkv = Tensor::randn([lens.len() as i64, 1, 3 * heads * hd], opts) * 3.0;
+            let k = Tensor::randn([slots, heads, cap, hd], opts);
+            let v = Tensor::randn([slots, heads, cap, hd], opts);
+            assert!(applies(&qkv, &k, &v));
+            let want = reference(&qkv, &k, &v, &lens, heads);
+            for threads in [1, 2] {
+                tch::set_num_threads(threads);
+                let got = attend(&qkv, &k, &v, &lens).expect("valid shapes");
+                assert_eq!(got.size(), want.size());
+                let err = f64::try_from((&got - &want).abs().max()).expect("a scalar");
+                assert!(err < 2e-5, "heads {heads}, head_dim {hd}, lengths {lens:?}, {threads} threads: {err:e}");
+            }
+        }
+    }
+
+    /// Every compiled variant this CPU can run gives the baseline's bits.
+    #[test]
+    #[allow(unsafe_code)]
+    fn the_dispatched_kernels_equal_the_baseline_one() {
+        let sh = Shape { heads: 2, head_dim: 20, capacity: 7 };
+        let f = |n: usize, m: usize| -> Vec<f32> { (0..n).map(|i| ((i * m) % 97) as f32 * 0.05 - 2.4).collect() };
+        let (qkv, k, v) = (f(3 * 2 * 120, 31), f(3 * 2 * 7 * 20, 53), f(3 * 2 * 7 * 20, 71));
+        let lens = [6i64, 0, 3];
+        let mut base = vec![0f32; 3 * 40];
+        pairs_any(0, &mut base, &qkv, &k, &v, &lens, sh);
+        let mut y = vec![0f32; 3 * 40];
+        pairs(0, &mut y, &qkv, &k, &v, &lens, sh);
+        assert_eq!(y, base);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                let mut y = vec![0f32; 3 * 40];
+                // SAFETY: this CPU has AVX2 and FMA (checked just above).
+                unsafe { pairs_avx2(0, &mut y, &qkv, &k, &v, &lens, sh) };
+                assert_eq!(y, base);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                let mut y = vec![0f32; 3 * 40];
+                // SAFETY: this CPU has AVX-512F, AVX2 and FMA (checked just above).
+                unsafe { pairs_avx512(0, &mut y, &qkv, &k, &v, &lens, sh) };
+                assert_eq!(y, base);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_shapes_are_refused() {
+        let opts = (Kind::Float, Device::Cpu);
+        let (qkv, k) = (Tensor::zeros([2, 1, 24], opts), Tensor::zeros([2, 2, 5, 4], opts));
+        assert!(attend(&qkv, &k, &k, &[1, 5]).is_err(), "position 5 of a 5-position cache");
+        assert!(attend(&qkv, &k, &k, &[1]).is_err(), "one length for two rows");
+        assert!(attend(&qkv, &k, &k, &[1, -1]).is_err());
+        assert!(!applies(&qkv, &k.narrow(2, 0, 3), &k.narrow(2, 0, 3)), "a strided cache");
+        assert!(!applies(&qkv.set_requires_grad(true), &k, &k));
+    }
+}
