@@ -66,13 +66,15 @@ pub fn for_rows_mut(t: &mut tch::Tensor, width: usize, grain: usize, f: &(dyn Fn
 /// [`for_rows_mut`] with read-only access to `inputs` (contiguous fp32 CPU tensors, whole, in
 /// the order given) and the index of the first row of each run: `f(first_row, rows, inputs)`.
 /// An input whose memory overlaps `t`'s is refused, as Rust allows no shared view of memory
-/// that is being written. As with every tensor handed to Rust as a slice, no other thread may
-/// write these tensors while the call runs (libtorch cannot say whether one does).
+/// that is being written. As with every tensor handed to Rust as a slice, nothing else may
+/// touch these tensors' memory while the call runs: no other thread, and not `f` itself
+/// through libtorch (writing an input, or reading the output, through another view of it);
+/// libtorch cannot say whether anything does.
 pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, grain: usize, inputs: &[&tch::Tensor], f: &(dyn Fn(usize, &mut [f32], &[&[f32]]) + Sync)) -> crate::Result<()> {
     let n = t.numel();
     if !plain_f32(t) || t.requires_grad() || width == 0 || !n.is_multiple_of(width) {
         return Err(crate::Error::Usage(format!(
-            "for_rows_mut needs a contiguous fp32 CPU tensor of rows of {width} that autograd does not track, not {:?} {:?} on {:?} (requires_grad {})",
+            "for_rows_mut[_reading] needs a contiguous fp32 CPU tensor of rows of {width} that autograd does not track, not {:?} {:?} on {:?} (requires_grad {})",
             t.kind(),
             t.size(),
             t.device(),
@@ -94,7 +96,8 @@ pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, grain: usize, inp
     #[allow(unsafe_code)]
     // SAFETY: each input is a contiguous fp32 tensor in CPU memory of `len` elements from its
     // `data_ptr` (checked above), borrowed for this call; its memory is apart from `t`'s (checked
-    // above), so no slice made below for writing overlaps these shared ones.
+    // above), so no slice made below for writing overlaps these shared ones. That nothing writes
+    // it meanwhile (another thread, or `f` through libtorch) is the caller's part (see above).
     let ins: Vec<&[f32]> = views.iter().map(|&(p, len)| if len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(p as *const f32, len) } }).collect();
     #[allow(unsafe_code)]
     let task = |begin: usize, end: usize| {
@@ -110,8 +113,10 @@ pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, grain: usize, inp
     Ok(())
 }
 
+/// Memory that holds exactly the tensor's values, in order: a contiguous fp32 CPU tensor that
+/// is not a lazily negated view (whose memory holds the values before negation).
 fn plain_f32(t: &tch::Tensor) -> bool {
-    t.device() == tch::Device::Cpu && t.kind() == tch::Kind::Float && t.is_contiguous()
+    t.device() == tch::Device::Cpu && t.kind() == tch::Kind::Float && t.is_contiguous() && !t.is_neg()
 }
 
 #[cfg(test)]
@@ -163,7 +168,7 @@ mod tests {
     }
 
     /// Each run learns the index of its first row and reads the inputs whole; an input that
-    /// shares memory with the output, or is strided, is refused.
+    /// shares memory with the output, is strided or is a lazily negated view is refused.
     #[test]
     fn rows_are_written_from_inputs_read_whole() {
         tch::set_num_threads(2);
@@ -183,6 +188,9 @@ mod tests {
         let view = out.narrow(0, 4, 2);
         assert!(for_rows_mut_reading(&mut out, 2, 1, &[&view], &|_, _, _| ()).is_err(), "an input inside the output");
         assert!(for_rows_mut_reading(&mut out, 2, 1, &[&a.view([2, 5]).tr()], &|_, _, _| ()).is_err(), "a strided input");
+        let negated = a.internal_neg_view();
+        assert!(negated.is_neg() && negated.is_contiguous());
+        assert!(for_rows_mut_reading(&mut out, 2, 1, &[&negated], &|_, _, _| ()).is_err(), "a lazily negated input (its memory holds a, not -a)");
     }
 
     /// A panic in one range reaches the caller as a panic (C++ in between), after the other

@@ -61,6 +61,7 @@ fn softmax_weights(s: &mut [f32]) -> f32 {
 /// run in whole vector registers), into `out`; `s` holds one score per key.
 #[inline(always)]
 fn one_fixed<const D: usize>(q: &[f32], k: &[f32], v: &[f32], scale: f32, s: &mut [f32], out: &mut [f32]) {
+    const { assert!(D % LANES == 0, "one_fixed takes whole vectors") };
     let Ok(q) = <&[f32; D]>::try_from(q) else { return one_any(q, k, v, scale, s, out) };
     for (sj, kj) in s.iter_mut().zip(k.chunks_exact(D)) {
         let mut acc = [0f32; LANES];
@@ -152,7 +153,8 @@ fn pairs(first: usize, out: &mut [f32], qkv: &[f32], k: &[f32], v: &[f32], lens:
 /// Attention output `[rows, 1, heads · head_dim]` of one new token per row: row `b`'s query
 /// is in `qkv` (`[rows, 1, 3 · heads · head_dim]`, the attention's input projection), and its
 /// keys and values, the new one included, at positions `0..=lens[b]` of `k`, `v`
-/// (`[slots ≥ rows, heads, capacity, head_dim]`). For tensors where [`applies`] holds.
+/// (`[slots ≥ rows, heads, capacity, head_dim]`). For tensors where [`applies`] holds. A row
+/// whose scores are all `−∞` (only an overflowed cache makes them) gives NaN, not libtorch's 0.
 pub(crate) fn attend(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64]) -> crate::Result<Tensor> {
     let ks = k.size();
     let sh = Shape { heads: ks[1] as usize, head_dim: ks[3] as usize, capacity: ks[2] as usize };
@@ -161,6 +163,8 @@ pub(crate) fn attend(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64]) -> crat
     if qkv.numel() != rows * 3 * width || ks[0] < rows as i64 || lens.iter().any(|&l| l < 0 || l as usize >= sh.capacity) {
         return Err(crate::Error::Config(format!("decode attention: qkv {:?}, caches {ks:?}, lengths {lens:?}", qkv.size())));
     }
+    #[cfg(test)]
+    tests::CALLS.with(|c| c.set(c.get() + 1));
     let mut out = Tensor::empty([rows as i64, 1, width as i64], (Kind::Float, Device::Cpu));
     gptlab_dist::for_rows_mut_reading(&mut out, sh.head_dim, GRAIN, &[qkv, k, v], &|first, part, ins| pairs(first, part, ins[0], ins[1], ins[2], lens, sh))
         .map_err(|e| crate::Error::Config(e.to_string()))?;
@@ -168,8 +172,13 @@ pub(crate) fn attend(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64]) -> crat
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    thread_local! {
+        /// Calls of [`attend`] on this thread: tests of the model check that it ran.
+        pub(crate) static CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     /// libtorch's attention of each row alone over its own keys (no padding, no mask).
     fn reference(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64], heads: i64) -> Tensor {
@@ -194,7 +203,7 @@ mod tests {
     #[test]
     fn attend_equals_libtorch_row_by_row() {
         tch::manual_seed(5);
-        for (heads, hd, cap, lens) in [(4, 64, 40, vec![0i64, 39, 17, 5, 22]), (3, 10, 9, vec![8, 0]), (2, 16, 300, vec![299; 3])] {
+        for (heads, hd, cap, lens) in [(4, 64, 40, vec![0i64, 39, 17, 5, 22]), (2, 128, 70, vec![69, 3]), (3, 10, 9, vec![8, 0]), (2, 16, 300, vec![299; 3])] {
             let slots = lens.len() as i64 + 1;
             let opts = (Kind::Float, Device::Cpu);
             let qkv = Tensor::randn([lens.len() as i64, 1, 3 * heads * hd], opts) * 3.0;
@@ -212,32 +221,36 @@ mod tests {
         }
     }
 
-    /// Every compiled variant this CPU can run gives the baseline's bits.
+    /// Every compiled variant this CPU can run gives the baseline's bits, for a width of its
+    /// own and both widths compiled in whole vectors.
     #[test]
     #[allow(unsafe_code)]
     fn the_dispatched_kernels_equal_the_baseline_one() {
-        let sh = Shape { heads: 2, head_dim: 20, capacity: 7 };
-        let f = |n: usize, m: usize| -> Vec<f32> { (0..n).map(|i| ((i * m) % 97) as f32 * 0.05 - 2.4).collect() };
-        let (qkv, k, v) = (f(3 * 2 * 120, 31), f(3 * 2 * 7 * 20, 53), f(3 * 2 * 7 * 20, 71));
-        let lens = [6i64, 0, 3];
-        let mut base = vec![0f32; 3 * 40];
-        pairs_any(0, &mut base, &qkv, &k, &v, &lens, sh);
-        let mut y = vec![0f32; 3 * 40];
-        pairs(0, &mut y, &qkv, &k, &v, &lens, sh);
-        assert_eq!(y, base);
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                let mut y = vec![0f32; 3 * 40];
-                // SAFETY: this CPU has AVX2 and FMA (checked just above).
-                unsafe { pairs_avx2(0, &mut y, &qkv, &k, &v, &lens, sh) };
-                assert_eq!(y, base);
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                let mut y = vec![0f32; 3 * 40];
-                // SAFETY: this CPU has AVX-512F, AVX2 and FMA (checked just above).
-                unsafe { pairs_avx512(0, &mut y, &qkv, &k, &v, &lens, sh) };
-                assert_eq!(y, base);
+        for head_dim in [20, 64, 128] {
+            let sh = Shape { heads: 2, head_dim, capacity: 7 };
+            let f = |n: usize, m: usize| -> Vec<f32> { (0..n).map(|i| ((i * m) % 97) as f32 * 0.05 - 2.4).collect() };
+            let (qkv, k, v) = (f(3 * 3 * 2 * head_dim, 31), f(3 * 2 * 7 * head_dim, 53), f(3 * 2 * 7 * head_dim, 71));
+            let lens = [6i64, 0, 3];
+            let mut base = vec![0f32; 3 * 2 * head_dim];
+            pairs_any(0, &mut base, &qkv, &k, &v, &lens, sh);
+            assert!(base.iter().all(|x| x.is_finite()));
+            let mut y = vec![0f32; base.len()];
+            pairs(0, &mut y, &qkv, &k, &v, &lens, sh);
+            assert_eq!(y, base, "head_dim {head_dim}");
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    let mut y = vec![0f32; base.len()];
+                    // SAFETY: this CPU has AVX2 and FMA (checked just above).
+                    unsafe { pairs_avx2(0, &mut y, &qkv, &k, &v, &lens, sh) };
+                    assert_eq!(y, base, "head_dim {head_dim}, AVX2");
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    let mut y = vec![0f32; base.len()];
+                    // SAFETY: this CPU has AVX-512F, AVX2 and FMA (checked just above).
+                    unsafe { pairs_avx512(0, &mut y, &qkv, &k, &v, &lens, sh) };
+                    assert_eq!(y, base, "head_dim {head_dim}, AVX-512");
+                }
             }
         }
     }

@@ -314,7 +314,7 @@ impl Gpt {
                 let _ = kr.scatter_(2, &idx, &k);
                 let _ = vr.scatter_(2, &idx, &v);
                 // at CPU inference each row reads only its own keys (no padding to the longest)
-                if t == 1 && pack.is_none() && win.is_none() && crate::decode_attn::applies(&qkv, kb, vb) {
+                if !train && t == 1 && pack.is_none() && win.is_none() && crate::decode_attn::applies(&qkv, kb, vb) {
                     // it refuses only shapes `decode_rows` never makes; libtorch's path is the fallback
                     direct = crate::decode_attn::attend(&qkv, kb, vb, lens).inspect_err(|e| debug_assert!(false, "{e}")).ok();
                 }

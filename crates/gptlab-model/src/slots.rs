@@ -218,4 +218,36 @@ mod tests {
         // more prompts than free rows
         assert!(m.prefill_rows(&mut SlotCache::new(&m.cfg, 1, 32, Device::Cpu, Kind::Float), &[&[1, 2], &[3]]).is_err());
     }
+
+    /// With no autograd, rows of different lengths take the per-row attention (`decode_attn`,
+    /// here at a head width of 64, compiled in whole vectors); with autograd on, libtorch's
+    /// masked attention. Both give the same logits.
+    #[test]
+    fn per_row_attention_runs_without_autograd_and_equals_libtorchs() {
+        tch::manual_seed(4);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = GptConfig::new(50, 40, 2, 2, 128);
+        let m = Gpt::new(&vs.root(), &cfg).expect("model");
+        let prompts: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[9], &[11, 12, 13]];
+        let run = |no_grad: bool| {
+            let mut cache = SlotCache::new(&cfg, 3, 40, Device::Cpu, Kind::Float);
+            let step = |cache: &mut SlotCache| {
+                let _ = m.prefill_rows(cache, &prompts).expect("prefill");
+                let before = crate::decode_attn::tests::CALLS.with(std::cell::Cell::get);
+                let out: Vec<Tensor> = (0..4u32).map(|i| m.decode_rows(cache, &[i + 1, i + 2, i + 3]).expect("decode")).collect();
+                (Tensor::stack(&out, 0), crate::decode_attn::tests::CALLS.with(std::cell::Cell::get) - before)
+            };
+            if no_grad {
+                tch::no_grad(|| step(&mut cache))
+            } else {
+                step(&mut cache)
+            }
+        };
+        let (fast, calls) = run(true);
+        let (slow, none) = run(false);
+        assert!(slow.requires_grad(), "autograd recorded the second run");
+        assert_eq!((calls, none), (4 * 2, 0), "one call per layer and step without autograd, none with it");
+        let d = f64::try_from((&fast - &slow.detach()).abs().max()).expect("a scalar");
+        assert!(d < 1e-5, "{d:e}");
+    }
 }
