@@ -2,6 +2,7 @@
 // turns each into an `Err` on the Rust side with the exception's message.
 #include "gptlab-dist/cpp/shim.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
@@ -29,26 +30,36 @@ static at::Tensor tensor_at(size_t addr) {
   return *reinterpret_cast<const at::Tensor*>(addr);
 }
 
-// Gloo's network device: the interfaces in GLOO_SOCKET_IFNAME (comma-separated), as
+// Gloo's network devices: the interfaces in GLOO_SOCKET_IFNAME (comma-separated), as
 // torch.distributed reads it, else the address this host's name resolves to (loopback when
-// it resolves to nothing else).
-static void add_gloo_devices(c10d::ProcessGroupGloo::Options& opts) {
-  const char* names = std::getenv("GLOO_SOCKET_IFNAME");
-  if (names != nullptr && *names != '\0') {
-    std::stringstream ss(names);
+// it resolves to nothing else); each opened `lanes` times. ProcessGroupGloo keeps a context
+// (a set of connections) per device and hands successive collectives to them in turn, so
+// collectives started together run on separate connections. Two worker threads per device,
+// as torch.distributed sets them.
+static void add_gloo_devices(c10d::ProcessGroupGloo::Options& opts, uint32_t lanes) {
+  std::vector<std::string> names;
+  const char* env = std::getenv("GLOO_SOCKET_IFNAME");
+  if (env != nullptr && *env != '\0') {
+    std::stringstream ss(env);
     std::string name;
     while (std::getline(ss, name, ',')) {
       if (!name.empty()) {
-        opts.devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name, false));
+        names.push_back(name);
       }
     }
   }
-  if (opts.devices.empty()) {
-    opts.devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice(false));
+  for (uint32_t i = 0; i < std::max<uint32_t>(lanes, 1); ++i) {
+    for (const auto& name : names) {
+      opts.devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name, false));
+    }
+    if (names.empty()) {
+      opts.devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice(false));
+    }
   }
+  opts.threads = static_cast<int>(opts.devices.size() * 2);
 }
 
-std::unique_ptr<Group> group_new(rust::Str host, uint16_t port, int32_t rank, int32_t size, bool client_only, bool nccl, int64_t timeout_ms) {
+std::unique_ptr<Group> group_new(rust::Str host, uint16_t port, int32_t rank, int32_t size, bool client_only, bool nccl, int64_t timeout_ms, uint32_t gloo_lanes) {
   auto timeout = std::chrono::milliseconds(timeout_ms);
   c10d::TCPStoreOptions so;
   so.port = port;
@@ -76,7 +87,7 @@ std::unique_ptr<Group> group_new(rust::Str host, uint16_t port, int32_t rank, in
 #endif
   } else {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-    add_gloo_devices(*opts);
+    add_gloo_devices(*opts, gloo_lanes);
     g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
   }
   return g;

@@ -41,7 +41,7 @@ struct Reducer {
   ~Reducer();
 };
 
-std::unique_ptr<Group> group_new(rust::Str host, uint16_t port, int32_t rank, int32_t size, bool client_only, bool nccl, int64_t timeout_ms);
+std::unique_ptr<Group> group_new(rust::Str host, uint16_t port, int32_t rank, int32_t size, bool client_only, bool nccl, int64_t timeout_ms, uint32_t gloo_lanes);
 rust::String backend_name(const Group& g);
 std::unique_ptr<Pending> all_reduce_async(const Group& g, size_t tensor, uint8_t op);
 std::unique_ptr<Pending> broadcast_async(const Group& g, size_t tensor, int32_t root);

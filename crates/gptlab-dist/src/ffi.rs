@@ -14,7 +14,7 @@ pub(crate) mod bridge {
 
         // unsafe: the shim dereferences no Rust memory here; `cxx` requires `unsafe extern`
         // blocks, and these signatures only pass values, strings and references it checks.
-        fn group_new(host: &str, port: u16, rank: i32, size: i32, client_only: bool, nccl: bool, timeout_ms: i64) -> Result<UniquePtr<Group>>;
+        fn group_new(host: &str, port: u16, rank: i32, size: i32, client_only: bool, nccl: bool, timeout_ms: i64, gloo_lanes: u32) -> Result<UniquePtr<Group>>;
         fn backend_name(g: &Group) -> String;
         fn barrier_async(g: &Group) -> Result<UniquePtr<Pending>>;
         fn wait(p: Pin<&mut Pending>, timeout_ms: i64) -> Result<()>;

@@ -11,6 +11,11 @@ use tch::{Device, Kind, Tensor};
 /// overlaps the reduction of bucket k.
 pub const DEFAULT_BUCKET_BYTES: usize = 25 << 20;
 
+/// An all-reduce of at least this many bytes runs as one piece per Gloo lane
+/// ([`DistEnv::gloo_lanes`](crate::DistEnv::gloo_lanes)), the pieces at once; smaller ones go whole (a piece's fixed cost
+/// would outweigh the overlap).
+pub const SPLIT_MIN_BYTES: usize = 4 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReduceOp {
     Sum,
@@ -26,6 +31,8 @@ pub struct Dist {
     env: DistEnv,
     device: Device,
     pub(crate) timeout: Duration,
+    /// Pieces a large all-reduce is split into: Gloo's lanes, 1 with NCCL.
+    lanes: usize,
 }
 
 impl std::fmt::Debug for Dist {
@@ -58,7 +65,8 @@ impl Dist {
             }
         }
         let ms = timeout.as_millis().clamp(1, i64::MAX as u128) as i64;
-        let g = bridge::group_new(&env.master_addr, env.master_port, env.rank as i32, env.world_size as i32, env.agent_store, nccl, ms).map_err(|e| Error::Rendezvous {
+        let lanes = if nccl { 1 } else { env.gloo_lanes.clamp(1, 8) };
+        let g = bridge::group_new(&env.master_addr, env.master_port, env.rank as i32, env.world_size as i32, env.agent_store, nccl, ms, lanes as u32).map_err(|e| Error::Rendezvous {
             rank: env.rank,
             world_size: env.world_size,
             addr: env.master_addr.clone(),
@@ -66,7 +74,7 @@ impl Dist {
             timeout_s: timeout.as_secs(),
             msg: first_line(e.what()),
         })?;
-        Ok(Self { g, env, device, timeout })
+        Ok(Self { g, env, device, timeout, lanes })
     }
 
     pub fn rank(&self) -> usize {
@@ -113,6 +121,18 @@ impl Dist {
         Ok(())
     }
 
+    /// `t` as the pieces its all-reduce runs in: itself, or [`Self::lanes`] consecutive views of
+    /// its memory when it is large. Every rank splits the same tensor the same way.
+    fn pieces(&self, t: &Tensor) -> Vec<Tensor> {
+        let n = t.numel() as i64;
+        let k = self.lanes as i64;
+        if k < 2 || t.numel() * t.kind().elt_size_in_bytes() < SPLIT_MIN_BYTES {
+            return vec![t.shallow_clone()];
+        }
+        let flat = t.detach().view([-1]);
+        (0..k).map(|i| flat.narrow(0, n * i / k, n * (i + 1) / k - n * i / k)).collect()
+    }
+
     fn wait_all(&self, op: &'static str, works: Vec<Work<'_>>) -> Result<()> {
         let mut first = None;
         for w in works {
@@ -126,7 +146,8 @@ impl Dist {
         }
     }
 
-    /// Reduces each tensor in place across the ranks (each tensor is one collective; see
+    /// Reduces each tensor in place across the ranks (each tensor is one collective, or one per
+    /// Gloo lane from [`SPLIT_MIN_BYTES`] on, all started together; see
     /// [`Self::all_reduce_bucketed`] for many small ones).
     pub fn all_reduce(&self, tensors: &[Tensor], op: ReduceOp) -> Result<()> {
         let code = match op {
@@ -134,10 +155,14 @@ impl Dist {
             ReduceOp::Max => 1,
             ReduceOp::Min => 2,
         };
-        let mut works = Vec::with_capacity(tensors.len());
+        let mut pieces = Vec::with_capacity(tensors.len());
         for t in tensors {
             self.check("all-reduce", t)?;
-            works.push(ffi::all_reduce(&self.g, t, code).map_err(|e| self.err("all-reduce", &e))?);
+            pieces.extend(self.pieces(t));
+        }
+        let mut works = Vec::with_capacity(pieces.len());
+        for p in &pieces {
+            works.push(ffi::all_reduce(&self.g, p, code).map_err(|e| self.err("all-reduce", &e))?);
         }
         self.wait_all("all-reduce", works)?;
         if op == ReduceOp::Avg && self.world_size() > 1 {

@@ -22,8 +22,8 @@ pub mod launch;
 mod parallel;
 mod reducer;
 
-pub use env::{DistEnv, REQUIRED};
-pub use group::{Dist, ReduceOp, DEFAULT_BUCKET_BYTES};
+pub use env::{DistEnv, DEFAULT_GLOO_LANES, REQUIRED};
+pub use group::{Dist, ReduceOp, DEFAULT_BUCKET_BYTES, SPLIT_MIN_BYTES};
 pub use parallel::{for_rows_mut, for_rows_mut_reading, parallel_for};
 pub use reducer::GradReducer;
 

@@ -47,6 +47,15 @@ fn rank_body() {
     let t = Tensor::full([2], r, (Kind::Float, Device::Cpu));
     d.all_reduce(std::slice::from_ref(&t), ReduceOp::Max).expect("max");
     assert_eq!(values(&t), vec![w - 1.0; 2]);
+    // a tensor large enough to go as one piece per Gloo lane: every element summed, at the
+    // pieces' boundaries too (exact: integers below 2^24)
+    let rows = (gptlab_dist::SPLIT_MIN_BYTES / 4 / 5 + 1) as i64;
+    let big = Tensor::arange(rows * 5, (Kind::Float, Device::Cpu)).view([rows, 5]) + r;
+    d.all_reduce(std::slice::from_ref(&big), ReduceOp::Sum).expect("large sum");
+    assert_eq!(big.size(), vec![rows, 5]);
+    let got = values(&big);
+    let bad = got.iter().enumerate().find(|(p, &v)| v != w * *p as f64 + w * (w - 1.0) / 2.0);
+    assert!(bad.is_none(), "element {bad:?} of {}", got.len());
     // broadcast from the last rank
     let ts = [Tensor::full([4], r * 7.0, (Kind::Float, Device::Cpu)), Tensor::full([2, 2], r, (Kind::Int64, Device::Cpu))];
     d.broadcast(&ts, d.world_size() - 1).expect("broadcast");
@@ -247,7 +256,7 @@ fn cuda_without_nccl_and_bad_env_are_errors() {
     if std::env::var(ROLE).is_ok() {
         return;
     }
-    let env = DistEnv { rank: 0, world_size: 1, local_rank: 0, master_addr: "127.0.0.1".into(), master_port: free_port(), agent_store: false };
+    let env = DistEnv { rank: 0, world_size: 1, local_rank: 0, master_addr: "127.0.0.1".into(), master_port: free_port(), agent_store: false, gloo_lanes: 2 };
     if !cfg!(feature = "nccl") {
         let e = Dist::new(env.clone(), Device::Cuda(0), Duration::from_secs(5)).expect_err("no nccl").to_string();
         assert!(e.contains("--features cuda,nccl"), "{e}");
