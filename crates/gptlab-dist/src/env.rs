@@ -28,8 +28,7 @@ pub struct DistEnv {
     pub gloo_lanes: usize,
 }
 
-/// Gloo connection sets by default: two (on loopback, 64 MiB all-reduces ran 15% faster than
-/// with one; BENCHMARKS.md).
+/// Gloo connection sets by default: two, so that a large all-reduce's pieces overlap.
 pub const DEFAULT_GLOO_LANES: usize = 2;
 
 fn parse<T: std::str::FromStr>(name: &'static str, value: &str, what: &str) -> Result<T> {
