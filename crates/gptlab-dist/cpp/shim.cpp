@@ -59,6 +59,24 @@ static void add_gloo_devices(c10d::ProcessGroupGloo::Options& opts, uint32_t lan
   opts.threads = static_cast<int>(opts.devices.size() * 2);
 }
 
+// Every rank must open as many Gloo connection sets, and split large all-reduces alike: a
+// rank that opens more would wait for a set its peers never open (until the timeout), and
+// ranks that split differently would pair the wrong collectives. Each rank publishes its
+// lanes and sets; rank 0 checks everyone's, the others rank 0's, before any set is opened.
+static void check_same_sets(c10d::Store& store, int32_t rank, int32_t size, uint32_t lanes, size_t sets) {
+  auto text = "lanes " + std::to_string(lanes) + ", sets " + std::to_string(sets);
+  auto key = [](int32_t r) { return "gloo_sets/" + std::to_string(r); };
+  store.set(key(rank), std::vector<uint8_t>(text.begin(), text.end()));
+  for (int32_t r = rank == 0 ? 1 : 0; r < (rank == 0 ? size : 1); ++r) {
+    auto v = store.get(key(r));
+    auto other = std::string(v.begin(), v.end());
+    if (other != text) {
+      throw std::runtime_error("Gloo connection sets differ: rank " + std::to_string(rank) + " has " + text + ", rank " + std::to_string(r) + " has " + other +
+                               " (GPTLAB_GLOO_LANES and the number of interfaces in GLOO_SOCKET_IFNAME must be the same on every rank)");
+    }
+  }
+}
+
 std::unique_ptr<Group> group_new(rust::Str host, uint16_t port, int32_t rank, int32_t size, bool client_only, bool nccl, int64_t timeout_ms, uint32_t gloo_lanes) {
   auto timeout = std::chrono::milliseconds(timeout_ms);
   c10d::TCPStoreOptions so;
@@ -88,6 +106,7 @@ std::unique_ptr<Group> group_new(rust::Str host, uint16_t port, int32_t rank, in
   } else {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     add_gloo_devices(*opts, gloo_lanes);
+    check_same_sets(*store, rank, size, gloo_lanes, opts->devices.size());
     g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
   }
   return g;

@@ -20,11 +20,12 @@ pub struct DistEnv {
     /// A launcher (torchrun's elastic agent: TORCHELASTIC_USE_AGENT_STORE=True) already hosts
     /// the store at MASTER_ADDR:MASTER_PORT, so rank 0 connects to it instead of starting one.
     pub agent_store: bool,
-    /// Gloo's connection sets between each pair of ranks (GPTLAB_GLOO_LANES, 1 to 8, default
-    /// [`DEFAULT_GLOO_LANES`]; the same on every rank): each network interface is opened this
-    /// many times, and an all-reduce of at least [`crate::SPLIT_MIN_BYTES`] runs as
-    /// that many pieces at once, one per set, so that one piece's transfer overlaps another's
-    /// sum. Unused with NCCL.
+    /// Gloo lanes (GPTLAB_GLOO_LANES, 1 to 8, default [`DEFAULT_GLOO_LANES`]; the same on
+    /// every rank, checked when the ranks meet): each network interface is opened this many
+    /// times (a set of connections between every pair of ranks each time), and an all-reduce
+    /// of at least [`crate::SPLIT_MIN_BYTES`] runs as this many pieces at once, which Gloo
+    /// hands to different sets, so that one piece's transfer overlaps another's sum. Unused
+    /// with NCCL.
     pub gloo_lanes: usize,
 }
 

@@ -25,6 +25,13 @@ pub enum ReduceOp {
     Min,
 }
 
+/// `n` elements as `k` consecutive (start, length) ranges covering them once, lengths
+/// differing by at most one.
+fn split_ranges(n: usize, k: usize) -> Vec<(usize, usize)> {
+    let k = k.max(1);
+    (0..k).map(|i| (n * i / k, n * (i + 1) / k - n * i / k)).collect()
+}
+
 /// One process of a data-parallel run.
 pub struct Dist {
     pub(crate) g: cxx::UniquePtr<bridge::Group>,
@@ -65,7 +72,10 @@ impl Dist {
             }
         }
         let ms = timeout.as_millis().clamp(1, i64::MAX as u128) as i64;
-        let lanes = if nccl { 1 } else { env.gloo_lanes.clamp(1, 8) };
+        if !(1..=8).contains(&env.gloo_lanes) {
+            return Err(Error::Env { var: "GPTLAB_GLOO_LANES", msg: format!("{} is not from 1 to 8", env.gloo_lanes) });
+        }
+        let lanes = if nccl { 1 } else { env.gloo_lanes };
         let g = bridge::group_new(&env.master_addr, env.master_port, env.rank as i32, env.world_size as i32, env.agent_store, nccl, ms, lanes as u32).map_err(|e| Error::Rendezvous {
             rank: env.rank,
             world_size: env.world_size,
@@ -121,16 +131,14 @@ impl Dist {
         Ok(())
     }
 
-    /// `t` as the pieces its all-reduce runs in: itself, or [`Self::lanes`] consecutive views of
+    /// `t` as the pieces its all-reduce runs in: itself, or `lanes` consecutive views of
     /// its memory when it is large. Every rank splits the same tensor the same way.
     fn pieces(&self, t: &Tensor) -> Vec<Tensor> {
-        let n = t.numel() as i64;
-        let k = self.lanes as i64;
-        if k < 2 || t.numel() * t.kind().elt_size_in_bytes() < SPLIT_MIN_BYTES {
+        if self.lanes < 2 || t.numel() * t.kind().elt_size_in_bytes() < SPLIT_MIN_BYTES {
             return vec![t.shallow_clone()];
         }
         let flat = t.detach().view([-1]);
-        (0..k).map(|i| flat.narrow(0, n * i / k, n * (i + 1) / k - n * i / k)).collect()
+        split_ranges(t.numel(), self.lanes).into_iter().map(|(start, len)| flat.narrow(0, start as i64, len as i64)).collect()
     }
 
     fn wait_all(&self, op: &'static str, works: Vec<Work<'_>>) -> Result<()> {
@@ -271,4 +279,25 @@ impl Dist {
 /// The first line of a C++ exception's message (c10 appends a C++ backtrace after it).
 fn first_line(s: &str) -> String {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_ranges_cover_every_element_once_in_near_equal_runs() {
+        for (n, k) in [(10, 3), (1_048_580, 3), (7, 7), (5, 1), (3, 4), (0, 2)] {
+            let r = split_ranges(n, k);
+            assert_eq!(r.len(), k);
+            let mut next = 0;
+            for &(start, len) in &r {
+                assert_eq!(start, next, "n {n} k {k}: {r:?}");
+                next += len;
+            }
+            assert_eq!(next, n, "n {n} k {k}: {r:?}");
+            let (lo, hi) = (r.iter().map(|x| x.1).min().unwrap_or(0), r.iter().map(|x| x.1).max().unwrap_or(0));
+            assert!(hi - lo <= 1, "n {n} k {k}: {r:?}");
+        }
+    }
 }

@@ -13,12 +13,16 @@ fn free_port() -> u16 {
     gptlab_dist::launch::free_port().expect("port")
 }
 
-/// Runs `test` of this binary as ranks `ranks` of a `world`-process run, all at once.
+/// Runs `test` of this binary as ranks `ranks` of a `world`-process run, all at once, with
+/// as many Gloo lanes as ranks (so that the 3-rank run splits large tensors unevenly).
 fn spawn(test: &str, role: &str, world: usize, ranks: &[usize]) -> Vec<Output> {
-    let port = free_port();
+    spawn_at(test, role, world, ranks, free_port(), &world.to_string())
+}
+
+fn spawn_at(test: &str, role: &str, world: usize, ranks: &[usize], port: u16, lanes: &str) -> Vec<Output> {
     let exe = std::env::current_exe().expect("test binary");
     let args: Vec<String> = [test, "--exact", "--nocapture", "--test-threads=1"].map(String::from).to_vec();
-    gptlab_dist::launch::run_ranks(&exe, &args, ranks, world, port, &[(ROLE, role)]).expect("run ranks")
+    gptlab_dist::launch::run_ranks(&exe, &args, ranks, world, port, &[(ROLE, role), ("GPTLAB_GLOO_LANES", lanes)]).expect("run ranks")
 }
 
 fn text(o: &Output) -> String {
@@ -249,6 +253,35 @@ fn a_peer_that_never_arrives_times_out_with_a_clear_error() {
     let t = text(&outs[0]);
     assert!(outs[0].status.success() && t.contains("ALONE-ERROR") && t.contains("could not join the run at 127.0.0.1"), "{t}");
     assert!(t0.elapsed() < Duration::from_secs(30), "took {:?}", t0.elapsed());
+}
+
+/// Ranks that would open different numbers of Gloo connection sets stop at once with an
+/// error naming the variable, instead of waiting out the timeout.
+#[test]
+fn ranks_with_different_lanes_stop_with_a_clear_error() {
+    match std::env::var(ROLE).as_deref() {
+        Ok("lanes") => {
+            let t0 = Instant::now();
+            match Dist::from_env(Device::Cpu, Duration::from_secs(60)) {
+                Ok(_) => println!("LANES-JOINED"),
+                Err(e) => println!("LANES-ERROR after {:.1}s: {e}", t0.elapsed().as_secs_f64()),
+            }
+            return;
+        }
+        Ok(_) => return,
+        Err(_) => {}
+    }
+    let port = free_port();
+    let test = "ranks_with_different_lanes_stop_with_a_clear_error";
+    let other = std::thread::spawn(move || spawn_at(test, "lanes", 2, &[1], port, "1"));
+    let mut outs = spawn_at(test, "lanes", 2, &[0], port, "2");
+    outs.extend(other.join().expect("rank 1"));
+    for o in &outs {
+        let t = text(o);
+        assert!(t.contains("LANES-ERROR") && t.contains("GPTLAB_GLOO_LANES") && t.contains("differ"), "{t}");
+        let secs: f64 = t.split("LANES-ERROR after ").nth(1).and_then(|r| r.split('s').next()).and_then(|x| x.parse().ok()).expect("elapsed");
+        assert!(secs < 30.0, "{t}");
+    }
 }
 
 #[test]
