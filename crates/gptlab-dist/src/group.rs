@@ -12,8 +12,8 @@ use tch::{Device, Kind, Tensor};
 pub const DEFAULT_BUCKET_BYTES: usize = 25 << 20;
 
 /// An all-reduce of at least this many bytes runs as one piece per Gloo lane
-/// ([`DistEnv::gloo_lanes`](crate::DistEnv::gloo_lanes)), the pieces at once; smaller ones go whole (a piece's fixed cost
-/// would outweigh the overlap).
+/// ([`DistEnv::gloo_lanes`](crate::DistEnv::gloo_lanes)), the pieces at once; smaller ones go
+/// whole (a piece's fixed cost would outweigh the overlap).
 pub const SPLIT_MIN_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
