@@ -47,7 +47,8 @@ fn run(task: &Task, begin: i64, end: i64) {
 pub fn parallel_for(n: usize, grain: usize, f: &(dyn Fn(usize, usize) + Sync)) {
     if n > 0 {
         let task = Task { f, panic: Mutex::new(None) };
-        bridge::parallel_for(n as i64, grain.max(1) as i64, &task);
+        // at::parallel_for takes signed sizes: a grain past i64::MAX means the same as i64::MAX
+        bridge::parallel_for(n as i64, grain.clamp(1, i64::MAX as usize) as i64, &task);
         if let Some(p) = task.panic.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
             std::panic::resume_unwind(p);
         }
@@ -60,7 +61,18 @@ pub fn parallel_for(n: usize, grain: usize, f: &(dyn Fn(usize, usize) + Sync)) {
 /// A tensor autograd tracks is refused: these writes would not bump its version counter, so a
 /// backward pass that saved it could not notice them.
 pub fn for_rows_mut(t: &mut tch::Tensor, width: usize, grain: usize, f: &(dyn Fn(&mut [f32]) + Sync)) -> crate::Result<()> {
-    for_rows_mut_reading(t, width, grain, &[], &|_, rows, _| f(rows))
+    for_rows_mut_reading(t, width, Split::Grain(grain), &[], &|_, rows, _| f(rows))
+}
+
+/// How [`for_rows_mut_reading`] hands out the rows.
+#[derive(Debug, Clone, Copy)]
+pub enum Split<'a> {
+    /// As [`parallel_for`] splits them with this grain: equal counts of rows.
+    Grain(usize),
+    /// Part `i` is rows `bounds[i]..bounds[i + 1]` (`bounds` rises from 0 to the row count),
+    /// the parts split among the threads as [`parallel_for`] splits them with a grain of 1:
+    /// with as many parts as threads, one each, so a caller can even out unequal rows.
+    Bounds(&'a [usize]),
 }
 
 /// [`for_rows_mut`] with read-only access to `inputs` (contiguous fp32 CPU tensors, whole, in
@@ -70,8 +82,14 @@ pub fn for_rows_mut(t: &mut tch::Tensor, width: usize, grain: usize, f: &(dyn Fn
 /// touch these tensors' memory while the call runs: no other thread, and not `f` itself
 /// through libtorch (writing an input, or reading the output, through another view of it);
 /// libtorch cannot say whether anything does.
-pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, grain: usize, inputs: &[&tch::Tensor], f: &(dyn Fn(usize, &mut [f32], &[&[f32]]) + Sync)) -> crate::Result<()> {
+pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, split: Split, inputs: &[&tch::Tensor], f: &(dyn Fn(usize, &mut [f32], &[&[f32]]) + Sync)) -> crate::Result<()> {
     let n = t.numel();
+    if let Split::Bounds(b) = split {
+        let rows = if width == 0 { 0 } else { n / width };
+        if b.len() < 2 || b[0] != 0 || b[b.len() - 1] != rows || b.windows(2).any(|w| w[0] > w[1]) {
+            return Err(crate::Error::Usage(format!("for_rows_mut_reading: bounds {b:?} must rise from 0 to the {rows} rows")));
+        }
+    }
     if !plain_f32(t) || t.requires_grad() || width == 0 || !n.is_multiple_of(width) {
         return Err(crate::Error::Usage(format!(
             "for_rows_mut[_reading] needs a contiguous fp32 CPU tensor of rows of {width} that autograd does not track, not {:?} {:?} on {:?} (requires_grad {})",
@@ -103,13 +121,17 @@ pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, grain: usize, inp
     let task = |begin: usize, end: usize| {
         // SAFETY: `t` is a contiguous fp32 tensor in CPU memory of `n` elements from
         // `data_ptr` (checked above), alive and mutably borrowed for this call. Rows
-        // `begin..end` lie inside it (`end ≤ n / width`), and `parallel_for` gives concurrent
-        // tasks disjoint ranges, so this slice is the only Rust reference to its memory while
-        // it lives.
+        // `begin..end` lie inside it (`begin ≤ end ≤ n / width`: `parallel_for`'s ranges, or
+        // bounds checked above to rise to the row count), and concurrent tasks get disjoint
+        // ranges (`parallel_for`'s are, and rising bounds map them to disjoint rows), so this
+        // slice is the only Rust reference to its memory while it lives.
         let part = unsafe { std::slice::from_raw_parts_mut((base as *mut f32).add(begin * width), (end - begin) * width) };
         f(begin, part, &ins);
     };
-    parallel_for(n / width, grain, &task);
+    match split {
+        Split::Grain(grain) => parallel_for(n / width, grain, &task),
+        Split::Bounds(b) => parallel_for(b.len() - 1, 1, &|p, q| task(b[p], b[q])),
+    }
     Ok(())
 }
 
@@ -144,6 +166,9 @@ mod tests {
             }
         }
         parallel_for(0, 1, &|_, _| panic!("no range of an empty loop"));
+        let whole = Mutex::new(Vec::new());
+        parallel_for(5, usize::MAX, &|b, e| whole.lock().expect("not poisoned").push((b, e)));
+        assert_eq!(whole.into_inner().expect("not poisoned"), vec![(0, 5)], "a grain past i64::MAX: one range");
     }
 
     #[test]
@@ -175,7 +200,7 @@ mod tests {
         let opts = (tch::Kind::Float, tch::Device::Cpu);
         let mut out = tch::Tensor::zeros([10, 2], opts);
         let (a, b) = (tch::Tensor::arange(10, opts), tch::Tensor::from_slice(&[100f32]));
-        for_rows_mut_reading(&mut out, 2, 3, &[&a, &b], &|first, rows, ins| {
+        for_rows_mut_reading(&mut out, 2, Split::Grain(3), &[&a, &b], &|first, rows, ins| {
             assert_eq!((ins[0].len(), ins[1].len()), (10, 1));
             for (i, r) in rows.chunks_exact_mut(2).enumerate() {
                 r[0] = ins[0][first + i];
@@ -186,11 +211,27 @@ mod tests {
         let want: Vec<f32> = (0..10).flat_map(|i| [i as f32, 100.0 - i as f32]).collect();
         assert_eq!(Vec::<f32>::try_from(out.reshape([-1])).expect("floats"), want);
         let view = out.narrow(0, 4, 2);
-        assert!(for_rows_mut_reading(&mut out, 2, 1, &[&view], &|_, _, _| ()).is_err(), "an input inside the output");
-        assert!(for_rows_mut_reading(&mut out, 2, 1, &[&a.view([2, 5]).tr()], &|_, _, _| ()).is_err(), "a strided input");
+        assert!(for_rows_mut_reading(&mut out, 2, Split::Grain(1), &[&view], &|_, _, _| ()).is_err(), "an input inside the output");
+        assert!(for_rows_mut_reading(&mut out, 2, Split::Grain(1), &[&a.view([2, 5]).tr()], &|_, _, _| ()).is_err(), "a strided input");
         let negated = a.internal_neg_view();
         assert!(negated.is_neg() && negated.is_contiguous());
-        assert!(for_rows_mut_reading(&mut out, 2, 1, &[&negated], &|_, _, _| ()).is_err(), "a lazily negated input (its memory holds a, not -a)");
+        assert!(for_rows_mut_reading(&mut out, 2, Split::Grain(1), &[&negated], &|_, _, _| ()).is_err(), "a lazily negated input (its memory holds a, not -a)");
+        // parts at given bounds, an empty one among them: each row once, from its part's run
+        let runs = Mutex::new(Vec::new());
+        let mut t = tch::Tensor::zeros([10, 2], opts);
+        for_rows_mut_reading(&mut t, 2, Split::Bounds(&[0, 7, 7, 10]), &[&a], &|first, rows, ins| {
+            runs.lock().expect("not poisoned").push((first, rows.len() / 2));
+            rows.iter_mut().enumerate().for_each(|(i, v)| *v += ins[0][first + i / 2] + 1.0);
+        })
+        .expect("rising bounds");
+        let want: Vec<f32> = (0..10).flat_map(|i| [i as f32 + 1.0; 2]).collect();
+        assert_eq!(Vec::<f32>::try_from(t.reshape([-1])).expect("floats"), want);
+        let mut r = runs.into_inner().expect("not poisoned");
+        r.sort();
+        assert_eq!(r.iter().filter(|x| x.1 > 0).copied().collect::<Vec<_>>(), vec![(0, 7), (7, 3)]);
+        for bad in [&[0, 11][..], &[1, 10], &[0, 6, 5, 10], &[10]] {
+            assert!(for_rows_mut_reading(&mut t, 2, Split::Bounds(bad), &[], &|_, _, _| ()).is_err(), "{bad:?}");
+        }
     }
 
     /// A panic in one range reaches the caller as a panic (C++ in between), after the other

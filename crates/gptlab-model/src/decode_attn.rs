@@ -6,14 +6,20 @@
 //! (row, head) reads its own keys and values only. The loop is plain Rust (`exp` from
 //! [`gptlab_core::vecmath::exp_le0`]), compiled for the baseline, AVX2 + FMA and AVX-512 and
 //! picked at run time (calling those builds is the `unsafe` here); the (row, head) pairs are
-//! split among libtorch's intra-op threads (`gptlab_dist::for_rows_mut_reading`, which also
-//! hands out the tensors' memory).
+//! split among libtorch's intra-op threads in parts of about equal work (rows differ in
+//! length), through `gptlab_dist::for_rows_mut_reading`, which also hands out the tensors'
+//! memory. The new keys and values go into the caches by plain copies on the calling thread
+//! (libtorch's scatter costs more than the copy).
 
 use gptlab_core::vecmath::{exp_le0, max, LANES};
 use tch::{Device, Kind, Tensor};
 
-/// (row, head) pairs per task on libtorch's thread pool.
-const GRAIN: usize = 4;
+/// Keys below which all (row, head) pairs go on the calling thread (a parallel region would
+/// cost more than it saves).
+const PARALLEL_MIN_KEYS: usize = 2048;
+
+/// A (row, head) pair's cost in keys beyond its own (the query, the softmax, the output).
+const PAIR_COST: usize = 8;
 
 /// The shapes of one decode step: `heads` of `head_dim` per row, caches of `capacity`
 /// positions per (row, head).
@@ -150,25 +156,84 @@ fn pairs(first: usize, out: &mut [f32], qkv: &[f32], k: &[f32], v: &[f32], lens:
     pairs_any(first, out, qkv, k, v, lens, sh)
 }
 
+/// The shapes of a step, if `qkv` holds one token per row of `lens` and the caches
+/// `[slots ≥ rows, heads, capacity > lens[b], head_dim]`.
+fn check(qkv: &Tensor, k: &Tensor, lens: &[i64]) -> crate::Result<Shape> {
+    let ks = k.size();
+    let sh = Shape { heads: ks[1] as usize, head_dim: ks[3] as usize, capacity: ks[2] as usize };
+    if qkv.numel() != lens.len() * 3 * sh.heads * sh.head_dim || ks[0] < lens.len() as i64 || lens.iter().any(|&l| l < 0 || l as usize >= sh.capacity) {
+        return Err(crate::Error::Config(format!("decode attention: qkv {:?}, caches {ks:?}, lengths {lens:?}", qkv.size())));
+    }
+    Ok(sh)
+}
+
 /// Attention output `[rows, 1, heads · head_dim]` of one new token per row: row `b`'s query
 /// is in `qkv` (`[rows, 1, 3 · heads · head_dim]`, the attention's input projection), and its
 /// keys and values, the new one included, at positions `0..=lens[b]` of `k`, `v`
 /// (`[slots ≥ rows, heads, capacity, head_dim]`). For tensors where [`applies`] holds. A row
 /// whose scores are all `−∞` (only an overflowed cache makes them) gives NaN, not libtorch's 0.
 pub(crate) fn attend(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64]) -> crate::Result<Tensor> {
-    let ks = k.size();
-    let sh = Shape { heads: ks[1] as usize, head_dim: ks[3] as usize, capacity: ks[2] as usize };
-    let rows = lens.len();
-    let width = sh.heads * sh.head_dim;
-    if qkv.numel() != rows * 3 * width || ks[0] < rows as i64 || lens.iter().any(|&l| l < 0 || l as usize >= sh.capacity) {
-        return Err(crate::Error::Config(format!("decode attention: qkv {:?}, caches {ks:?}, lengths {lens:?}", qkv.size())));
-    }
+    let sh = check(qkv, k, lens)?;
+    let (rows, width) = (lens.len(), sh.heads * sh.head_dim);
+    let mut out = Tensor::empty([rows as i64, 1, width as i64], (Kind::Float, Device::Cpu));
+    let bounds = balanced(lens, sh.heads, tch::get_num_threads().max(1) as usize);
+    gptlab_dist::for_rows_mut_reading(&mut out, sh.head_dim, gptlab_dist::Split::Bounds(&bounds), &[qkv, k, v], &|first, part, ins| pairs(first, part, ins[0], ins[1], ins[2], lens, sh))
+        .map_err(|e| crate::Error::Config(e.to_string()))?;
     #[cfg(test)]
     tests::CALLS.with(|c| c.set(c.get() + 1));
-    let mut out = Tensor::empty([rows as i64, 1, width as i64], (Kind::Float, Device::Cpu));
-    gptlab_dist::for_rows_mut_reading(&mut out, sh.head_dim, GRAIN, &[qkv, k, v], &|first, part, ins| pairs(first, part, ins[0], ins[1], ins[2], lens, sh))
-        .map_err(|e| crate::Error::Config(e.to_string()))?;
     Ok(out)
+}
+
+/// Bounds that split the (row, head) pairs (`heads` per row, row `b` reading `lens[b] + 1`
+/// keys) into at most `threads` consecutive parts of about equal work; one part when the
+/// work is small.
+fn balanced(lens: &[i64], heads: usize, threads: usize) -> Vec<usize> {
+    let cost = |b: usize| (lens[b].max(0) as usize + 1 + PAIR_COST) * heads;
+    let total: usize = (0..lens.len()).map(cost).sum();
+    let pairs = lens.len() * heads;
+    let parts = if total < PARALLEL_MIN_KEYS { 1 } else { threads.min(pairs).max(1) };
+    let mut bounds = vec![0];
+    let mut done = 0;
+    for b in 0..lens.len() {
+        for h in 0..heads {
+            done += cost(b) / heads;
+            let next = bounds.len();
+            if next < parts && done * parts >= total * next {
+                bounds.push(b * heads + h + 1);
+            }
+        }
+    }
+    while bounds.len() <= parts {
+        bounds.push(pairs);
+    }
+    bounds
+}
+
+/// Writes each row's new key and value (from `qkv`, `[rows, 1, 3 · heads · head_dim]`) at
+/// position `lens[b]` of the caches, on the calling thread (the copies are small).
+fn store(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64], sh: Shape) -> crate::Result<()> {
+    let (hd, width, block) = (sh.head_dim, sh.heads * sh.head_dim, sh.capacity * sh.head_dim);
+    for (cache, from) in [(k, width), (v, 2 * width)] {
+        let mut c = cache.shallow_clone();
+        gptlab_dist::for_rows_mut_reading(&mut c, block, gptlab_dist::Split::Grain(usize::MAX), &[qkv], &|_, all, ins| {
+            for (b, &l) in lens.iter().enumerate() {
+                for h in 0..sh.heads {
+                    let at = (b * sh.heads + h) * block + l as usize * hd;
+                    all[at..at + hd].copy_from_slice(&ins[0][b * 3 * width + from + h * hd..][..hd]);
+                }
+            }
+        })
+        .map_err(|e| crate::Error::Config(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// [`attend`] after writing each row's new key and value into the caches (instead of two
+/// libtorch scatters). Checks everything before it writes.
+pub(crate) fn store_and_attend(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64]) -> crate::Result<Tensor> {
+    let sh = check(qkv, k, lens)?;
+    store(qkv, k, v, lens, sh)?;
+    attend(qkv, k, v, lens)
 }
 
 #[cfg(test)]
@@ -176,7 +241,7 @@ pub(crate) mod tests {
     use super::*;
 
     thread_local! {
-        /// Calls of [`attend`] on this thread: tests of the model check that it ran.
+        /// Completed calls of [`attend`] on this thread: tests of the model check that it ran.
         pub(crate) static CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     }
 
@@ -253,6 +318,26 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    /// Parts rise from 0 to the pair count, no more than the threads, of about equal work;
+    /// small work stays in one part.
+    #[test]
+    fn balanced_parts_even_out_unequal_rows() {
+        let lens: Vec<i64> = (0..16).map(|i| 20 + 14 * i).collect();
+        for threads in [1, 2, 3, 8] {
+            let b = balanced(&lens, 4, threads);
+            assert_eq!((b[0], *b.last().expect("bounds")), (0, 64));
+            assert!(b.len() == threads + 1 && b.windows(2).all(|w| w[0] <= w[1]), "{threads}: {b:?}");
+            let work = |p: &[usize]| -> usize { (p[0]..p[1]).map(|i| lens[i / 4] as usize + 1 + PAIR_COST).sum() };
+            let parts: Vec<usize> = b.windows(2).map(work).collect();
+            let (lo, hi) = (*parts.iter().min().expect("a part"), *parts.iter().max().expect("a part"));
+            assert!(hi - lo <= 2 * (lens[15] as usize + 1 + PAIR_COST), "{threads}: {parts:?}");
+        }
+        // rows 8..16 are twice as long as 0..8: the halves meet past the middle row
+        let halves = balanced(&[100, 100, 100, 100, 200, 200, 200, 200], 2, 2);
+        assert!(halves[1] > 8, "{halves:?}");
+        assert_eq!(balanced(&[30], 4, 2), vec![0, 4], "one stream's few keys: one part");
     }
 
     #[test]

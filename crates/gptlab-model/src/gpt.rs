@@ -308,15 +308,18 @@ impl Gpt {
                 causal = causal && past == 0;
             }
             Some((kb, vb, KvAt::Rows { at, keys, lens })) => {
-                // one new token per row, stored at that row's own length (`at`: [B, 1, 1, 1])
-                let idx = at.expand([b, nh, 1, hd], false);
-                let (mut kr, mut vr) = (kb.narrow(0, 0, b), vb.narrow(0, 0, b));
-                let _ = kr.scatter_(2, &idx, &k);
-                let _ = vr.scatter_(2, &idx, &v);
-                // at CPU inference each row reads only its own keys (no padding to the longest)
+                // at CPU inference each row stores its new key and value and reads only its own
+                // keys (no padding to the longest); it refuses only shapes `decode_rows` never
+                // makes, before writing anything, and libtorch's path is the fallback
                 if !train && t == 1 && pack.is_none() && win.is_none() && crate::decode_attn::applies(&qkv, kb, vb) {
-                    // it refuses only shapes `decode_rows` never makes; libtorch's path is the fallback
-                    direct = crate::decode_attn::attend(&qkv, kb, vb, lens).inspect_err(|e| debug_assert!(false, "{e}")).ok();
+                    direct = crate::decode_attn::store_and_attend(&qkv, kb, vb, lens).inspect_err(|e| debug_assert!(false, "{e}")).ok();
+                }
+                let (mut kr, mut vr) = (kb.narrow(0, 0, b), vb.narrow(0, 0, b));
+                if direct.is_none() {
+                    // one new token per row, stored at that row's own length (`at`: [B, 1, 1, 1])
+                    let idx = at.expand([b, nh, 1, hd], false);
+                    let _ = kr.scatter_(2, &idx, &k);
+                    let _ = vr.scatter_(2, &idx, &v);
                 }
                 k = kr.narrow(2, 0, keys);
                 v = vr.narrow(2, 0, keys);
