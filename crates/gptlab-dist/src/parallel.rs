@@ -71,7 +71,8 @@ pub enum Split<'a> {
     Grain(usize),
     /// Part `i` is rows `bounds[i]..bounds[i + 1]` (`bounds` rises from 0 to the row count),
     /// the parts split among the threads as [`parallel_for`] splits them with a grain of 1:
-    /// with as many parts as threads, one each, so a caller can even out unequal rows.
+    /// with as many parts as threads, one each, so a caller can even out unequal rows. A run
+    /// may span several parts; empty runs are not handed out.
     Bounds(&'a [usize]),
 }
 
@@ -119,6 +120,9 @@ pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, split: Split, inp
     let ins: Vec<&[f32]> = views.iter().map(|&(p, len)| if len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(p as *const f32, len) } }).collect();
     #[allow(unsafe_code)]
     let task = |begin: usize, end: usize| {
+        if begin == end {
+            return; // no rows (and an empty tensor's data pointer may be null)
+        }
         // SAFETY: `t` is a contiguous fp32 tensor in CPU memory of `n` elements from
         // `data_ptr` (checked above), alive and mutably borrowed for this call. Rows
         // `begin..end` lie inside it (`begin ≤ end ≤ n / width`: `parallel_for`'s ranges, or
@@ -229,7 +233,9 @@ mod tests {
         let mut r = runs.into_inner().expect("not poisoned");
         r.sort();
         assert_eq!(r.iter().filter(|x| x.1 > 0).copied().collect::<Vec<_>>(), vec![(0, 7), (7, 3)]);
-        for bad in [&[0, 11][..], &[1, 10], &[0, 6, 5, 10], &[10]] {
+        let mut empty = tch::Tensor::zeros([0, 2], opts);
+        for_rows_mut_reading(&mut empty, 2, Split::Bounds(&[0, 0]), &[], &|_, _, _| panic!("no rows to hand out")).expect("an empty tensor");
+        for bad in [&[0, 11][..], &[1, 10], &[0, 6, 5, 10], &[10], &[], &[0, 5]] {
             assert!(for_rows_mut_reading(&mut t, 2, Split::Bounds(bad), &[], &|_, _, _| ()).is_err(), "{bad:?}");
         }
     }

@@ -14,8 +14,8 @@
 use gptlab_core::vecmath::{exp_le0, max, LANES};
 use tch::{Device, Kind, Tensor};
 
-/// Keys below which all (row, head) pairs go on the calling thread (a parallel region would
-/// cost more than it saves).
+/// Work (keys, plus [`PAIR_COST`] per pair) below which all (row, head) pairs go on the
+/// calling thread (a parallel region would cost more than it saves).
 const PARALLEL_MIN_KEYS: usize = 2048;
 
 /// A (row, head) pair's cost in keys beyond its own (the query, the softmax, the output).
@@ -215,7 +215,8 @@ fn store(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64], sh: Shape) -> crate
     let (hd, width, block) = (sh.head_dim, sh.heads * sh.head_dim, sh.capacity * sh.head_dim);
     for (cache, from) in [(k, width), (v, 2 * width)] {
         let mut c = cache.shallow_clone();
-        gptlab_dist::for_rows_mut_reading(&mut c, block, gptlab_dist::Split::Grain(usize::MAX), &[qkv], &|_, all, ins| {
+        gptlab_dist::for_rows_mut_reading(&mut c, block, gptlab_dist::Split::Grain(usize::MAX), &[qkv], &|first, all, ins| {
+            debug_assert_eq!(first, 0, "one run over the whole cache");
             for (b, &l) in lens.iter().enumerate() {
                 for h in 0..sh.heads {
                     let at = (b * sh.heads + h) * block + l as usize * hd;
@@ -229,7 +230,8 @@ fn store(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64], sh: Shape) -> crate
 }
 
 /// [`attend`] after writing each row's new key and value into the caches (instead of two
-/// libtorch scatters). Checks everything before it writes.
+/// libtorch scatters). Shapes it refuses write nothing; a later failure leaves writes that
+/// the caller's fallback (a scatter of the same values at the same positions) repeats.
 pub(crate) fn store_and_attend(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64]) -> crate::Result<Tensor> {
     let sh = check(qkv, k, lens)?;
     store(qkv, k, v, lens, sh)?;
@@ -268,7 +270,8 @@ pub(crate) mod tests {
     #[test]
     fn attend_equals_libtorch_row_by_row() {
         tch::manual_seed(5);
-        for (heads, hd, cap, lens) in [(4, 64, 40, vec![0i64, 39, 17, 5, 22]), (2, 128, 70, vec![69, 3]), (3, 10, 9, vec![8, 0]), (2, 16, 300, vec![299; 3])] {
+        // the last case has enough keys to be split among the threads
+        for (heads, hd, cap, lens) in [(4, 64, 40, vec![0i64, 39, 17, 5, 22]), (2, 128, 70, vec![69, 3]), (3, 10, 9, vec![8, 0]), (2, 16, 300, vec![299; 3]), (4, 64, 400, vec![399, 0, 250, 30])] {
             let slots = lens.len() as i64 + 1;
             let opts = (Kind::Float, Device::Cpu);
             let qkv = Tensor::randn([lens.len() as i64, 1, 3 * heads * hd], opts) * 3.0;
@@ -338,6 +341,30 @@ pub(crate) mod tests {
         let halves = balanced(&[100, 100, 100, 100, 200, 200, 200, 200], 2, 2);
         assert!(halves[1] > 8, "{halves:?}");
         assert_eq!(balanced(&[30], 4, 2), vec![0, 4], "one stream's few keys: one part");
+    }
+
+    /// `store_and_attend` leaves the caches exactly as libtorch's scatter of the new keys and
+    /// values does (the first and last positions, more slots than rows), and a refused step
+    /// leaves them untouched.
+    #[test]
+    fn stored_keys_and_values_equal_libtorchs_scatter() {
+        tch::manual_seed(6);
+        let (heads, hd, cap) = (2i64, 64i64, 12i64);
+        let lens = [0i64, 11, 5];
+        let opts = (Kind::Float, Device::Cpu);
+        let qkv = Tensor::randn([3, 1, 3 * heads * hd], opts);
+        let (k0, v0) = (Tensor::randn([4, heads, cap, hd], opts), Tensor::randn([4, heads, cap, hd], opts));
+        let (k, v) = (k0.copy(), v0.copy());
+        let _ = store_and_attend(&qkv, &k, &v, &lens).expect("valid shapes");
+        let at = Tensor::from_slice(&lens).view([3, 1, 1, 1]).expand([3, heads, 1, hd], false);
+        let part = |i: i64| qkv.narrow(2, i * heads * hd, heads * hd).view([3, 1, heads, hd]).transpose(1, 2);
+        let (kw, vw) = (k0.copy(), v0.copy());
+        let _ = kw.narrow(0, 0, 3).scatter_(2, &at, &part(1));
+        let _ = vw.narrow(0, 0, 3).scatter_(2, &at, &part(2));
+        assert!(k.equal(&kw) && v.equal(&vw), "the caches differ from the scatter's");
+        let (k, v) = (k0.copy(), v0.copy());
+        assert!(store_and_attend(&qkv, &k, &v, &[0, 12, 5]).is_err(), "position 12 of 12");
+        assert!(k.equal(&k0) && v.equal(&v0), "a refused step wrote");
     }
 
     #[test]

@@ -310,7 +310,7 @@ impl Gpt {
             Some((kb, vb, KvAt::Rows { at, keys, lens })) => {
                 // at CPU inference each row stores its new key and value and reads only its own
                 // keys (no padding to the longest); it refuses only shapes `decode_rows` never
-                // makes, before writing anything, and libtorch's path is the fallback
+                // makes, and libtorch's path (which stores the same values again) is the fallback
                 if !train && t == 1 && pack.is_none() && win.is_none() && crate::decode_attn::applies(&qkv, kb, vb) {
                     direct = crate::decode_attn::store_and_attend(&qkv, kb, vb, lens).inspect_err(|e| debug_assert!(false, "{e}")).ok();
                 }
