@@ -36,6 +36,15 @@ fn parse<T: std::str::FromStr>(name: &'static str, value: &str, what: &str) -> R
     value.trim().parse().map_err(|_| Error::Env { var: name, msg: format!("{value:?} is not {what}") })
 }
 
+/// GPTLAB_GLOO_LANES's range, 1 to 8.
+pub(crate) fn check_lanes(lanes: usize) -> Result<()> {
+    if (1..=8).contains(&lanes) {
+        Ok(())
+    } else {
+        Err(Error::Env { var: "GPTLAB_GLOO_LANES", msg: format!("{lanes} is not from 1 to 8") })
+    }
+}
+
 impl DistEnv {
     /// Reads the environment through `get`: `None` when none of [`REQUIRED`] is set (a
     /// single-process run), an error naming the missing or malformed variables when the set
@@ -75,9 +84,7 @@ impl DistEnv {
             Some(s) => parse("GPTLAB_GLOO_LANES", &s, "an integer from 1 to 8")?,
             None => DEFAULT_GLOO_LANES,
         };
-        if !(1..=8).contains(&gloo_lanes) {
-            return Err(Error::Env { var: "GPTLAB_GLOO_LANES", msg: format!("{gloo_lanes} is not from 1 to 8") });
-        }
+        check_lanes(gloo_lanes)?;
         Ok(Some(Self { rank, world_size, local_rank, master_addr: v(2).trim().to_string(), master_port, agent_store, gloo_lanes }))
     }
 

@@ -38,8 +38,6 @@ pub struct Dist {
     env: DistEnv,
     device: Device,
     pub(crate) timeout: Duration,
-    /// Pieces a large all-reduce is split into: Gloo's lanes, 1 with NCCL.
-    lanes: usize,
 }
 
 impl std::fmt::Debug for Dist {
@@ -72,9 +70,7 @@ impl Dist {
             }
         }
         let ms = timeout.as_millis().clamp(1, i64::MAX as u128) as i64;
-        if !(1..=8).contains(&env.gloo_lanes) {
-            return Err(Error::Env { var: "GPTLAB_GLOO_LANES", msg: format!("{} is not from 1 to 8", env.gloo_lanes) });
-        }
+        crate::env::check_lanes(env.gloo_lanes)?;
         let lanes = if nccl { 1 } else { env.gloo_lanes };
         let g = bridge::group_new(&env.master_addr, env.master_port, env.rank as i32, env.world_size as i32, env.agent_store, nccl, ms, lanes as u32).map_err(|e| Error::Rendezvous {
             rank: env.rank,
@@ -84,7 +80,7 @@ impl Dist {
             timeout_s: timeout.as_secs(),
             msg: first_line(e.what()),
         })?;
-        Ok(Self { g, env, device, timeout, lanes })
+        Ok(Self { g, env, device, timeout })
     }
 
     pub fn rank(&self) -> usize {
@@ -131,14 +127,15 @@ impl Dist {
         Ok(())
     }
 
-    /// `t` as the pieces its all-reduce runs in: itself, or `lanes` consecutive views of
-    /// its memory when it is large. Every rank splits the same tensor the same way.
+    /// `t` as the pieces its all-reduce runs in: itself, or one consecutive view of its memory
+    /// per Gloo lane when it is large (NCCL: whole). Every rank splits the same tensor the same way.
     fn pieces(&self, t: &Tensor) -> Vec<Tensor> {
-        if self.lanes < 2 || t.numel() * t.kind().elt_size_in_bytes() < SPLIT_MIN_BYTES {
+        let lanes = if self.device.is_cuda() { 1 } else { self.env.gloo_lanes };
+        if lanes < 2 || t.numel() * t.kind().elt_size_in_bytes() < SPLIT_MIN_BYTES {
             return vec![t.shallow_clone()];
         }
         let flat = t.detach().view([-1]);
-        split_ranges(t.numel(), self.lanes).into_iter().map(|(start, len)| flat.narrow(0, start as i64, len as i64)).collect()
+        split_ranges(t.numel(), lanes).into_iter().map(|(start, len)| flat.narrow(0, start as i64, len as i64)).collect()
     }
 
     fn wait_all(&self, op: &'static str, works: Vec<Work<'_>>) -> Result<()> {

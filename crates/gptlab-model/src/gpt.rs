@@ -298,7 +298,7 @@ impl Gpt {
         let heads = |z: &Tensor| z.view([b, t, nh, hd]).transpose(1, 2);
         let (mut q, mut k, mut v) = (heads(&parts[0]), heads(&parts[1]), heads(&parts[2]));
         let mut causal = mask.is_none() && t > 1;
-        let mut direct = None;
+        let (mut direct, mut row_mask) = (None, None);
         match kv {
             Some((kb, vb, KvAt::Past(past))) => {
                 kb.narrow(2, past, t).copy_(&k);
@@ -316,6 +316,7 @@ impl Gpt {
                 }
                 let (mut kr, mut vr) = (kb.narrow(0, 0, b), vb.narrow(0, 0, b));
                 if direct.is_none() {
+                    row_mask = crate::slots::rows_mask(at, keys, lens);
                     // one new token per row, stored at that row's own length (`at`: [B, 1, 1, 1])
                     let idx = at.expand([b, nh, 1, hd], false);
                     let _ = kr.scatter_(2, &idx, &k);
@@ -329,7 +330,7 @@ impl Gpt {
         }
         // a window keeps the queries (and the residual stream) of its positions only; SDPA's
         // `is_causal` aligns a short query block to the top left, so the mask is explicit
-        let (mut x, mut mask, mut pack, mut tq) = (x.shallow_clone(), mask.map(Tensor::shallow_clone), pack, t);
+        let (mut x, mut mask, mut pack, mut tq) = (x.shallow_clone(), mask.map(Tensor::shallow_clone).or(row_mask), pack, t);
         if let Some((from, len)) = win {
             q = q.narrow(2, from, len);
             let full = mask.unwrap_or_else(|| attention_mask(None, b, 0, t, x.device()));

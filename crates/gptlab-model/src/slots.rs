@@ -129,18 +129,22 @@ impl Gpt {
         let idx = Tensor::from_slice(&ids).view([b, 1]).to_device(dev);
         let pos = Tensor::from_slice(&cache.lens).view([b, 1]).to_device(dev);
         let keys = longest + 1;
-        // row r attends to its own keys 0..=lens[r]; rows of one length need no mask (the
-        // cheaper attention path, and the usual case of a single stream)
-        let same = cache.lens.iter().all(|&l| l == longest);
-        let mask = (!same).then(|| Tensor::arange(keys, (Kind::Int64, dev)).view([1, keys]).le_tensor(&pos).view([b, 1, 1, keys]));
         let at = pos.view([b, 1, 1, 1]);
         let mut x = Tensor::embedding(&self.wte, &idx, -1, false, false) + Tensor::embedding(&self.wpe, &pos, -1, false, false);
         for (i, blk) in self.blocks.iter().enumerate() {
-            x = self.block(blk, &x, false, Some((&cache.k[i], &cache.v[i], KvAt::Rows { at: &at, keys, lens: &cache.lens })), mask.as_ref(), None, None);
+            x = self.block(blk, &x, false, Some((&cache.k[i], &cache.v[i], KvAt::Rows { at: &at, keys, lens: &cache.lens })), None, None, None);
         }
         cache.lens.iter_mut().for_each(|l| *l += 1);
         Ok(self.lm_head(&self.ln_f.forward(&x)).view([b, -1]).to_kind(Kind::Float))
     }
+}
+
+/// The mask of a decode step when libtorch's attention runs it: row `r` attends to its own
+/// keys `0..=lens[r]` (`at`: `[B, 1, 1, 1]`, the first `keys` read); none when every row has
+/// the same length (the cheaper attention path, and the usual case of a single stream).
+pub(crate) fn rows_mask(at: &Tensor, keys: i64, lens: &[i64]) -> Option<Tensor> {
+    let b = lens.len() as i64;
+    lens.iter().any(|&l| l != lens[0]).then(|| Tensor::arange(keys, (Kind::Int64, at.device())).view([1, keys]).le_tensor(&at.view([b, 1])).view([b, 1, 1, keys]))
 }
 
 #[cfg(test)]
