@@ -152,7 +152,7 @@ fn to_vec(t: &Tensor) -> Vec<f32> {
 
 fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
     let ctx = model.cfg.n_positions;
-    let mut cache = SlotCache::new(&model.cfg, o.max_batch.max(1), ctx, model.device(), model.compute);
+    let mut cache = SlotCache::new(model, o.max_batch.max(1), ctx);
     let specials: Vec<u32> = [Some(tok.bos), Some(tok.end), tok.user, tok.assistant].into_iter().flatten().collect();
     let mut seqs: Vec<Seq> = vec![];
     loop {

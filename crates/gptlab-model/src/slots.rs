@@ -3,12 +3,20 @@
 //! decoding, and a finished one leaves at once (the last row moves into its place, so the
 //! running rows are always `0..rows`). One decode step feeds every row one token at that
 //! row's own position and attends over that row's keys only.
+//!
+//! The cache also holds the model's output head laid out for these steps: the tied embedding
+//! `[V, C]` copied once, transposed to `[C, V]` in the compute precision. The logits of a batch
+//! of rows are then a product with a plain (not transposed) right-hand matrix. With the
+//! transposed view that `Gpt::lm_head` uses, libtorch's CPU matmul (MKL's sgemm) slows
+//! sharply from 16 rows up, the batch a serving scheduler runs most (BENCHMARKS.md,
+//! "Continuous batching"); in bf16 the copy also saves casting the head at every step.
 
 use crate::gpt::KvAt;
-use crate::{Error, Gpt, GptConfig, KvCache, Result};
-use tch::{Device, Kind, Tensor};
+use crate::{Error, Gpt, KvCache, Result};
+use tch::{Kind, Tensor};
 
-/// Per-layer key/value buffers of `max_rows` sequences of up to `capacity` positions.
+/// Per-layer key/value buffers of `max_rows` sequences of up to `capacity` positions, for one
+/// model.
 #[derive(Debug)]
 pub struct SlotCache {
     k: Vec<Tensor>,
@@ -16,14 +24,24 @@ pub struct SlotCache {
     lens: Vec<i64>,
     max_rows: usize,
     capacity: i64,
+    /// The output head `[C, V]`: a copy of the model's `wte`, taken by `new`.
+    head: Tensor,
+    /// What `new` saw of its model: the address of `wte`'s data and the compute precision. A
+    /// model that differs in either is refused.
+    made_for: (usize, Kind),
 }
 
 impl SlotCache {
-    /// `kind` must be the model's compute precision (`Gpt::compute`).
-    pub fn new(cfg: &GptConfig, max_rows: usize, capacity: i64, device: Device, kind: Kind) -> Self {
+    /// An empty cache for `model`, on its device, in its compute precision. The output head is
+    /// copied here: the model's weights must not change while the cache is in use (a serving
+    /// scheduler owns its model and never trains it); a cache is refused by another model, or
+    /// by its own after `Gpt::set_precision`.
+    pub fn new(model: &Gpt, max_rows: usize, capacity: i64) -> Self {
+        let (cfg, kind, device) = (&model.cfg, model.compute, model.device());
         let shape = [max_rows as i64, cfg.n_head, capacity, cfg.head_dim()];
         let mk = || (0..cfg.n_layer).map(|_| Tensor::zeros(shape, (kind, device))).collect();
-        Self { k: mk(), v: mk(), lens: vec![], max_rows, capacity }
+        let head = model.wte.detach().to_kind(kind).tr().contiguous();
+        Self { k: mk(), v: mk(), lens: vec![], max_rows, capacity, head, made_for: (model.wte.data_ptr() as usize, kind) }
     }
 
     /// Running sequences.
@@ -82,6 +100,7 @@ impl Gpt {
     /// positions before it, which are real too, so padding needs no mask and is never read
     /// (only each prompt's own positions are copied into its row).
     pub fn prefill_rows(&self, cache: &mut SlotCache, prompts: &[&[u32]]) -> Result<Tensor> {
+        self.check_cache(cache)?;
         let n = prompts.len();
         for p in prompts {
             self.check_prompt(cache, p)?;
@@ -109,12 +128,13 @@ impl Gpt {
         }
         let at = Tensor::from_slice(&last).to_device(dev);
         let c = self.cfg.n_embd;
-        Ok(self.lm_head(&h.reshape([-1, c]).index_select(0, &at)).to_kind(Kind::Float))
+        Ok(self.slot_head(cache, &h.reshape([-1, c]).index_select(0, &at)).to_kind(Kind::Float))
     }
 
     /// One decode step: `tokens[r]` appended to row `r` of `cache` for every running row;
     /// returns the logits after each, `[rows, V]` (f32).
     pub fn decode_rows(&self, cache: &mut SlotCache, tokens: &[u32]) -> Result<Tensor> {
+        self.check_cache(cache)?;
         let b = cache.rows();
         if tokens.len() != b || b == 0 {
             return Err(Error::Config(format!("{} tokens for {b} running rows", tokens.len())));
@@ -135,7 +155,24 @@ impl Gpt {
             x = self.block(blk, &x, false, Some((&cache.k[i], &cache.v[i], KvAt::Rows { at: &at, keys, lens: &cache.lens })), None, None, None);
         }
         cache.lens.iter_mut().for_each(|l| *l += 1);
-        Ok(self.lm_head(&self.ln_f.forward(&x)).view([b, -1]).to_kind(Kind::Float))
+        Ok(self.slot_head(cache, &self.ln_f.forward(&x)).view([b, -1]).to_kind(Kind::Float))
+    }
+
+    fn check_cache(&self, cache: &SlotCache) -> Result<()> {
+        if cache.made_for != (self.wte.data_ptr() as usize, self.compute) {
+            return Err(Error::Config("this slot cache was made for another model, or for this one in another precision".into()));
+        }
+        Ok(())
+    }
+
+    /// Logits `[N, V]` of hidden states `[N, C]` through the cache's copy of the head; through
+    /// `lm_head` when autograd tracks `h` (the copy carries no gradient to `wte`, and `h` is
+    /// tracked whenever `wte` would be).
+    fn slot_head(&self, cache: &SlotCache, h: &Tensor) -> Tensor {
+        if h.requires_grad() {
+            return self.lm_head(h);
+        }
+        h.to_kind(self.compute).matmul(&cache.head)
     }
 }
 
@@ -150,7 +187,8 @@ pub(crate) fn rows_mask(at: &Tensor, keys: i64, lens: &[i64]) -> Option<Tensor> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::nn;
+    use crate::GptConfig;
+    use tch::{nn, Device};
 
     fn tiny() -> (nn::VarStore, Gpt) {
         tch::manual_seed(3);
@@ -170,7 +208,7 @@ mod tests {
     #[test]
     fn rows_decode_as_sequences_alone_do_while_others_join_and_leave() {
         let (_vs, m) = tiny();
-        let mut cache = SlotCache::new(&m.cfg, 3, 32, Device::Cpu, Kind::Float);
+        let mut cache = SlotCache::new(&m, 3, 32);
         let mut seqs: Vec<Vec<u32>> = vec![vec![1, 2, 3, 4, 5], vec![7, 8]];
         tch::no_grad(|| {
             // the first two in one padded batch
@@ -203,7 +241,7 @@ mod tests {
             }
         });
         // rows of one length take the unmasked path
-        let mut one = SlotCache::new(&m.cfg, 2, 32, Device::Cpu, Kind::Float);
+        let mut one = SlotCache::new(&m, 2, 32);
         let mut pair = vec![vec![4u32, 5, 6], vec![7u32, 8, 9]];
         tch::no_grad(|| {
             for s in &pair {
@@ -218,9 +256,31 @@ mod tests {
                 }
             }
         });
-        assert!(m.prefill_row(&mut SlotCache::new(&m.cfg, 1, 32, Device::Cpu, Kind::Float), &[]).is_err());
+        assert!(m.prefill_row(&mut SlotCache::new(&m, 1, 32), &[]).is_err());
         // more prompts than free rows
-        assert!(m.prefill_rows(&mut SlotCache::new(&m.cfg, 1, 32, Device::Cpu, Kind::Float), &[&[1, 2], &[3]]).is_err());
+        assert!(m.prefill_rows(&mut SlotCache::new(&m, 1, 32), &[&[1, 2], &[3]]).is_err());
+    }
+
+    /// A cache holds its model's head: another model, or its own in another precision, is refused
+    /// before anything is written.
+    #[test]
+    fn a_cache_is_refused_by_a_model_it_was_not_made_for() {
+        let (_vs, m) = tiny();
+        let (_vs2, mut other) = tiny();
+        let mut cache = SlotCache::new(&m, 2, 32);
+        tch::no_grad(|| {
+            let e = other.prefill_row(&mut cache, &[1, 2]).expect_err("another model");
+            assert!(e.to_string().contains("made for another model"), "{e}");
+            assert_eq!(cache.rows(), 0);
+            let _ = m.prefill_row(&mut cache, &[1, 2]).expect("its own model");
+            assert!(other.decode_rows(&mut cache, &[3]).is_err());
+            assert_eq!(cache.len(0), 2, "nothing stored by a refused step");
+            let _ = m.decode_rows(&mut cache, &[3]).expect("its own model");
+            other.set_precision(crate::Dtype::Bf16);
+            let mut bf = SlotCache::new(&other, 1, 32);
+            other.set_precision(crate::Dtype::Fp32);
+            assert!(other.prefill_row(&mut bf, &[1]).is_err(), "made in bf16, used in f32");
+        });
     }
 
     /// With no autograd, rows of different lengths take the per-row attention (`decode_attn`,
@@ -234,7 +294,7 @@ mod tests {
         let m = Gpt::new(&vs.root(), &cfg).expect("model");
         let prompts: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[9], &[11, 12, 13]];
         let run = |no_grad: bool| {
-            let mut cache = SlotCache::new(&cfg, 3, 40, Device::Cpu, Kind::Float);
+            let mut cache = SlotCache::new(&m, 3, 40);
             let step = |cache: &mut SlotCache| {
                 let _ = m.prefill_rows(cache, &prompts).expect("prefill");
                 let before = crate::decode_attn::tests::CALLS.with(std::cell::Cell::get);
@@ -253,5 +313,19 @@ mod tests {
         assert_eq!((calls, none), (4 * 2, 0), "one call per layer and step without autograd, none with it");
         let d = f64::try_from((&fast - &slow.detach()).abs().max()).expect("a scalar");
         assert!(d < 1e-5, "{d:e}");
+        // with autograd on the logits come through the tied embedding itself: its row for a
+        // token no input holds gets a gradient from the head alone (a prefill, and one decode
+        // step: a later step rewrites the cache an earlier one saved for its backward pass)
+        for decode in [false, true] {
+            let mut cache = SlotCache::new(&m, 3, 40);
+            let mut logits = m.prefill_rows(&mut cache, &prompts).expect("prefill");
+            if decode {
+                logits = m.decode_rows(&mut cache, &[1, 2, 3]).expect("decode");
+            }
+            m.wte.shallow_clone().zero_grad();
+            logits.sum(Kind::Float).backward();
+            let g = m.wte.grad();
+            assert!(g.defined() && f64::try_from(g.get(49).abs().sum(Kind::Float)).expect("a scalar") > 0.0, "no gradient reached the head's weight (decode: {decode})");
+        }
     }
 }
