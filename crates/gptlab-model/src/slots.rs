@@ -5,11 +5,11 @@
 //! row's own position and attends over that row's keys only.
 //!
 //! The cache also holds the model's output head laid out for these steps: the tied embedding
-//! `[V, C]` copied once, transposed to `[C, V]` in the compute precision. The logits of a batch
-//! of rows are then a product with a plain (not transposed) right-hand matrix. With the
-//! transposed view that `Gpt::lm_head` uses, libtorch's CPU matmul (MKL's sgemm) slows
-//! sharply from 16 rows up, the batch a serving scheduler runs most (BENCHMARKS.md,
-//! "Continuous batching"); in bf16 the copy also saves casting the head at every step.
+//! `[V, C]` copied once, transposed to `[C, V]` in the compute precision, so the logits of a
+//! batch of rows are a product with a plain right-hand matrix rather than a transposed view
+//! (`Gpt::lm_head`), the layout libtorch's CPU matmul (MKL's sgemm) runs slower at batches of
+//! rows ("Serving vs HF transformers" in BENCHMARKS.md). In bf16 the copy also saves casting
+//! the head at every step.
 
 use crate::gpt::KvAt;
 use crate::{Error, Gpt, KvCache, Result};
@@ -29,19 +29,27 @@ pub struct SlotCache {
     /// What `new` saw of its model: the address of `wte`'s data and the compute precision. A
     /// model that differs in either is refused.
     made_for: (usize, Kind),
+    /// The model's `wte` itself (a view, no copy), held so that its memory, whose address
+    /// `made_for` records, is not handed to another model while this cache lives.
+    _wte: Tensor,
 }
 
 impl SlotCache {
-    /// An empty cache for `model`, on its device, in its compute precision. The output head is
-    /// copied here: the model's weights must not change while the cache is in use (a serving
-    /// scheduler owns its model and never trains it); a cache is refused by another model, or
-    /// by its own after `Gpt::set_precision`.
+    /// An empty cache for `model`, on its device, in its compute precision.
+    ///
+    /// The output head is copied here (`V × C` values in the compute precision, as much again
+    /// as the embedding), so the model's weights must not change while the cache is in use; a
+    /// serving scheduler owns its model and never changes it. A cache is refused by another
+    /// model, by its own on another device or in another precision (`Gpt::set_precision`), and
+    /// after its embedding is rebound to new memory (an optimizer's first step). A change made
+    /// in place (loading a checkpoint into the same model, later optimizer steps) is not
+    /// detected: make a new cache after one.
     pub fn new(model: &Gpt, max_rows: usize, capacity: i64) -> Self {
         let (cfg, kind, device) = (&model.cfg, model.compute, model.device());
         let shape = [max_rows as i64, cfg.n_head, capacity, cfg.head_dim()];
         let mk = || (0..cfg.n_layer).map(|_| Tensor::zeros(shape, (kind, device))).collect();
         let head = model.wte.detach().to_kind(kind).tr().contiguous();
-        Self { k: mk(), v: mk(), lens: vec![], max_rows, capacity, head, made_for: (model.wte.data_ptr() as usize, kind) }
+        Self { k: mk(), v: mk(), lens: vec![], max_rows, capacity, head, made_for: (model.wte.data_ptr() as usize, kind), _wte: model.wte.detach() }
     }
 
     /// Running sequences.
@@ -160,7 +168,7 @@ impl Gpt {
 
     fn check_cache(&self, cache: &SlotCache) -> Result<()> {
         if cache.made_for != (self.wte.data_ptr() as usize, self.compute) {
-            return Err(Error::Config("this slot cache was made for another model, or for this one in another precision".into()));
+            return Err(Error::Config("this slot cache was made for another model, or for this one on another device, in another precision or before its weights were rebound; make a new cache".into()));
         }
         Ok(())
     }
@@ -280,6 +288,32 @@ mod tests {
             let mut bf = SlotCache::new(&other, 1, 32);
             other.set_precision(crate::Dtype::Fp32);
             assert!(other.prefill_row(&mut bf, &[1]).is_err(), "made in bf16, used in f32");
+        });
+    }
+
+    /// In bf16 compute the cache holds the head in bf16 and its rows' logits are the full
+    /// forward's, up to bf16 rounding.
+    #[test]
+    fn rows_decode_in_bf16_as_the_full_forward_does() {
+        let (_vs, mut m) = tiny();
+        m.set_precision(crate::Dtype::Bf16);
+        let mut cache = SlotCache::new(&m, 2, 32);
+        assert_eq!(cache.head.kind(), Kind::BFloat16);
+        let mut seqs = vec![vec![1u32, 2, 3, 4], vec![5u32, 6]];
+        tch::no_grad(|| {
+            let refs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
+            let mut logits = m.prefill_rows(&mut cache, &refs).expect("prefill");
+            for step in 0..3u32 {
+                for (r, s) in seqs.iter().enumerate() {
+                    let (got, want) = (logits.get(r as i64), reference(&m, s).to_kind(Kind::Float));
+                    let d = f64::try_from((&got - &want).abs().max()).expect("a scalar");
+                    let scale = f64::try_from(want.abs().max()).expect("a scalar");
+                    assert!(d <= 0.02 * scale + 1e-3, "row {r} before step {step}: {d:e} of {scale:e}");
+                }
+                let next = [step + 7, step + 9];
+                logits = m.decode_rows(&mut cache, &next).expect("decode");
+                seqs.iter_mut().zip(next).for_each(|(s, t)| s.push(t));
+            }
         });
     }
 
