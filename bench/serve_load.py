@@ -12,13 +12,15 @@ Each round:
     prompt text, 200 tokens, greedy, at 1, 4 and 16 concurrent clients (each sends 8, 4 or 3
     requests in a row; the clients are asyncio tasks in one Python process on the same 2 cores, each request on its own HTTP/1.1 connection): aggregate tokens/s (completion tokens / wall time), time to first token, and
     inter-token latency (gaps between streamed chunks) p50 / p99.
-  - Load: 16 clients, 64 requests in all (a fixed count: the test stops by itself), then the
-    request log is read: every request must be there with status ok, and no request failed.
+  - Load: 16 clients, 64 requests in all (a fixed count), each given at most --timeout seconds
+    (a request past it is cut off and counted as an error, so the test stops by itself), then
+    the request log is read: every request must be there with status ok, and no request failed.
 
 Prints one JSON line per measurement, then min/median/max over rounds and the two ratios the
-serving issue asks for (single stream vs HF; 16 clients vs one).
+serving issue asks for (single stream vs HF; 16 clients vs one); exits non-zero when the load
+test had an error or a lost log row.
 
-    .venv/bin/python bench/serve_load.py [--rounds 3]
+    .venv/bin/python bench/serve_load.py [--rounds 3] [--timeout 120]
 """
 import argparse, asyncio, json, os, sqlite3, statistics, subprocess, sys, tempfile, time
 
@@ -68,18 +70,31 @@ print(json.dumps({{"tokens_per_s": (out.shape[1] - p.shape[1]) / sorted(ts)[len(
     return json.loads(out.strip().splitlines()[-1])["tokens_per_s"]
 
 
+# seconds a request may take before it is cut off and counted as an error (--timeout)
+TIMEOUT = 120.0
+
+
 async def stream_one(url, prompt, seed):
-    """(ttft, gaps, completion tokens, ok) of one streamed completion: HTTP/1.1 on a raw
-    asyncio connection (one per request), the chunked SSE body decoded as it arrives, every
-    `data:` frame parsed; a frame's time is when its chunk was read."""
+    """(ttft, gaps, completion tokens, ok) of one streamed completion, given at most TIMEOUT
+    seconds: HTTP/1.1 on a raw asyncio connection (one per request), the chunked SSE body
+    decoded as it arrives, every `data:` frame parsed; a frame's time is when its chunk was
+    read."""
+    try:
+        return await asyncio.wait_for(stream_body(url, prompt, seed), TIMEOUT)
+    except Exception as e:  # counted as an error
+        print(f"request failed: {e!r}", file=sys.stderr)
+        return None, [], 0, False
+
+
+async def stream_body(url, prompt, seed):
     host, port = url.split("//", 1)[1].rsplit(":", 1)
     body = json.dumps({"model": "m", "prompt": prompt, "max_tokens": NEW, "temperature": 0, "seed": seed, "stream": True,
                        "stream_options": {"include_usage": True}}).encode()
     head = f"POST /v1/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     first, last, gaps, tokens = None, None, [], 0
+    t0 = time.perf_counter()
+    r, w = await asyncio.open_connection(host, int(port))
     try:
-        t0 = time.perf_counter()
-        r, w = await asyncio.open_connection(host, int(port))
         w.write(head.encode() + body)
         status = await r.readline()
         while (await r.readline()) not in (b"\r\n", b""):
@@ -106,11 +121,9 @@ async def stream_one(url, prompt, seed):
                     else:
                         gaps.append(now - last)
                     last = now
-        w.close()
         return first, gaps, tokens, True
-    except Exception as e:  # counted as an error
-        print(f"request failed: {e!r}", file=sys.stderr)
-        return None, [], 0, False
+    finally:
+        w.close()
 
 
 def clients(url, prompt, n, reqs):
@@ -134,9 +147,12 @@ def clients(url, prompt, n, reqs):
 
 
 def main():
+    global TIMEOUT
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds a request may take before it is cut off and counted as an error")
     a = ap.parse_args()
+    TIMEOUT = a.timeout
     res = {}
     with tempfile.TemporaryDirectory() as d:
         model = make_model(d)
@@ -173,9 +189,13 @@ def main():
         print(f"gptlab serve {n:2d} clients: tokens/s {stat([m['tokens_per_s'] for m in v])}; TTFT p50 {stat([m['ttft_p50_s'] * 1000 for m in v])} ms, "
               f"p99 {stat([m['ttft_p99_s'] * 1000 for m in v])} ms; ITL p50 {stat([m['itl_p50_ms'] for m in v])} ms, p99 {stat([m['itl_p99_ms'] for m in v])} ms")
     single = statistics.median(m["tokens_per_s"] for m in res["serve_1"])
-    print(f"ratio single stream gptlab serve / hf generate (medians): {single / statistics.median(res['hf_single']):.2f}x")
-    print(f"ratio 16 clients / 1 client aggregate tokens/s (medians): {statistics.median(m['tokens_per_s'] for m in res['serve_16']) / single:.2f}x")
+    many = statistics.median(m["tokens_per_s"] for m in res["serve_16"])
+    ratio = lambda a, b: f"{a / b:.2f}x" if b > 0 else "n/a (no tokens)"
+    print(f"ratio single stream gptlab serve / hf generate (medians): {ratio(single, statistics.median(res['hf_single']))}")
+    print(f"ratio 16 clients / 1 client aggregate tokens/s (medians): {ratio(many, single)}")
     print(f"load: errors {[m['errors'] for m in res['load']]}, lost log rows {[m['lost_log_rows'] for m in res['load']]}")
+    if any(m["errors"] or m["lost_log_rows"] for m in res["load"]):
+        sys.exit("the load test had errors or lost log rows")
 
 
 if __name__ == "__main__":
