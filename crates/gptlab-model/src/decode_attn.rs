@@ -188,15 +188,15 @@ pub(crate) fn attend(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64]) -> crat
 /// keys) into at most `threads` consecutive parts of about equal work; one part when the
 /// work is small.
 fn balanced(lens: &[i64], heads: usize, threads: usize) -> Vec<usize> {
-    let cost = |b: usize| (lens[b].max(0) as usize + 1 + PAIR_COST) * heads;
-    let total: usize = (0..lens.len()).map(cost).sum();
+    let pair_cost = |b: usize| lens[b].max(0) as usize + 1 + PAIR_COST;
+    let total: usize = (0..lens.len()).map(pair_cost).sum::<usize>() * heads;
     let pairs = lens.len() * heads;
     let parts = if total < PARALLEL_MIN_KEYS { 1 } else { threads.min(pairs).max(1) };
     let mut bounds = vec![0];
     let mut done = 0;
     for b in 0..lens.len() {
         for h in 0..heads {
-            done += cost(b) / heads;
+            done += pair_cost(b);
             let next = bounds.len();
             if next < parts && done * parts >= total * next {
                 bounds.push(b * heads + h + 1);

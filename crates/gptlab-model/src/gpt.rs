@@ -314,16 +314,16 @@ impl Gpt {
                 if !train && t == 1 && pack.is_none() && win.is_none() && crate::decode_attn::applies(&qkv, kb, vb) {
                     direct = crate::decode_attn::store_and_attend(&qkv, kb, vb, lens).inspect_err(|e| debug_assert!(false, "{e}")).ok();
                 }
-                let (mut kr, mut vr) = (kb.narrow(0, 0, b), vb.narrow(0, 0, b));
                 if direct.is_none() {
                     row_mask = crate::slots::rows_mask(at, keys, lens);
                     // one new token per row, stored at that row's own length (`at`: [B, 1, 1, 1])
+                    let (mut kr, mut vr) = (kb.narrow(0, 0, b), vb.narrow(0, 0, b));
                     let idx = at.expand([b, nh, 1, hd], false);
                     let _ = kr.scatter_(2, &idx, &k);
                     let _ = vr.scatter_(2, &idx, &v);
+                    k = kr.narrow(2, 0, keys);
+                    v = vr.narrow(2, 0, keys);
                 }
-                k = kr.narrow(2, 0, keys);
-                v = vr.narrow(2, 0, keys);
                 causal = false;
             }
             None => {}

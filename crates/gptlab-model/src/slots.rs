@@ -24,14 +24,13 @@ pub struct SlotCache {
     lens: Vec<i64>,
     max_rows: usize,
     capacity: i64,
-    /// The output head `[C, V]`: a copy of the model's `wte`, taken by `new`.
+    /// The output head `[C, V]`: a copy of the model's `wte` in its compute precision, taken
+    /// by `new`.
     head: Tensor,
-    /// What `new` saw of its model: the address of `wte`'s data and the compute precision. A
-    /// model that differs in either is refused.
-    made_for: (usize, Kind),
-    /// The model's `wte` itself (a view, no copy), held so that its memory, whose address
-    /// `made_for` records, is not handed to another model while this cache lives.
-    _wte: Tensor,
+    /// The model's `wte` itself (a view, no copy): a model whose `wte` is other memory, or
+    /// whose compute precision is not `head`'s, is refused; holding it keeps its memory from
+    /// being handed to another model while this cache lives.
+    wte: Tensor,
 }
 
 impl SlotCache {
@@ -49,7 +48,7 @@ impl SlotCache {
         let shape = [max_rows as i64, cfg.n_head, capacity, cfg.head_dim()];
         let mk = || (0..cfg.n_layer).map(|_| Tensor::zeros(shape, (kind, device))).collect();
         let head = model.wte.detach().to_kind(kind).tr().contiguous();
-        Self { k: mk(), v: mk(), lens: vec![], max_rows, capacity, head, made_for: (model.wte.data_ptr() as usize, kind), _wte: model.wte.detach() }
+        Self { k: mk(), v: mk(), lens: vec![], max_rows, capacity, head, wte: model.wte.detach() }
     }
 
     /// Running sequences.
@@ -167,7 +166,7 @@ impl Gpt {
     }
 
     fn check_cache(&self, cache: &SlotCache) -> Result<()> {
-        if cache.made_for != (self.wte.data_ptr() as usize, self.compute) {
+        if cache.wte.data_ptr() != self.wte.data_ptr() || cache.head.kind() != self.compute {
             return Err(Error::Config("this slot cache was made for another model, or for this one on another device, in another precision or before its weights were rebound; make a new cache".into()));
         }
         Ok(())
