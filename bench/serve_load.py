@@ -20,7 +20,7 @@ Prints one JSON line per measurement, then min/median/max over rounds and the tw
 serving issue asks for (single stream vs HF; 16 clients vs one); exits non-zero when the load
 test had an error or a lost log row.
 
-    .venv/bin/python bench/serve_load.py [--rounds 3] [--timeout 120]
+    .venv/bin/python bench/serve_load.py [--rounds 3] [--timeout 120] [--kv-cache-dtype auto|f16]
 """
 import argparse, asyncio, json, os, sqlite3, statistics, subprocess, sys, tempfile, time
 
@@ -151,6 +151,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds a request may take before it is cut off and counted as an error")
+    ap.add_argument("--kv-cache-dtype", default="auto", choices=["auto", "f16"], help="what the server's KV cache stores keys and values in (`gptlab serve --kv-cache-dtype`)")
     a = ap.parse_args()
     TIMEOUT = a.timeout
     res = {}
@@ -163,7 +164,7 @@ def main():
             print(json.dumps({"round": r, "impl": "hf", "tokens_per_s": hf}), flush=True)
             db = os.path.join(d, f"log{r}.db")
             env = dict(os.environ, OMP_NUM_THREADS="2")
-            srv = subprocess.Popen([GL, "serve", "--model", f"m={model}", "--db", db, "--addr", "127.0.0.1:0", "--rate-limit", "0", "--max-batch", "16"],
+            srv = subprocess.Popen([GL, "serve", "--model", f"m={model}", "--db", db, "--addr", "127.0.0.1:0", "--rate-limit", "0", "--max-batch", "16", "--kv-cache-dtype", a.kv_cache_dtype],
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
             try:
                 url = srv.stdout.readline().strip()

@@ -62,11 +62,14 @@ print(sorted(codes, key=str))
         assert!(out.contains("(200, None)") && out.contains("(429, 'rate_limit_exceeded')"), "{out}");
     }
     {
-        let s = start(&m, &db, &["--rate-limit", "3"]);
+        // (keys and values kept in half precision here: a batch decodes from them)
+        let s = start(&m, &db, &["--rate-limit", "3", "--kv-cache-dtype", "f16"]);
         let o = py(&["-c", code, &s.1, &k, "8", "2"]);
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(out.matches("(200, None)").count() == 3 && out.matches("429").count() == 5, "a burst of 3 per key: {out}");
     }
+    let e = bin().args(["serve", "--model", m.to_str().expect("p"), "--db", db.to_str().expect("p"), "--kv-cache-dtype", "fp8"]).output().expect("run");
+    assert!(!e.status.success() && String::from_utf8_lossy(&e.stderr).contains("--kv-cache-dtype"), "{}", String::from_utf8_lossy(&e.stderr));
     // kill -9 under load: the database opens, passes its integrity check, and every row that
     // was committed is whole (a request's row is committed before it runs)
     let s = start(&m, &db, &["--rate-limit", "0"]);

@@ -24,7 +24,7 @@ mod reducer;
 
 pub use env::{DistEnv, DEFAULT_GLOO_LANES, REQUIRED};
 pub use group::{Dist, ReduceOp, DEFAULT_BUCKET_BYTES, SPLIT_MIN_BYTES};
-pub use parallel::{for_rows_mut, for_rows_mut_reading, parallel_for, Split};
+pub use parallel::{for_rows_mut, for_rows_mut_reading, parallel_for, Elem, Split};
 pub use reducer::GradReducer;
 
 #[derive(Debug, thiserror::Error)]

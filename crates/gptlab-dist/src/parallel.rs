@@ -61,7 +61,7 @@ pub fn parallel_for(n: usize, grain: usize, f: &(dyn Fn(usize, usize) + Sync)) {
 /// A tensor autograd tracks is refused: these writes would not bump its version counter, so a
 /// backward pass that saved it could not notice them.
 pub fn for_rows_mut(t: &mut tch::Tensor, width: usize, grain: usize, f: &(dyn Fn(&mut [f32]) + Sync)) -> crate::Result<()> {
-    for_rows_mut_reading(t, width, Split::Grain(grain), &[], &|_, rows, _| f(rows))
+    for_rows_mut_reading::<f32, f32>(t, width, Split::Grain(grain), &[], &|_, rows, _| f(rows))
 }
 
 /// How [`for_rows_mut_reading`] hands out the rows.
@@ -76,14 +76,30 @@ pub enum Split<'a> {
     Bounds(&'a [usize]),
 }
 
-/// [`for_rows_mut`] with read-only access to `inputs` (contiguous fp32 CPU tensors, whole, in
-/// the order given) and the index of the first row of each run: `f(first_row, rows, inputs)`.
+/// An element type that [`for_rows_mut_reading`] hands out: a tensor of [`Elem::KIND`] holds
+/// values of this Rust type, laid out as Rust lays them out.
+pub trait Elem: Copy + Sync + 'static {
+    const KIND: tch::Kind;
+}
+
+impl Elem for f32 {
+    const KIND: tch::Kind = tch::Kind::Float;
+}
+
+/// IEEE half precision: `half::f16` is a `u16` of the same bits, as libtorch's `Half` stores them.
+impl Elem for half::f16 {
+    const KIND: tch::Kind = tch::Kind::Half;
+}
+
+/// [`for_rows_mut`] with read-only access to `inputs` (contiguous CPU tensors of `I`, whole, in
+/// the order given) and the index of the first row of each run: `f(first_row, rows, inputs)`;
+/// the output's elements are `O` (fp32 or half precision, as the inputs).
 /// An input whose memory overlaps `t`'s is refused, as Rust allows no shared view of memory
 /// that is being written. As with every tensor handed to Rust as a slice, nothing else may
 /// touch these tensors' memory while the call runs: no other thread, and not `f` itself
 /// through libtorch (writing an input, or reading the output, through another view of it);
 /// libtorch cannot say whether anything does.
-pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, split: Split, inputs: &[&tch::Tensor], f: &(dyn Fn(usize, &mut [f32], &[&[f32]]) + Sync)) -> crate::Result<()> {
+pub fn for_rows_mut_reading<O: Elem, I: Elem>(t: &mut tch::Tensor, width: usize, split: Split, inputs: &[&tch::Tensor], f: &(dyn Fn(usize, &mut [O], &[&[I]]) + Sync)) -> crate::Result<()> {
     let n = t.numel();
     if let Split::Bounds(b) = split {
         let rows = if width == 0 { 0 } else { n / width };
@@ -91,9 +107,10 @@ pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, split: Split, inp
             return Err(crate::Error::Usage(format!("for_rows_mut_reading: bounds {b:?} must rise from 0 to the {rows} rows")));
         }
     }
-    if !plain_f32(t) || t.requires_grad() || width == 0 || !n.is_multiple_of(width) {
+    if !plain(t, O::KIND) || t.requires_grad() || width == 0 || !n.is_multiple_of(width) {
         return Err(crate::Error::Usage(format!(
-            "for_rows_mut[_reading] needs a contiguous fp32 CPU tensor of rows of {width} that autograd does not track, not {:?} {:?} on {:?} (requires_grad {})",
+            "for_rows_mut[_reading] needs a contiguous {:?} CPU tensor of rows of {width} that autograd does not track, not {:?} {:?} on {:?} (requires_grad {})",
+            O::KIND,
             t.kind(),
             t.size(),
             t.device(),
@@ -101,35 +118,34 @@ pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, split: Split, inp
         )));
     }
     let base = t.data_ptr() as usize;
-    let span = |p: usize, len: usize| p..p + len * std::mem::size_of::<f32>();
-    let out = span(base, n);
+    let out = base..base + n * std::mem::size_of::<O>();
     let mut views: Vec<(usize, usize)> = Vec::with_capacity(inputs.len());
     for (i, x) in inputs.iter().enumerate() {
         let (p, len) = (x.data_ptr() as usize, x.numel());
-        let r = span(p, len);
-        if !plain_f32(x) || (len > 0 && n > 0 && r.start < out.end && out.start < r.end) {
-            return Err(crate::Error::Usage(format!("input {i} of for_rows_mut_reading must be a contiguous fp32 CPU tensor apart from the output, not {:?} {:?} on {:?}", x.kind(), x.size(), x.device())));
+        let r = p..p + len * std::mem::size_of::<I>();
+        if !plain(x, I::KIND) || (len > 0 && n > 0 && r.start < out.end && out.start < r.end) {
+            return Err(crate::Error::Usage(format!("input {i} of for_rows_mut_reading must be a contiguous {:?} CPU tensor apart from the output, not {:?} {:?} on {:?}", I::KIND, x.kind(), x.size(), x.device())));
         }
         views.push((p, len));
     }
     #[allow(unsafe_code)]
-    // SAFETY: each input is a contiguous fp32 tensor in CPU memory of `len` elements from its
-    // `data_ptr` (checked above), borrowed for this call; its memory is apart from `t`'s (checked
+    // SAFETY: each input is a contiguous CPU tensor of `len` elements of `I` (its kind is
+    // `I::KIND`, whose values `I` lays out) from its `data_ptr` (checked above), borrowed for this call; its memory is apart from `t`'s (checked
     // above), so no slice made below for writing overlaps these shared ones. That nothing writes
     // it meanwhile (another thread, or `f` through libtorch) is the caller's part (see above).
-    let ins: Vec<&[f32]> = views.iter().map(|&(p, len)| if len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(p as *const f32, len) } }).collect();
+    let ins: Vec<&[I]> = views.iter().map(|&(p, len)| if len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(p as *const I, len) } }).collect();
     #[allow(unsafe_code)]
     let task = |begin: usize, end: usize| {
         if begin == end {
             return; // no rows (and an empty tensor's data pointer may be null)
         }
-        // SAFETY: `t` is a contiguous fp32 tensor in CPU memory of `n` elements from
-        // `data_ptr` (checked above), alive and mutably borrowed for this call. Rows
+        // SAFETY: `t` is a contiguous CPU tensor of `n` elements of `O` (its kind is `O::KIND`)
+        // from `data_ptr` (checked above), alive and mutably borrowed for this call. Rows
         // `begin..end` lie inside it (`begin ≤ end ≤ n / width`: `parallel_for`'s ranges, or
         // bounds checked above to rise to the row count), and concurrent tasks get disjoint
         // ranges (`parallel_for`'s are, and rising bounds map them to disjoint rows), so this
         // slice is the only Rust reference to its memory while it lives.
-        let part = unsafe { std::slice::from_raw_parts_mut((base as *mut f32).add(begin * width), (end - begin) * width) };
+        let part = unsafe { std::slice::from_raw_parts_mut((base as *mut O).add(begin * width), (end - begin) * width) };
         f(begin, part, &ins);
     };
     match split {
@@ -139,10 +155,10 @@ pub fn for_rows_mut_reading(t: &mut tch::Tensor, width: usize, split: Split, inp
     Ok(())
 }
 
-/// Memory that holds exactly the tensor's values, in order: a contiguous fp32 CPU tensor that
-/// is not a lazily negated view (whose memory holds the values before negation).
-fn plain_f32(t: &tch::Tensor) -> bool {
-    t.device() == tch::Device::Cpu && t.kind() == tch::Kind::Float && t.is_contiguous() && !t.is_neg()
+/// Memory that holds exactly the tensor's values, in order: a contiguous CPU tensor of `kind`
+/// that is not a lazily negated view (whose memory holds the values before negation).
+fn plain(t: &tch::Tensor, kind: tch::Kind) -> bool {
+    t.device() == tch::Device::Cpu && t.kind() == kind && t.is_contiguous() && !t.is_neg()
 }
 
 #[cfg(test)]
@@ -204,7 +220,7 @@ mod tests {
         let opts = (tch::Kind::Float, tch::Device::Cpu);
         let mut out = tch::Tensor::zeros([10, 2], opts);
         let (a, b) = (tch::Tensor::arange(10, opts), tch::Tensor::from_slice(&[100f32]));
-        for_rows_mut_reading(&mut out, 2, Split::Grain(3), &[&a, &b], &|first, rows, ins| {
+        for_rows_mut_reading::<f32, f32>(&mut out, 2, Split::Grain(3), &[&a, &b], &|first, rows, ins| {
             assert_eq!((ins[0].len(), ins[1].len()), (10, 1));
             for (i, r) in rows.chunks_exact_mut(2).enumerate() {
                 r[0] = ins[0][first + i];
@@ -215,15 +231,15 @@ mod tests {
         let want: Vec<f32> = (0..10).flat_map(|i| [i as f32, 100.0 - i as f32]).collect();
         assert_eq!(Vec::<f32>::try_from(out.reshape([-1])).expect("floats"), want);
         let view = out.narrow(0, 4, 2);
-        assert!(for_rows_mut_reading(&mut out, 2, Split::Grain(1), &[&view], &|_, _, _| ()).is_err(), "an input inside the output");
-        assert!(for_rows_mut_reading(&mut out, 2, Split::Grain(1), &[&a.view([2, 5]).tr()], &|_, _, _| ()).is_err(), "a strided input");
+        assert!(for_rows_mut_reading::<f32, f32>(&mut out, 2, Split::Grain(1), &[&view], &|_, _, _| ()).is_err(), "an input inside the output");
+        assert!(for_rows_mut_reading::<f32, f32>(&mut out, 2, Split::Grain(1), &[&a.view([2, 5]).tr()], &|_, _, _| ()).is_err(), "a strided input");
         let negated = a.internal_neg_view();
         assert!(negated.is_neg() && negated.is_contiguous());
-        assert!(for_rows_mut_reading(&mut out, 2, Split::Grain(1), &[&negated], &|_, _, _| ()).is_err(), "a lazily negated input (its memory holds a, not -a)");
+        assert!(for_rows_mut_reading::<f32, f32>(&mut out, 2, Split::Grain(1), &[&negated], &|_, _, _| ()).is_err(), "a lazily negated input (its memory holds a, not -a)");
         // parts at given bounds, an empty one among them: each row once, from its part's run
         let runs = Mutex::new(Vec::new());
         let mut t = tch::Tensor::zeros([10, 2], opts);
-        for_rows_mut_reading(&mut t, 2, Split::Bounds(&[0, 7, 7, 10]), &[&a], &|first, rows, ins| {
+        for_rows_mut_reading::<f32, f32>(&mut t, 2, Split::Bounds(&[0, 7, 7, 10]), &[&a], &|first, rows, ins| {
             runs.lock().expect("not poisoned").push((first, rows.len() / 2));
             rows.iter_mut().enumerate().for_each(|(i, v)| *v += ins[0][first + i / 2] + 1.0);
         })
@@ -234,10 +250,34 @@ mod tests {
         r.sort();
         assert_eq!(r.iter().filter(|x| x.1 > 0).copied().collect::<Vec<_>>(), vec![(0, 7), (7, 3)]);
         let mut empty = tch::Tensor::zeros([0, 2], opts);
-        for_rows_mut_reading(&mut empty, 2, Split::Bounds(&[0, 0]), &[], &|_, _, _| panic!("no rows to hand out")).expect("an empty tensor");
+        for_rows_mut_reading::<f32, f32>(&mut empty, 2, Split::Bounds(&[0, 0]), &[], &|_, _, _| panic!("no rows to hand out")).expect("an empty tensor");
         for bad in [&[0, 11][..], &[1, 10], &[0, 6, 5, 10], &[10], &[], &[0, 5]] {
-            assert!(for_rows_mut_reading(&mut t, 2, Split::Bounds(bad), &[], &|_, _, _| ()).is_err(), "{bad:?}");
+            assert!(for_rows_mut_reading::<f32, f32>(&mut t, 2, Split::Bounds(bad), &[], &|_, _, _| ()).is_err(), "{bad:?}");
         }
+    }
+
+    /// Half-precision tensors are handed out as `half::f16`, read or written (the bits libtorch
+    /// stores), and a tensor of another kind than the one asked for is refused.
+    #[test]
+    fn half_precision_rows_are_read_and_written_as_f16() {
+        use half::f16;
+        tch::set_num_threads(2);
+        let opts = (tch::Kind::Float, tch::Device::Cpu);
+        let x = tch::Tensor::from_slice(&[0.1f32, -2.5, 65504.0, 3.0e-6, 1.0, -0.0]);
+        let mut h = tch::Tensor::zeros([3, 2], (tch::Kind::Half, tch::Device::Cpu));
+        for_rows_mut_reading::<f16, f32>(&mut h, 2, Split::Grain(1), &[&x], &|first, rows, ins| {
+            rows.iter_mut().enumerate().for_each(|(i, o)| *o = f16::from_f32(ins[0][2 * first + i]));
+        })
+        .expect("a half output, an fp32 input");
+        assert!(h.view([-1]).equal(&x.to_kind(tch::Kind::Half)), "libtorch reads other values than were written");
+        let mut back = tch::Tensor::zeros([6], opts);
+        for_rows_mut_reading::<f32, f16>(&mut back, 1, Split::Grain(2), &[&h], &|first, rows, ins| {
+            rows.iter_mut().enumerate().for_each(|(i, o)| *o = ins[0][first + i].to_f32());
+        })
+        .expect("an fp32 output, a half input");
+        assert!(back.equal(&x.to_kind(tch::Kind::Half).to_kind(tch::Kind::Float)));
+        assert!(for_rows_mut_reading::<f16, f32>(&mut back, 1, Split::Grain(1), &[&x], &|_, _, _| ()).is_err(), "an fp32 output taken as half");
+        assert!(for_rows_mut_reading::<f32, f16>(&mut back, 1, Split::Grain(1), &[&x], &|_, _, _| ()).is_err(), "an fp32 input taken as half");
     }
 
     /// A panic in one range reaches the caller as a panic (C++ in between), after the other

@@ -11,7 +11,7 @@ use crate::stream::{Detokenizer, Release, StopMatcher};
 use crate::{pick, pick_token, Finish, SampleConfig};
 use gptlab_core::rng::Rng;
 use gptlab_model::roles::Loaded;
-use gptlab_model::{Gpt, SlotCache};
+use gptlab_model::{Gpt, KvCacheDtype, SlotCache};
 use gptlab_tokenizer::Tokenizer;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use tch::Tensor;
@@ -24,11 +24,13 @@ pub struct SchedOptions {
     pub max_batch: usize,
     /// Requests that may wait for a row.
     pub max_queue: usize,
+    /// What the KV cache stores keys and values in.
+    pub kv_cache_dtype: KvCacheDtype,
 }
 
 impl Default for SchedOptions {
     fn default() -> Self {
-        Self { max_batch: 16, max_queue: 64 }
+        Self { max_batch: 16, max_queue: 64, kv_cache_dtype: KvCacheDtype::Auto }
     }
 }
 
@@ -152,7 +154,7 @@ fn to_vec(t: &Tensor) -> Vec<f32> {
 
 fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
     let ctx = model.cfg.n_positions;
-    let mut cache = SlotCache::new(model, o.max_batch.max(1), ctx);
+    let mut cache = SlotCache::with_dtype(model, o.max_batch.max(1), ctx, o.kv_cache_dtype);
     let specials: Vec<u32> = [Some(tok.bos), Some(tok.end), tok.user, tok.assistant].into_iter().flatten().collect();
     let mut seqs: Vec<Seq> = vec![];
     loop {

@@ -7,7 +7,7 @@ use gptlab_engine::sched::{spawn, Event, Handle, Request, SchedOptions, SubmitEr
 use gptlab_engine::watermark::{detect, Watermark};
 use gptlab_engine::{Finish, SampleConfig};
 use gptlab_model::roles::Loaded;
-use gptlab_model::{Gpt, GptConfig};
+use gptlab_model::{Gpt, GptConfig, KvCacheDtype};
 use gptlab_tokenizer::{Kind, Tokenizer};
 use tch::{nn, Device};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
@@ -60,9 +60,16 @@ fn collect(mut rx: UnboundedReceiver<Event>) -> (Vec<u32>, String, Finish) {
     panic!("no Done event")
 }
 
+/// With keys and values in the model's precision and in half precision.
 #[test]
 fn same_request_same_text_alone_or_in_a_changing_batch() {
-    let (h, tok) = setup(SchedOptions { max_batch: 4, max_queue: 16 });
+    for kv_cache_dtype in [KvCacheDtype::Auto, KvCacheDtype::F16] {
+        same_text_alone_or_in_a_batch(SchedOptions { max_batch: 4, max_queue: 16, kv_cache_dtype });
+    }
+}
+
+fn same_text_alone_or_in_a_batch(o: SchedOptions) {
+    let (h, tok) = setup(o);
     let prompt = tok.encode("the quick").expect("enc");
     let alone = collect(submit(&h, prompt.clone(), 7, 30, &[]));
     // the same request among others: some shorter (they leave early), some joining later
@@ -86,7 +93,7 @@ fn same_request_same_text_alone_or_in_a_changing_batch() {
 
 #[test]
 fn watermarked_requests_are_marked_and_the_same_alone_or_in_a_batch() {
-    let (h, tok) = setup(SchedOptions { max_batch: 4, max_queue: 16 });
+    let (h, tok) = setup(SchedOptions { max_batch: 4, max_queue: 16, ..Default::default() });
     let prompt = tok.encode("the quick").expect("enc");
     let wm = Watermark::from_key("sched", 0.25, 3.0).expect("wm");
     // long enough to score, short of the context (64); no end token cuts it short by chance
@@ -113,7 +120,7 @@ fn watermarked_requests_are_marked_and_the_same_alone_or_in_a_batch() {
 
 #[test]
 fn a_full_queue_refuses_and_a_dropped_client_frees_its_row() {
-    let (h, tok) = setup(SchedOptions { max_batch: 1, max_queue: 1 });
+    let (h, tok) = setup(SchedOptions { max_batch: 1, max_queue: 1, ..Default::default() });
     let p = tok.encode("the").expect("enc");
     // a client that leaves: its long generation must not hold the only row
     let gone = submit(&h, p.clone(), 1, 60, &[]);

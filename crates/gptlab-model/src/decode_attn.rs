@@ -10,9 +10,55 @@
 //! length), through `gptlab_dist::for_rows_mut_reading`, which also hands out the tensors'
 //! memory. The new keys and values go into the caches by plain copies on the calling thread
 //! (libtorch's scatter costs more than the copy).
+//!
+//! The caches hold fp32 or half precision ([`crate::KvCacheDtype`]). At a batch of rows this
+//! loop reads more keys and values than the cores' caches hold, and its time is mostly that
+//! read: half precision halves it. Halves are widened to fp32 as they are read, and the sums
+//! are in fp32 either way.
 
-use gptlab_core::vecmath::{exp_le0, max, LANES};
+use gptlab_core::vecmath::{exp_le0, f16_to_f32, max, LANES};
+use gptlab_dist::Elem;
+use half::f16;
 use tch::{Device, Kind, Tensor};
+
+/// The largest finite half: a key or value beyond it is stored as it (saturated), not as ±∞,
+/// which would turn the row's scores into NaN.
+pub(crate) const F16_MAX: f32 = 65504.0;
+
+/// An element of the caches: fp32, or half precision.
+pub(crate) trait CacheElem: Elem {
+    fn load(self) -> f32;
+    /// `dst ← src`, element by element.
+    fn store_all(dst: &mut [Self], src: &[f32]);
+}
+
+impl CacheElem for f32 {
+    #[inline(always)]
+    fn load(self) -> f32 {
+        self
+    }
+    fn store_all(dst: &mut [Self], src: &[f32]) {
+        dst.copy_from_slice(src);
+    }
+}
+
+impl CacheElem for f16 {
+    #[inline(always)]
+    fn load(self) -> f32 {
+        f16_to_f32(self.to_bits())
+    }
+    /// Rounded to the nearest half, as libtorch converts, past ±[`F16_MAX`] saturated; by
+    /// `half`'s slice conversion (vector instructions where the CPU has them).
+    fn store_all(dst: &mut [Self], src: &[f32]) {
+        use half::slice::HalfFloatSliceExt;
+        let mut buf = [0f32; 64];
+        for (d, s) in dst.chunks_mut(buf.len()).zip(src.chunks(buf.len())) {
+            let b = &mut buf[..s.len()];
+            b.iter_mut().zip(s).for_each(|(b, &x)| *b = x.clamp(-F16_MAX, F16_MAX));
+            d.convert_from_f32_slice(b);
+        }
+    }
+}
 
 /// Work (keys, plus [`PAIR_COST`] per pair) below which all (row, head) pairs go on the
 /// calling thread (a parallel region would cost more than it saves).
@@ -30,10 +76,12 @@ struct Shape {
     capacity: usize,
 }
 
-/// Whether [`attend`] can run: fp32 CPU caches laid out `[slots, heads, capacity, head_dim]`
-/// and contiguous, and no autograd (under `no_grad`, or from inputs that need no gradient).
+/// Whether [`attend`] can run: an fp32 `qkv` and fp32 or half-precision CPU caches (both
+/// alike) laid out `[slots, heads, capacity, head_dim]`, all contiguous, and no autograd (under
+/// `no_grad`, or from inputs that need no gradient).
 pub(crate) fn applies(qkv: &Tensor, k: &Tensor, v: &Tensor) -> bool {
-    [qkv, k, v].iter().all(|t| t.device() == Device::Cpu && t.kind() == Kind::Float && t.is_contiguous() && !t.requires_grad()) && k.dim() == 4 && k.size() == v.size()
+    let plain = |t: &Tensor| t.device() == Device::Cpu && t.is_contiguous() && !t.requires_grad();
+    [qkv, k, v].into_iter().all(plain) && qkv.kind() == Kind::Float && matches!(k.kind(), Kind::Float | Kind::Half) && k.kind() == v.kind() && k.dim() == 4 && k.size() == v.size()
 }
 
 const _: () = assert!(LANES == 16, "sum_lanes halves 16 lanes");
@@ -64,16 +112,17 @@ fn softmax_weights(s: &mut [f32]) -> f32 {
 
 /// `Σ_j softmax_j(scale · q·k_j) v_j` over the keys and values of one (row, head), `D` wide
 /// (a multiple of the lanes, known when compiled: the dot products and the weighted sum then
-/// run in whole vector registers), into `out`; `s` holds one score per key.
+/// run in whole vector registers), into `out`, which holds the query `q` until then; `s` holds
+/// one score per key.
 #[inline(always)]
-fn one_fixed<const D: usize>(q: &[f32], k: &[f32], v: &[f32], scale: f32, s: &mut [f32], out: &mut [f32]) {
+fn one_fixed<const D: usize, T: CacheElem>(k: &[T], v: &[T], scale: f32, s: &mut [f32], out: &mut [f32]) {
     const { assert!(D % LANES == 0, "one_fixed takes whole vectors") };
-    let Ok(q) = <&[f32; D]>::try_from(q) else { return one_any(q, k, v, scale, s, out) };
+    let Ok(q) = <[f32; D]>::try_from(&*out) else { return one_any(k, v, scale, s, out) };
     for (sj, kj) in s.iter_mut().zip(k.chunks_exact(D)) {
         let mut acc = [0f32; LANES];
         for c in 0..D / LANES {
             for l in 0..LANES {
-                acc[l] += q[c * LANES + l] * kj[c * LANES + l];
+                acc[l] += q[c * LANES + l] * kj[c * LANES + l].load();
             }
         }
         *sj = sum_lanes(acc) * scale;
@@ -82,7 +131,7 @@ fn one_fixed<const D: usize>(q: &[f32], k: &[f32], v: &[f32], scale: f32, s: &mu
     let mut acc = [0f32; D];
     for (&p, vj) in s.iter().zip(v.chunks_exact(D)) {
         for i in 0..D {
-            acc[i] += p * vj[i];
+            acc[i] += p * vj[i].load();
         }
     }
     for (o, a) in out.iter_mut().zip(acc) {
@@ -92,68 +141,67 @@ fn one_fixed<const D: usize>(q: &[f32], k: &[f32], v: &[f32], scale: f32, s: &mu
 
 /// [`one_fixed`] for any width.
 #[inline(always)]
-fn one_any(q: &[f32], k: &[f32], v: &[f32], scale: f32, s: &mut [f32], out: &mut [f32]) {
-    let hd = q.len();
+fn one_any<T: CacheElem>(k: &[T], v: &[T], scale: f32, s: &mut [f32], out: &mut [f32]) {
+    let hd = out.len();
     for (sj, kj) in s.iter_mut().zip(k.chunks_exact(hd)) {
-        *sj = q.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
+        *sj = out.iter().zip(kj).map(|(a, b)| a * b.load()).sum::<f32>() * scale;
     }
     let inv = 1.0 / softmax_weights(s);
     out.fill(0.0);
     for (&p, vj) in s.iter().zip(v.chunks_exact(hd)) {
         for (o, &x) in out.iter_mut().zip(vj) {
-            *o += p * x;
+            *o += p * x.load();
         }
     }
     out.iter_mut().for_each(|o| *o *= inv);
 }
 
-/// The (row, head) pairs `first..` whose outputs are `out` (`head_dim` each): row `b`'s query
-/// from `qkv` (`[rows, 3 · heads · head_dim]`), its keys and values `0..=lens[b]` from `k`, `v`.
+/// The (row, head) pairs `first..` whose outputs are `out` (`head_dim` each, holding the
+/// pairs' queries until then): row `b`'s keys and values `0..=lens[b]` from `k`, `v`.
 #[inline(always)]
-fn pairs_any(first: usize, out: &mut [f32], qkv: &[f32], k: &[f32], v: &[f32], lens: &[i64], sh: Shape) {
-    let (hd, width) = (sh.head_dim, sh.heads * sh.head_dim);
+fn pairs_any<T: CacheElem>(first: usize, out: &mut [f32], k: &[T], v: &[T], lens: &[i64], sh: Shape) {
+    let hd = sh.head_dim;
     let scale = 1.0 / (hd as f32).sqrt();
     let mut s = vec![0f32; sh.capacity];
     for (i, o) in out.chunks_exact_mut(hd).enumerate() {
         let (b, h) = ((first + i) / sh.heads, (first + i) % sh.heads);
         let len = (lens[b] + 1) as usize;
-        let q = &qkv[b * 3 * width + h * hd..][..hd];
         let at = (b * sh.heads + h) * sh.capacity * hd;
         let (k, v, s) = (&k[at..at + len * hd], &v[at..at + len * hd], &mut s[..len]);
         match hd {
-            64 => one_fixed::<64>(q, k, v, scale, s, o),
-            128 => one_fixed::<128>(q, k, v, scale, s, o),
-            _ => one_any(q, k, v, scale, s, o),
+            64 => one_fixed::<64, T>(k, v, scale, s, o),
+            128 => one_fixed::<128, T>(k, v, scale, s, o),
+            _ => one_any(k, v, scale, s, o),
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn pairs_avx2(first: usize, out: &mut [f32], qkv: &[f32], k: &[f32], v: &[f32], lens: &[i64], sh: Shape) {
-    pairs_any(first, out, qkv, k, v, lens, sh)
+fn pairs_avx2<T: CacheElem>(first: usize, out: &mut [f32], k: &[T], v: &[T], lens: &[i64], sh: Shape) {
+    pairs_any(first, out, k, v, lens, sh)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn pairs_avx512(first: usize, out: &mut [f32], qkv: &[f32], k: &[f32], v: &[f32], lens: &[i64], sh: Shape) {
-    pairs_any(first, out, qkv, k, v, lens, sh)
+fn pairs_avx512<T: CacheElem>(first: usize, out: &mut [f32], k: &[T], v: &[T], lens: &[i64], sh: Shape) {
+    pairs_any(first, out, k, v, lens, sh)
 }
 
 #[allow(unsafe_code)]
-fn pairs(first: usize, out: &mut [f32], qkv: &[f32], k: &[f32], v: &[f32], lens: &[i64], sh: Shape) {
+fn pairs<T: CacheElem>(first: usize, out: &mut [f32], k: &[T], v: &[T], lens: &[i64], sh: Shape) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: as below, for AVX-512F (with AVX2 and FMA), all three checked just here.
-        return unsafe { pairs_avx512(first, out, qkv, k, v, lens, sh) };
+        return unsafe { pairs_avx512(first, out, k, v, lens, sh) };
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: `pairs_avx2` is safe code compiled for AVX2 and FMA, and this CPU has both
         // (checked just above); a `#[target_feature]` function may only be called where that holds.
-        return unsafe { pairs_avx2(first, out, qkv, k, v, lens, sh) };
+        return unsafe { pairs_avx2(first, out, k, v, lens, sh) };
     }
-    pairs_any(first, out, qkv, k, v, lens, sh)
+    pairs_any(first, out, k, v, lens, sh)
 }
 
 /// The shapes of a step, if `qkv` holds one token per row of `lens` and the caches
@@ -174,11 +222,16 @@ fn check(qkv: &Tensor, k: &Tensor, lens: &[i64]) -> crate::Result<Shape> {
 /// whose scores are all `−∞` (only an overflowed cache makes them) gives NaN, not libtorch's 0.
 pub(crate) fn attend(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64]) -> crate::Result<Tensor> {
     let sh = check(qkv, k, lens)?;
-    let (rows, width) = (lens.len(), sh.heads * sh.head_dim);
-    let mut out = Tensor::empty([rows as i64, 1, width as i64], (Kind::Float, Device::Cpu));
+    let width = (sh.heads * sh.head_dim) as i64;
+    // each pair's output starts as its query, which the pair reads before writing
+    let mut out = qkv.narrow(2, 0, width).contiguous();
     let bounds = balanced(lens, sh.heads, tch::get_num_threads().max(1) as usize);
-    gptlab_dist::for_rows_mut_reading(&mut out, sh.head_dim, gptlab_dist::Split::Bounds(&bounds), &[qkv, k, v], &|first, part, ins| pairs(first, part, ins[0], ins[1], ins[2], lens, sh))
-        .map_err(|e| crate::Error::Config(e.to_string()))?;
+    let split = gptlab_dist::Split::Bounds(&bounds);
+    match k.kind() {
+        Kind::Half => gptlab_dist::for_rows_mut_reading::<f32, f16>(&mut out, sh.head_dim, split, &[k, v], &|first, part, ins| pairs(first, part, ins[0], ins[1], lens, sh)),
+        _ => gptlab_dist::for_rows_mut_reading::<f32, f32>(&mut out, sh.head_dim, split, &[k, v], &|first, part, ins| pairs(first, part, ins[0], ins[1], lens, sh)),
+    }
+    .map_err(|e| crate::Error::Config(e.to_string()))?;
     #[cfg(test)]
     tests::CALLS.with(|c| c.set(c.get() + 1));
     Ok(out)
@@ -212,21 +265,29 @@ fn balanced(lens: &[i64], heads: usize, threads: usize) -> Vec<usize> {
 /// Writes each row's new key and value (from `qkv`, `[rows, 1, 3 · heads · head_dim]`) at
 /// position `lens[b]` of the caches, on the calling thread (the copies are small).
 fn store(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64], sh: Shape) -> crate::Result<()> {
-    let (hd, width, block) = (sh.head_dim, sh.heads * sh.head_dim, sh.capacity * sh.head_dim);
-    for (cache, from) in [(k, width), (v, 2 * width)] {
+    for (cache, from) in [(k, 1), (v, 2)] {
         let mut c = cache.shallow_clone();
-        gptlab_dist::for_rows_mut_reading(&mut c, block, gptlab_dist::Split::Grain(usize::MAX), &[qkv], &|first, all, ins| {
-            debug_assert_eq!(first, 0, "one run over the whole cache");
-            for (b, &l) in lens.iter().enumerate() {
-                for h in 0..sh.heads {
-                    let at = (b * sh.heads + h) * block + l as usize * hd;
-                    all[at..at + hd].copy_from_slice(&ins[0][b * 3 * width + from + h * hd..][..hd]);
-                }
-            }
-        })
+        match cache.kind() {
+            Kind::Half => store_one::<f16>(&mut c, qkv, from, lens, sh),
+            _ => store_one::<f32>(&mut c, qkv, from, lens, sh),
+        }
         .map_err(|e| crate::Error::Config(e.to_string()))?;
     }
     Ok(())
+}
+
+/// [`store`] into one cache, the keys (`part` 1 of `qkv`'s three) or the values (2).
+fn store_one<T: CacheElem>(cache: &mut Tensor, qkv: &Tensor, part: usize, lens: &[i64], sh: Shape) -> gptlab_dist::Result<()> {
+    let (hd, width, block) = (sh.head_dim, sh.heads * sh.head_dim, sh.capacity * sh.head_dim);
+    gptlab_dist::for_rows_mut_reading::<T, f32>(cache, block, gptlab_dist::Split::Grain(usize::MAX), &[qkv], &|first, all, ins| {
+        debug_assert_eq!(first, 0, "one run over the whole cache");
+        for (b, &l) in lens.iter().enumerate() {
+            for h in 0..sh.heads {
+                let at = (b * sh.heads + h) * block + l as usize * hd;
+                T::store_all(&mut all[at..at + hd], &ins[0][b * 3 * width + part * width + h * hd..][..hd]);
+            }
+        }
+    })
 }
 
 /// [`attend`] after writing each row's new key and value into the caches (instead of two
@@ -266,25 +327,28 @@ pub(crate) mod tests {
 
     /// Against libtorch's attention, on one thread and on two, for rows of different lengths
     /// (the first and the last position of the cache among them), a head width that is not a
-    /// multiple of the vector length, and more cache slots than running rows.
+    /// multiple of the vector length, and more cache slots than running rows; with fp32 caches
+    /// and with half-precision ones (against libtorch's attention over the same halves, widened).
     #[test]
     fn attend_equals_libtorch_row_by_row() {
         tch::manual_seed(5);
         // the last case has enough keys to be split among the threads
         for (heads, hd, cap, lens) in [(4, 64, 40, vec![0i64, 39, 17, 5, 22]), (2, 128, 70, vec![69, 3]), (3, 10, 9, vec![8, 0]), (2, 16, 300, vec![299; 3]), (4, 64, 400, vec![399, 0, 250, 30])] {
-            let slots = lens.len() as i64 + 1;
-            let opts = (Kind::Float, Device::Cpu);
-            let qkv = Tensor::randn([lens.len() as i64, 1, 3 * heads * hd], opts) * 3.0;
-            let k = Tensor::randn([slots, heads, cap, hd], opts);
-            let v = Tensor::randn([slots, heads, cap, hd], opts);
-            assert!(applies(&qkv, &k, &v));
-            let want = reference(&qkv, &k, &v, &lens, heads);
-            for threads in [1, 2] {
-                tch::set_num_threads(threads);
-                let got = attend(&qkv, &k, &v, &lens).expect("valid shapes");
-                assert_eq!(got.size(), want.size());
-                let err = f64::try_from((&got - &want).abs().max()).expect("a scalar");
-                assert!(err < 2e-5, "heads {heads}, head_dim {hd}, lengths {lens:?}, {threads} threads: {err:e}");
+            for kind in [Kind::Float, Kind::Half] {
+                let slots = lens.len() as i64 + 1;
+                let opts = (Kind::Float, Device::Cpu);
+                let qkv = Tensor::randn([lens.len() as i64, 1, 3 * heads * hd], opts) * 3.0;
+                let k = Tensor::randn([slots, heads, cap, hd], opts).to_kind(kind);
+                let v = Tensor::randn([slots, heads, cap, hd], opts).to_kind(kind);
+                assert!(applies(&qkv, &k, &v));
+                let want = reference(&qkv, &k.to_kind(Kind::Float), &v.to_kind(Kind::Float), &lens, heads);
+                for threads in [1, 2] {
+                    tch::set_num_threads(threads);
+                    let got = attend(&qkv, &k, &v, &lens).expect("valid shapes");
+                    assert_eq!(got.size(), want.size());
+                    let err = f64::try_from((&got - &want).abs().max()).expect("a scalar");
+                    assert!(err < 2e-5, "{kind:?} caches, heads {heads}, head_dim {hd}, lengths {lens:?}, {threads} threads: {err:e}");
+                }
             }
         }
     }
@@ -297,27 +361,31 @@ pub(crate) mod tests {
         for head_dim in [20, 64, 128] {
             let sh = Shape { heads: 2, head_dim, capacity: 7 };
             let f = |n: usize, m: usize| -> Vec<f32> { (0..n).map(|i| ((i * m) % 97) as f32 * 0.05 - 2.4).collect() };
-            let (qkv, k, v) = (f(3 * 3 * 2 * head_dim, 31), f(3 * 2 * 7 * head_dim, 53), f(3 * 2 * 7 * head_dim, 71));
+            let (q, k, v) = (f(3 * 2 * head_dim, 31), f(3 * 2 * 7 * head_dim, 53), f(3 * 2 * 7 * head_dim, 71));
+            let (mut kh, mut vh) = (vec![f16::ZERO; k.len()], vec![f16::ZERO; v.len()]);
+            (f16::store_all(&mut kh, &k), f16::store_all(&mut vh, &v));
             let lens = [6i64, 0, 3];
-            let mut base = vec![0f32; 3 * 2 * head_dim];
-            pairs_any(0, &mut base, &qkv, &k, &v, &lens, sh);
+            let mut base = q.clone();
+            pairs_any(0, &mut base, &k, &v, &lens, sh);
             assert!(base.iter().all(|x| x.is_finite()));
-            let mut y = vec![0f32; base.len()];
-            pairs(0, &mut y, &qkv, &k, &v, &lens, sh);
-            assert_eq!(y, base, "head_dim {head_dim}");
+            let mut base_h = q.clone();
+            pairs_any(0, &mut base_h, &kh, &vh, &lens, sh);
+            assert!(base_h != base && base_h.iter().zip(&base).all(|(a, b)| (a - b).abs() < 5e-3), "head_dim {head_dim}: halves read as other values");
+            let runs = |run: &dyn Fn(&mut [f32], &mut [f32]), what: &str| {
+                let (mut y, mut y_h) = (q.clone(), q.clone());
+                run(&mut y, &mut y_h);
+                assert!(y == base && y_h == base_h, "head_dim {head_dim}, {what}");
+            };
+            runs(&|y, y_h| (pairs(0, y, &k, &v, &lens, sh), pairs(0, y_h, &kh, &vh, &lens, sh)).1, "dispatched");
             #[cfg(target_arch = "x86_64")]
             {
                 if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                    let mut y = vec![0f32; base.len()];
                     // SAFETY: this CPU has AVX2 and FMA (checked just above).
-                    unsafe { pairs_avx2(0, &mut y, &qkv, &k, &v, &lens, sh) };
-                    assert_eq!(y, base, "head_dim {head_dim}, AVX2");
+                    runs(&|y, y_h| unsafe { (pairs_avx2(0, y, &k, &v, &lens, sh), pairs_avx2(0, y_h, &kh, &vh, &lens, sh)).1 }, "AVX2");
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                    let mut y = vec![0f32; base.len()];
                     // SAFETY: this CPU has AVX-512F, AVX2 and FMA (checked just above).
-                    unsafe { pairs_avx512(0, &mut y, &qkv, &k, &v, &lens, sh) };
-                    assert_eq!(y, base, "head_dim {head_dim}, AVX-512");
+                    runs(&|y, y_h| unsafe { (pairs_avx512(0, y, &k, &v, &lens, sh), pairs_avx512(0, y_h, &kh, &vh, &lens, sh)).1 }, "AVX-512");
                 }
             }
         }
@@ -345,7 +413,8 @@ pub(crate) mod tests {
 
     /// `store_and_attend` leaves the caches exactly as libtorch's scatter of the new keys and
     /// values does (the first and last positions, more slots than rows), and a refused step
-    /// leaves them untouched.
+    /// leaves them untouched. Half-precision caches hold libtorch's rounding of each value,
+    /// and a value past the largest half saturates there instead of becoming ±∞.
     #[test]
     fn stored_keys_and_values_equal_libtorchs_scatter() {
         tch::manual_seed(6);
@@ -353,18 +422,26 @@ pub(crate) mod tests {
         let lens = [0i64, 11, 5];
         let opts = (Kind::Float, Device::Cpu);
         let qkv = Tensor::randn([3, 1, 3 * heads * hd], opts);
-        let (k0, v0) = (Tensor::randn([4, heads, cap, hd], opts), Tensor::randn([4, heads, cap, hd], opts));
-        let (k, v) = (k0.copy(), v0.copy());
-        let _ = store_and_attend(&qkv, &k, &v, &lens).expect("valid shapes");
-        let at = Tensor::from_slice(&lens).view([3, 1, 1, 1]).expand([3, heads, 1, hd], false);
-        let part = |i: i64| qkv.narrow(2, i * heads * hd, heads * hd).view([3, 1, heads, hd]).transpose(1, 2);
-        let (kw, vw) = (k0.copy(), v0.copy());
-        let _ = kw.narrow(0, 0, 3).scatter_(2, &at, &part(1));
-        let _ = vw.narrow(0, 0, 3).scatter_(2, &at, &part(2));
-        assert!(k.equal(&kw) && v.equal(&vw), "the caches differ from the scatter's");
-        let (k, v) = (k0.copy(), v0.copy());
-        assert!(store_and_attend(&qkv, &k, &v, &[0, 12, 5]).is_err(), "position 12 of 12");
-        assert!(k.equal(&k0) && v.equal(&v0), "a refused step wrote");
+        let _ = qkv.get(1).get(0).narrow(0, heads * hd + 3, 2).copy_(&Tensor::from_slice(&[1e6f32, -7e4]));
+        for kind in [Kind::Float, Kind::Half] {
+            let (k0, v0) = (Tensor::randn([4, heads, cap, hd], opts).to_kind(kind), Tensor::randn([4, heads, cap, hd], opts).to_kind(kind));
+            let (k, v) = (k0.copy(), v0.copy());
+            let _ = store_and_attend(&qkv, &k, &v, &lens).expect("valid shapes");
+            let at = Tensor::from_slice(&lens).view([3, 1, 1, 1]).expand([3, heads, 1, hd], false);
+            let m = if kind == Kind::Half { f64::from(F16_MAX) } else { f64::INFINITY };
+            let part = |i: i64| qkv.narrow(2, i * heads * hd, heads * hd).view([3, 1, heads, hd]).transpose(1, 2).clamp(-m, m).to_kind(kind);
+            let (kw, vw) = (k0.copy(), v0.copy());
+            let _ = kw.narrow(0, 0, 3).scatter_(2, &at, &part(1));
+            let _ = vw.narrow(0, 0, 3).scatter_(2, &at, &part(2));
+            assert!(k.equal(&kw) && v.equal(&vw), "{kind:?}: the caches differ from the scatter's");
+            if kind == Kind::Half {
+                let big = Vec::<f32>::try_from(k.get(1).get(0).get(11).narrow(0, 3, 2).to_kind(Kind::Float)).expect("floats");
+                assert_eq!(big, [F16_MAX, -F16_MAX], "saturated");
+            }
+            let (k, v) = (k0.copy(), v0.copy());
+            assert!(store_and_attend(&qkv, &k, &v, &[0, 12, 5]).is_err(), "position 12 of 12");
+            assert!(k.equal(&k0) && v.equal(&v0), "{kind:?}: a refused step wrote");
+        }
     }
 
     #[test]

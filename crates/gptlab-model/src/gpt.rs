@@ -316,13 +316,7 @@ impl Gpt {
                 }
                 if direct.is_none() {
                     row_mask = crate::slots::rows_mask(at, keys, lens);
-                    // one new token per row, stored at that row's own length (`at`: [B, 1, 1, 1])
-                    let (mut kr, mut vr) = (kb.narrow(0, 0, b), vb.narrow(0, 0, b));
-                    let idx = at.expand([b, nh, 1, hd], false);
-                    let _ = kr.scatter_(2, &idx, &k);
-                    let _ = vr.scatter_(2, &idx, &v);
-                    k = kr.narrow(2, 0, keys);
-                    v = vr.narrow(2, 0, keys);
+                    (k, v) = crate::slots::scatter_rows(kb, vb, at, &k, &v, keys);
                 }
                 causal = false;
             }

@@ -21,7 +21,7 @@ pub mod slots;
 pub use config::GptConfig;
 pub use device::{DeviceSpec, Dtype};
 pub use gpt::{Gpt, KvCache};
-pub use slots::SlotCache;
+pub use slots::{KvCacheDtype, SlotCache};
 
 use std::path::PathBuf;
 

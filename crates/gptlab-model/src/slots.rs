@@ -10,10 +10,79 @@
 //! (`Gpt::lm_head`), the layout libtorch's CPU matmul (MKL's sgemm) runs slower at batches of
 //! rows ("Serving vs HF transformers" in BENCHMARKS.md). In bf16 the copy also saves casting
 //! the head at every step.
+//!
+//! Keys and values are stored in the model's compute precision, or in half precision
+//! ([`KvCacheDtype`]): half the memory, and at a batch of rows on the CPU a decode step reads
+//! them about twice as fast, which is most of such a step's attention. Computation stays in the
+//! compute precision; only what is stored is rounded, as llama.cpp's f16 cache and vLLM's
+//! `kv_cache_dtype` do.
 
+use crate::decode_attn::F16_MAX;
 use crate::gpt::KvAt;
 use crate::{Error, Gpt, KvCache, Result};
 use tch::{Kind, Tensor};
+
+/// The precision a [`SlotCache`] stores keys and values in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KvCacheDtype {
+    /// The model's compute precision: decoding equals the full forward pass up to summation order.
+    #[default]
+    Auto,
+    /// IEEE half precision (each value rounded to the nearest half, past ±65,504 saturated).
+    F16,
+}
+
+impl KvCacheDtype {
+    pub const NAMES: [&'static str; 2] = ["auto", "f16"];
+
+    fn kind(self, compute: Kind) -> Kind {
+        match self {
+            Self::Auto => compute,
+            Self::F16 => Kind::Half,
+        }
+    }
+}
+
+impl std::str::FromStr for KvCacheDtype {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "f16" => Ok(Self::F16),
+            _ => Err(Error::Config(format!("unknown KV cache dtype {s:?} (expected one of {})", Self::NAMES.join(", ")))),
+        }
+    }
+}
+
+impl std::fmt::Display for KvCacheDtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(Self::NAMES[*self as usize])
+    }
+}
+
+/// `x` as the cache stores it, in `kind`: half precision saturates at its largest finite value
+/// (as the per-row decode path stores it) instead of overflowing to ±∞.
+fn to_cache(x: &Tensor, kind: Kind) -> Tensor {
+    match kind {
+        Kind::Half if x.kind() != Kind::Half => x.clamp(-f64::from(F16_MAX), f64::from(F16_MAX)).to_kind(kind),
+        _ => x.to_kind(kind),
+    }
+}
+
+/// libtorch's path of a decode step's cache update (where the per-row attention does not run):
+/// each row's new key and value (`k`, `v`: `[B, H, 1, D]`) stored at that row's own position
+/// (`at`: `[B, 1, 1, 1]`) of the caches `kb`, `vb`, and their first `keys` positions returned
+/// in `k`'s precision.
+pub(crate) fn scatter_rows(kb: &Tensor, vb: &Tensor, at: &Tensor, k: &Tensor, v: &Tensor, keys: i64) -> (Tensor, Tensor) {
+    let (b, kind) = (k.size()[0], k.kind());
+    let idx = at.expand(k.size(), false);
+    let store = |cache: &Tensor, x: &Tensor| {
+        let mut rows = cache.narrow(0, 0, b);
+        let _ = rows.scatter_(2, &idx, &to_cache(x, cache.kind()));
+        rows.narrow(2, 0, keys).to_kind(kind)
+    };
+    (store(kb, k), store(vb, v))
+}
 
 /// Per-layer key/value buffers of `max_rows` sequences of up to `capacity` positions, for one
 /// model.
@@ -34,7 +103,7 @@ pub struct SlotCache {
 }
 
 impl SlotCache {
-    /// An empty cache for `model`, on its device, in its compute precision.
+    /// An empty cache for `model`, on its device, keys and values in its compute precision.
     ///
     /// The output head is copied here (`V × C` values in the compute precision, as much again
     /// as the embedding), so the model's weights must not change while the cache is in use; a
@@ -44,9 +113,14 @@ impl SlotCache {
     /// in place (loading a checkpoint into the same model, later optimizer steps) is not
     /// detected: make a new cache after one.
     pub fn new(model: &Gpt, max_rows: usize, capacity: i64) -> Self {
+        Self::with_dtype(model, max_rows, capacity, KvCacheDtype::Auto)
+    }
+
+    /// [`SlotCache::new`] with keys and values stored in `dtype`.
+    pub fn with_dtype(model: &Gpt, max_rows: usize, capacity: i64, dtype: KvCacheDtype) -> Self {
         let (cfg, kind, device) = (&model.cfg, model.compute, model.device());
         let shape = [max_rows as i64, cfg.n_head, capacity, cfg.head_dim()];
-        let mk = || (0..cfg.n_layer).map(|_| Tensor::zeros(shape, (kind, device))).collect();
+        let mk = || (0..cfg.n_layer).map(|_| Tensor::zeros(shape, (dtype.kind(kind), device))).collect();
         let head = model.wte.detach().to_kind(kind).tr().contiguous();
         Self { k: mk(), v: mk(), lens: vec![], max_rows, capacity, head, wte: model.wte.detach() }
     }
@@ -128,7 +202,7 @@ impl Gpt {
         for (i, p) in prompts.iter().enumerate() {
             let (len, row) = (p.len() as i64, cache.lens.len() as i64);
             for (dst, src) in cache.k.iter().zip(&kv.k).chain(cache.v.iter().zip(&kv.v)) {
-                dst.narrow(0, row, 1).narrow(2, 0, len).copy_(&src.narrow(0, i as i64, 1).narrow(2, 0, len));
+                dst.narrow(0, row, 1).narrow(2, 0, len).copy_(&to_cache(&src.narrow(0, i as i64, 1).narrow(2, 0, len), dst.kind()));
             }
             cache.lens.push(len);
             last.push(i as i64 * t + len - 1);
@@ -318,7 +392,7 @@ mod tests {
 
     /// With no autograd, rows of different lengths take the per-row attention (`decode_attn`,
     /// here at a head width of 64, compiled in whole vectors); with autograd on, libtorch's
-    /// masked attention. Both give the same logits.
+    /// masked attention. Both give the same logits, from fp32 caches and from half-precision ones.
     #[test]
     fn per_row_attention_runs_without_autograd_and_equals_libtorchs() {
         tch::manual_seed(4);
@@ -326,26 +400,28 @@ mod tests {
         let cfg = GptConfig::new(50, 40, 2, 2, 128);
         let m = Gpt::new(&vs.root(), &cfg).expect("model");
         let prompts: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[9], &[11, 12, 13]];
-        let run = |no_grad: bool| {
-            let mut cache = SlotCache::new(&m, 3, 40);
-            let step = |cache: &mut SlotCache| {
-                let _ = m.prefill_rows(cache, &prompts).expect("prefill");
-                let before = crate::decode_attn::tests::CALLS.with(std::cell::Cell::get);
-                let out: Vec<Tensor> = (0..4u32).map(|i| m.decode_rows(cache, &[i + 1, i + 2, i + 3]).expect("decode")).collect();
-                (Tensor::stack(&out, 0), crate::decode_attn::tests::CALLS.with(std::cell::Cell::get) - before)
+        for dtype in [KvCacheDtype::Auto, KvCacheDtype::F16] {
+            let run = |no_grad: bool| {
+                let mut cache = SlotCache::with_dtype(&m, 3, 40, dtype);
+                let step = |cache: &mut SlotCache| {
+                    let _ = m.prefill_rows(cache, &prompts).expect("prefill");
+                    let before = crate::decode_attn::tests::CALLS.with(std::cell::Cell::get);
+                    let out: Vec<Tensor> = (0..4u32).map(|i| m.decode_rows(cache, &[i + 1, i + 2, i + 3]).expect("decode")).collect();
+                    (Tensor::stack(&out, 0), crate::decode_attn::tests::CALLS.with(std::cell::Cell::get) - before)
+                };
+                if no_grad {
+                    tch::no_grad(|| step(&mut cache))
+                } else {
+                    step(&mut cache)
+                }
             };
-            if no_grad {
-                tch::no_grad(|| step(&mut cache))
-            } else {
-                step(&mut cache)
-            }
-        };
-        let (fast, calls) = run(true);
-        let (slow, none) = run(false);
-        assert!(slow.requires_grad(), "autograd recorded the second run");
-        assert_eq!((calls, none), (4 * 2, 0), "one call per layer and step without autograd, none with it");
-        let d = f64::try_from((&fast - &slow.detach()).abs().max()).expect("a scalar");
-        assert!(d < 1e-5, "{d:e}");
+            let (fast, calls) = run(true);
+            let (slow, none) = run(false);
+            assert!(slow.requires_grad(), "autograd recorded the second run");
+            assert_eq!((calls, none), (4 * 2, 0), "one call per layer and step without autograd, none with it ({dtype})");
+            let d = f64::try_from((&fast - &slow.detach()).abs().max()).expect("a scalar");
+            assert!(d < 1e-5, "{dtype}: {d:e}");
+        }
         // with autograd on the logits come through the tied embedding itself: its row for a
         // token no input holds gets a gradient from the head alone (a prefill, and one decode
         // step: a later step rewrites the cache an earlier one saved for its backward pass)
@@ -360,5 +436,43 @@ mod tests {
             let g = m.wte.grad();
             assert!(g.defined() && f64::try_from(g.get(49).abs().sum(Kind::Float)).expect("a scalar") > 0.0, "no gradient reached the head's weight (decode: {decode})");
         }
+    }
+
+    /// Half-precision keys and values: the cache stores halves, and decoding (rows joining at
+    /// different lengths, the per-row attention) stays within half precision's rounding of the
+    /// full forward pass, while the model's own-precision cache stays within summation order.
+    #[test]
+    fn rows_decode_from_a_half_precision_cache_within_its_rounding() {
+        let (_vs, m) = tiny();
+        let mut worst = [0f64; 2];
+        for (i, dtype) in [KvCacheDtype::Auto, KvCacheDtype::F16].into_iter().enumerate() {
+            let mut cache = SlotCache::with_dtype(&m, 2, 32, dtype);
+            assert_eq!(cache.k[0].kind(), [Kind::Float, Kind::Half][i]);
+            let mut seqs = vec![vec![1u32, 2, 3, 4, 5], vec![6u32, 7]];
+            tch::no_grad(|| {
+                let refs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
+                let _ = m.prefill_rows(&mut cache, &refs).expect("prefill");
+                for step in 0..8u32 {
+                    let next = [(step * 5 + 1) % 50, (step * 3 + 2) % 50];
+                    let logits = m.decode_rows(&mut cache, &next).expect("decode");
+                    for (r, s) in seqs.iter_mut().enumerate() {
+                        s.push(next[r]);
+                        let d = f64::try_from((logits.get(r as i64) - reference(&m, s)).abs().max()).expect("a scalar");
+                        worst[i] = worst[i].max(d);
+                    }
+                }
+            });
+        }
+        assert!(worst[0] < 1e-4, "fp32 cache: {:e}", worst[0]);
+        assert!(worst[1] > worst[0] && worst[1] < 1e-4, "half cache: {:e} (fp32 {:e})", worst[1], worst[0]);
+        // a prefill stores halves as the decode step does: rounded, and saturated past ±65,504
+        let x = Tensor::from_slice(&[1e6f32, -7e4, 1.0 / 3.0, 65504.0]);
+        let got = Vec::<f32>::try_from(to_cache(&x, Kind::Half).to_kind(Kind::Float)).expect("floats");
+        assert_eq!(got, [F16_MAX, -F16_MAX, half::f16::from_f32(1.0 / 3.0).to_f32(), F16_MAX]);
+        assert!(to_cache(&x, Kind::Float).equal(&x));
+        assert_eq!("f16".parse::<KvCacheDtype>().expect("a dtype"), KvCacheDtype::F16);
+        assert_eq!(KvCacheDtype::F16.to_string(), "f16");
+        let e = "fp8".parse::<KvCacheDtype>().expect_err("not a dtype").to_string();
+        assert!(e.contains("\"fp8\"") && e.contains("auto, f16"), "{e}");
     }
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Parser;
 use gptlab_engine::sched::SchedOptions;
-use gptlab_model::DeviceSpec;
+use gptlab_model::{DeviceSpec, KvCacheDtype};
 use gptlab_serve::api::Limits;
 use gptlab_serve::{parse_model_arg, serve, ServeOptions};
 use std::path::PathBuf;
@@ -28,6 +28,10 @@ pub struct Args {
     /// Requests that may wait for a free sequence slot; more are answered 429.
     #[arg(long, default_value_t = 64)]
     pub max_queue: usize,
+    /// What the KV cache stores keys and values in: auto (the model's precision) or f16 (half
+    /// the memory, and faster decode steps at a batch on the CPU; see BENCHMARKS.md).
+    #[arg(long, default_value = "auto")]
+    pub kv_cache_dtype: KvCacheDtype,
     /// Requests per minute per API key (0: no limit).
     #[arg(long, default_value_t = 600.0)]
     pub rate_limit: f64,
@@ -66,7 +70,7 @@ pub fn run(a: Args) -> Result<()> {
         db: a.db,
         addr: a.addr,
         device: a.device,
-        sched: SchedOptions { max_batch: a.max_batch, max_queue: a.max_queue },
+        sched: SchedOptions { max_batch: a.max_batch, max_queue: a.max_queue, kv_cache_dtype: a.kv_cache_dtype },
         limits: Limits { max_body_bytes: a.max_body, max_messages: a.max_messages, max_tokens: a.max_tokens, max_n: a.max_n },
         rate_per_minute: a.rate_limit,
         body_timeout: Duration::from_secs(a.body_timeout),
