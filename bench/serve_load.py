@@ -15,12 +15,14 @@ Each round:
   - Load: 16 clients, 64 requests in all (a fixed count), each given at most --timeout seconds
     (a request past it is cut off and counted as an error, so the test stops by itself), then
     the request log is read: every request must be there with status ok, and no request failed.
+  - With --kv-cache-dtype auto,f16, the server part runs twice a round, a server with the KV
+    cache in the model's precision, then one with it in half precision.
 
 Prints one JSON line per measurement, then min/median/max over rounds and the two ratios the
-serving issue asks for (single stream vs HF; 16 clients vs one); exits non-zero when the load
-test had an error or a lost log row.
+serving issue asks for (single stream vs HF; 16 clients vs one), for each KV cache dtype, and
+with two of them their ratio; exits non-zero when a load test had an error or a lost log row.
 
-    .venv/bin/python bench/serve_load.py [--rounds 3] [--timeout 120] [--kv-cache-dtype auto|f16]
+    .venv/bin/python bench/serve_load.py [--rounds 3] [--timeout 120] [--kv-cache-dtype auto|f16|auto,f16]
 """
 import argparse, asyncio, json, os, sqlite3, statistics, subprocess, sys, tempfile, time
 
@@ -146,56 +148,72 @@ def clients(url, prompt, n, reqs):
             "itl_p50_ms": 1000 * pct(gaps, 0.5), "itl_p99_ms": 1000 * pct(gaps, 0.99)}
 
 
+def serve_round(d, model, prompt, r, dt, res):
+    """One round of `gptlab serve` with the KV cache in `dt`: 1, 4 and 16 clients, then the load
+    test and the request log read back; results appended to res[dt]."""
+    out = res.setdefault(dt, {})
+    db = os.path.join(d, f"log{r}-{dt}.db")
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    srv = subprocess.Popen([GL, "serve", "--model", f"m={model}", "--db", db, "--addr", "127.0.0.1:0", "--rate-limit", "0", "--max-batch", "16", "--kv-cache-dtype", dt],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    try:
+        url = srv.stdout.readline().strip()
+        clients(url, prompt, 1, 1)  # warm-up
+        for n in (1, 4, 16):
+            m = clients(url, prompt, n, REQS[n])
+            out.setdefault(f"serve_{n}", []).append(m)
+            print(json.dumps({"round": r, "impl": "gptlab serve", "kv_cache_dtype": dt, **m}), flush=True)
+        load = clients(url, prompt, 16, 4)
+        rows = sqlite3.connect(db).execute("SELECT status, COUNT(*) FROM requests GROUP BY status").fetchall()
+        logged_ok = dict(rows).get("ok", 0)
+        sent = 1 + sum(out[f"serve_{n}"][-1]["requests"] for n in (1, 4, 16)) + load["requests"]
+        load.update({"logged_ok": logged_ok, "sent": sent, "lost_log_rows": sent - logged_ok})
+        out.setdefault("load", []).append(load)
+        print(json.dumps({"round": r, "impl": "load", "kv_cache_dtype": dt, **load}), flush=True)
+    finally:
+        srv.terminate()
+        srv.wait()
+
+
 def main():
     global TIMEOUT
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds a request may take before it is cut off and counted as an error")
-    ap.add_argument("--kv-cache-dtype", default="auto", choices=["auto", "f16"], help="what the server's KV cache stores keys and values in (`gptlab serve --kv-cache-dtype`)")
+    ap.add_argument("--kv-cache-dtype", default="auto", help="what the server's KV cache stores keys and values in (`gptlab serve --kv-cache-dtype`): "
+                    "auto, f16, or both as auto,f16 (each round then runs one server of each, one after the other)")
     a = ap.parse_args()
     TIMEOUT = a.timeout
-    res = {}
+    dtypes = a.kv_cache_dtype.split(",")
+    if not dtypes or any(dt not in ("auto", "f16") for dt in dtypes) or len(set(dtypes)) != len(dtypes):
+        sys.exit(f"--kv-cache-dtype: {a.kv_cache_dtype!r} is not auto, f16 or auto,f16")
+    res, hf_single = {}, []
     with tempfile.TemporaryDirectory() as d:
         model = make_model(d)
         prompt, ids = prompt_text(model)
         for r in range(a.rounds):
             hf = hf_tokens_per_s(model, ids)
-            res.setdefault("hf_single", []).append(hf)
+            hf_single.append(hf)
             print(json.dumps({"round": r, "impl": "hf", "tokens_per_s": hf}), flush=True)
-            db = os.path.join(d, f"log{r}.db")
-            env = dict(os.environ, OMP_NUM_THREADS="2")
-            srv = subprocess.Popen([GL, "serve", "--model", f"m={model}", "--db", db, "--addr", "127.0.0.1:0", "--rate-limit", "0", "--max-batch", "16", "--kv-cache-dtype", a.kv_cache_dtype],
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
-            try:
-                url = srv.stdout.readline().strip()
-                clients(url, prompt, 1, 1)  # warm-up
-                for n in (1, 4, 16):
-                    m = clients(url, prompt, n, REQS[n])
-                    res.setdefault(f"serve_{n}", []).append(m)
-                    print(json.dumps({"round": r, "impl": "gptlab serve", **m}), flush=True)
-                load = clients(url, prompt, 16, 4)
-                rows = sqlite3.connect(db).execute("SELECT status, COUNT(*) FROM requests GROUP BY status").fetchall()
-                logged_ok = dict(rows).get("ok", 0)
-                sent = 1 + sum(res[f"serve_{n}"][-1]["requests"] for n in (1, 4, 16)) + load["requests"]
-                load.update({"logged_ok": logged_ok, "sent": sent, "lost_log_rows": sent - logged_ok})
-                res.setdefault("load", []).append(load)
-                print(json.dumps({"round": r, "impl": "load", **load}), flush=True)
-            finally:
-                srv.terminate()
-                srv.wait()
+            for dt in dtypes:
+                serve_round(d, model, prompt, r, dt, res)
     stat = lambda v: f"min {min(v):.1f} median {statistics.median(v):.1f} max {max(v):.1f}"
-    print(f"hf generate single stream tokens/s: {stat(res['hf_single'])}")
-    for n in (1, 4, 16):
-        v = res[f"serve_{n}"]
-        print(f"gptlab serve {n:2d} clients: tokens/s {stat([m['tokens_per_s'] for m in v])}; TTFT p50 {stat([m['ttft_p50_s'] * 1000 for m in v])} ms, "
-              f"p99 {stat([m['ttft_p99_s'] * 1000 for m in v])} ms; ITL p50 {stat([m['itl_p50_ms'] for m in v])} ms, p99 {stat([m['itl_p99_ms'] for m in v])} ms")
-    single = statistics.median(m["tokens_per_s"] for m in res["serve_1"])
-    many = statistics.median(m["tokens_per_s"] for m in res["serve_16"])
     ratio = lambda a, b: f"{a / b:.2f}x" if b > 0 else "n/a (no tokens)"
-    print(f"ratio single stream gptlab serve / hf generate (medians): {ratio(single, statistics.median(res['hf_single']))}")
-    print(f"ratio 16 clients / 1 client aggregate tokens/s (medians): {ratio(many, single)}")
-    print(f"load: errors {[m['errors'] for m in res['load']]}, lost log rows {[m['lost_log_rows'] for m in res['load']]}")
-    if any(m["errors"] or m["lost_log_rows"] for m in res["load"]):
+    med = lambda dt, n: statistics.median(m["tokens_per_s"] for m in res[dt][f"serve_{n}"])
+    print(f"hf generate single stream tokens/s: {stat(hf_single)}")
+    for dt in dtypes:
+        for n in (1, 4, 16):
+            v = res[dt][f"serve_{n}"]
+            print(f"gptlab serve, KV cache {dt}, {n:2d} clients: tokens/s {stat([m['tokens_per_s'] for m in v])}; TTFT p50 {stat([m['ttft_p50_s'] * 1000 for m in v])} ms, "
+                  f"p99 {stat([m['ttft_p99_s'] * 1000 for m in v])} ms; ITL p50 {stat([m['itl_p50_ms'] for m in v])} ms, p99 {stat([m['itl_p99_ms'] for m in v])} ms")
+        print(f"KV cache {dt}: ratio single stream gptlab serve / hf generate (medians): {ratio(med(dt, 1), statistics.median(hf_single))}")
+        print(f"KV cache {dt}: ratio 16 clients / 1 client aggregate tokens/s (medians): {ratio(med(dt, 16), med(dt, 1))}")
+    if len(dtypes) == 2:
+        for n in (1, 16):
+            print(f"{n:2d} clients: ratio f16 / auto aggregate tokens/s (medians): {ratio(med('f16', n), med('auto', n))}")
+    loads = [m for dt in dtypes for m in res[dt]["load"]]
+    print(f"load: errors {[m['errors'] for m in loads]}, lost log rows {[m['lost_log_rows'] for m in loads]}")
+    if any(m["errors"] or m["lost_log_rows"] for m in loads):
         sys.exit("the load test had errors or lost log rows")
 
 

@@ -743,4 +743,10 @@ fn installed_binary_runs_without_ld_library_path() {
     // a command that computes with libtorch
     let o = run_bare(&["bench", "train", "--steps", "1", "--warmup", "0", "--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--vocab", "64", "--block", "16", "--batch", "1", "--threads", "1"]);
     assert!(json(&o).is_object(), "{o}");
+    // the serving scheduler's decode step, with keys and values in half precision
+    let tiny = ["--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--vocab", "64", "--block", "16", "--threads", "1", "--repeats", "1"];
+    let o = json(&run_bare(&[&["bench", "decode", "--rows", "3", "--prompt-len", "4", "--steps", "5", "--kv-cache-dtype", "f16"][..], &tiny].concat()));
+    assert!(o["rows"] == 3 && o["steps"] == 5 && o["kv_cache_dtype"] == "f16" && o["tokens_per_s"].as_f64().is_some_and(|t| t > 0.0), "{o}");
+    let e = bin().args([&["bench", "decode", "--prompt-len", "10", "--steps", "7"][..], &tiny].concat()).output().expect("run");
+    assert!(!e.status.success() && String::from_utf8_lossy(&e.stderr).contains("context of 16 (--block)"), "{}", String::from_utf8_lossy(&e.stderr));
 }

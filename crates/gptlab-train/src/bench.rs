@@ -1,6 +1,6 @@
 //! Speed measurements behind `gptlab bench`: one training step (forward, cross-entropy,
-//! backward, clipping, AdamW) and KV-cache generation, on a model of a given shape (or, for
-//! generation, a checkpoint). Each reports the median over timed repetitions after warm-up,
+//! backward, clipping, AdamW), KV-cache generation and continuous batching's decode step, on a
+//! model of a given shape (or, for generation, a checkpoint). Each reports the median over timed repetitions after warm-up,
 //! with min and max, peak memory and where it ran. `bench/` compares these with PyTorch and
 //! Hugging Face. Under a data-parallel launch (`gptlab launch`, torchrun) the training step
 //! is data-parallel as in the training loop (gradients averaged across ranks), and
@@ -10,7 +10,7 @@ use crate::optim::{AdamW, OptimConfig};
 use crate::Result;
 use gptlab_engine::{generate, SampleConfig};
 use gptlab_model::roles::{self, Mode};
-use gptlab_model::{DeviceSpec, Dtype, Gpt, GptConfig};
+use gptlab_model::{DeviceSpec, Dtype, Gpt, GptConfig, KvCacheDtype, SlotCache};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -238,6 +238,74 @@ pub fn generation(shape: &Shape, model: Option<&PathBuf>, batch: usize, prompt_l
         batch,
         prompt_len,
         peak_rss_mib: peak_rss_mib(),
+        threads: tch::get_num_threads(),
+        device: format!("{device:?}"),
+        dtype: shape.dtype,
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DecodeBench {
+    pub bench: &'static str,
+    /// Rows (sequences) decoded together.
+    pub rows: usize,
+    /// New tokens per second over all rows: `rows` over the median step.
+    pub tokens_per_s: f64,
+    pub ms_per_step_median: f64,
+    pub ms_per_step_min: f64,
+    pub ms_per_step_max: f64,
+    pub prompt_len: usize,
+    pub steps: usize,
+    pub kv_cache_dtype: String,
+    pub threads: i32,
+    pub device: String,
+    pub dtype: Dtype,
+    pub version: &'static str,
+}
+
+/// Continuous batching's decode step alone (`Gpt::decode_rows` on a [`SlotCache`] with keys
+/// and values in `kv`): `rows` sequences, each prefilled with a `prompt_len`-token prompt of
+/// its own, then `steps` decode steps of every row; a step's time is a run's over its steps,
+/// over `repeats` runs after one warm-up, each on a fresh cache. A fresh model of `shape`.
+pub fn decode(shape: &Shape, rows: usize, prompt_len: usize, steps: usize, repeats: usize, kv: KvCacheDtype) -> Result<DecodeBench> {
+    if rows == 0 || prompt_len == 0 || steps == 0 || (prompt_len + steps) as i64 > shape.block {
+        return Err(crate::Error::Data(format!("bench decode: {rows} rows of a {prompt_len}-token prompt and {steps} steps (each at least 1) must fit the context of {} (--block)", shape.block)));
+    }
+    let device = gptlab_model::device::setup(shape.device, shape.threads)?;
+    tch::manual_seed(0);
+    let vs = tch::nn::VarStore::new(device);
+    let mut gpt = Gpt::new(&vs.root(), &shape.config())?;
+    gpt.set_precision(shape.dtype);
+    let v = gpt.cfg.vocab_size as u32;
+    let prompts: Vec<Vec<u32>> = (0..rows as u32).map(|r| (0..prompt_len as u32).map(|i| (i * 7 + r * 13 + 3) % v).collect()).collect();
+    let prompts: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+    let next: Vec<u32> = (0..rows as u32).map(|r| (r * 31 + 5) % v).collect();
+    let mut times = Vec::new();
+    tch::no_grad(|| -> Result<()> {
+        for _ in 0..repeats.max(1) + 1 {
+            let mut cache = SlotCache::with_dtype(&gpt, rows, shape.block, kv);
+            let _ = gpt.prefill_rows(&mut cache, &prompts)?;
+            let t0 = Instant::now();
+            for _ in 0..steps {
+                let _ = gpt.decode_rows(&mut cache, &next)?;
+            }
+            times.push(t0.elapsed().as_secs_f64() / steps as f64);
+        }
+        Ok(())
+    })?;
+    let t = sorted(times[1..].to_vec());
+    let median = t[t.len() / 2];
+    Ok(DecodeBench {
+        bench: "decode",
+        rows,
+        tokens_per_s: rows as f64 / median,
+        ms_per_step_median: median * 1e3,
+        ms_per_step_min: t[0] * 1e3,
+        ms_per_step_max: t[t.len() - 1] * 1e3,
+        prompt_len,
+        steps,
+        kv_cache_dtype: kv.to_string(),
         threads: tch::get_num_threads(),
         device: format!("{device:?}"),
         dtype: shape.dtype,

@@ -1,12 +1,13 @@
 //! `gptlab bench`: speed of one training step (data-parallel under `gptlab launch`), of KV-cache
-//! generation and of the data-parallel all-reduce, one JSON line each.
+//! generation, of continuous batching's decode step and of the data-parallel all-reduce, one
+//! JSON line each.
 //! The default shape is vocab 4096, context 256, 4 layers, 4 heads, width 256 (batch 8×256 for
 //! training); `bench/` compares these with PyTorch and Hugging Face.
 
 use crate::common::print_json;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use gptlab_model::{DeviceSpec, Dtype};
+use gptlab_model::{DeviceSpec, Dtype, KvCacheDtype};
 use gptlab_train::bench;
 use std::path::PathBuf;
 
@@ -91,6 +92,24 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         repeats: usize,
     },
+    /// Continuous batching's decode step (the serving scheduler's slot KV cache): ms per step and new tokens/s at a number of rows.
+    Decode {
+        #[command(flatten)]
+        shape: Shape,
+        #[arg(long, default_value_t = 16)]
+        rows: usize,
+        #[arg(long, default_value_t = 32)]
+        prompt_len: usize,
+        /// Decode steps per run.
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+        /// Timed runs (after one warm-up).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// auto (the model's precision) or f16, as `gptlab serve --kv-cache-dtype`.
+        #[arg(long, default_value = "auto")]
+        kv_cache_dtype: KvCacheDtype,
+    },
 }
 
 /// Whether this process reports: rank 0 of a data-parallel launch, or a single process.
@@ -117,5 +136,6 @@ pub fn run(a: Args) -> Result<()> {
             Ok(())
         }
         Cmd::Generate { shape, model, batch, prompt_len, new_tokens, repeats } => print_json(&bench::generation(&shape.lib(), model.as_ref(), batch, prompt_len, new_tokens, repeats)?),
+        Cmd::Decode { shape, rows, prompt_len, steps, repeats, kv_cache_dtype } => print_json(&bench::decode(&shape.lib(), rows, prompt_len, steps, repeats, kv_cache_dtype)?),
     }
 }
