@@ -15,14 +15,14 @@ Each round:
   - Load: 16 clients, 64 requests in all (a fixed count), each given at most --timeout seconds
     (a request past it is cut off and counted as an error, so the test stops by itself), then
     the request log is read: every request must be there with status ok, and no request failed.
-  - With --kv-cache-dtype auto,f16, the server part runs twice a round, a server with the KV
-    cache in the model's precision, then one with it in half precision.
+  - With --kv-cache-dtype auto,f16, the server part runs twice a round: a server with the KV
+    cache in the model's precision and one with it in half precision, each first in turn.
 
 Prints one JSON line per measurement, then min/median/max over rounds and the two ratios the
 serving issue asks for (single stream vs HF; 16 clients vs one), for each KV cache dtype, and
 with two of them their ratio; exits non-zero when a load test had an error or a lost log row.
 
-    .venv/bin/python bench/serve_load.py [--rounds 3] [--timeout 120] [--kv-cache-dtype auto|f16|auto,f16]
+    .venv/bin/python bench/serve_load.py [--rounds 3] [--timeout 120] [--kv-cache-dtype default|auto|f16|auto,f16]
 """
 import argparse, asyncio, json, os, sqlite3, statistics, subprocess, sys, tempfile, time
 
@@ -154,7 +154,8 @@ def serve_round(d, model, prompt, r, dt, res):
     out = res.setdefault(dt, {})
     db = os.path.join(d, f"log{r}-{dt}.db")
     env = dict(os.environ, OMP_NUM_THREADS="2")
-    srv = subprocess.Popen([GL, "serve", "--model", f"m={model}", "--db", db, "--addr", "127.0.0.1:0", "--rate-limit", "0", "--max-batch", "16", "--kv-cache-dtype", dt],
+    kv = [] if dt == "default" else ["--kv-cache-dtype", dt]
+    srv = subprocess.Popen([GL, "serve", "--model", f"m={model}", "--db", db, "--addr", "127.0.0.1:0", "--rate-limit", "0", "--max-batch", "16", *kv],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
     try:
         url = srv.stdout.readline().strip()
@@ -180,13 +181,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds a request may take before it is cut off and counted as an error")
-    ap.add_argument("--kv-cache-dtype", default="auto", help="what the server's KV cache stores keys and values in (`gptlab serve --kv-cache-dtype`): "
-                    "auto, f16, or both as auto,f16 (each round then runs one server of each, one after the other)")
+    ap.add_argument("--kv-cache-dtype", default="default", help="what the server's KV cache stores keys and values in (`gptlab serve --kv-cache-dtype`): "
+                    "default (the server's own: f16 here), auto, f16, or two as auto,f16 (each round then runs one server of each, "
+                    "in turn first)")
     a = ap.parse_args()
     TIMEOUT = a.timeout
     dtypes = a.kv_cache_dtype.split(",")
-    if not dtypes or any(dt not in ("auto", "f16") for dt in dtypes) or len(set(dtypes)) != len(dtypes):
-        sys.exit(f"--kv-cache-dtype: {a.kv_cache_dtype!r} is not auto, f16 or auto,f16")
+    if len(dtypes) > 2 or any(dt not in ("default", "auto", "f16") for dt in dtypes) or len(set(dtypes)) != len(dtypes):
+        sys.exit(f"--kv-cache-dtype: {a.kv_cache_dtype!r} is not one or two of default, auto, f16")
     res, hf_single = {}, []
     with tempfile.TemporaryDirectory() as d:
         model = make_model(d)
@@ -195,7 +197,7 @@ def main():
             hf = hf_tokens_per_s(model, ids)
             hf_single.append(hf)
             print(json.dumps({"round": r, "impl": "hf", "tokens_per_s": hf}), flush=True)
-            for dt in dtypes:
+            for dt in (dtypes if r % 2 == 0 else dtypes[::-1]):
                 serve_round(d, model, prompt, r, dt, res)
     stat = lambda v: f"min {min(v):.1f} median {statistics.median(v):.1f} max {max(v):.1f}"
     ratio = lambda a, b: f"{a / b:.2f}x" if b > 0 else "n/a (no tokens)"
@@ -210,7 +212,7 @@ def main():
         print(f"KV cache {dt}: ratio 16 clients / 1 client aggregate tokens/s (medians): {ratio(med(dt, 16), med(dt, 1))}")
     if len(dtypes) == 2:
         for n in (1, 16):
-            print(f"{n:2d} clients: ratio f16 / auto aggregate tokens/s (medians): {ratio(med('f16', n), med('auto', n))}")
+            print(f"{n:2d} clients: ratio {dtypes[1]} / {dtypes[0]} aggregate tokens/s (medians): {ratio(med(dtypes[1], n), med(dtypes[0], n))}")
     loads = [m for dt in dtypes for m in res[dt]["load"]]
     print(f"load: errors {[m['errors'] for m in loads]}, lost log rows {[m['lost_log_rows'] for m in loads]}")
     if any(m["errors"] or m["lost_log_rows"] for m in loads):

@@ -77,9 +77,16 @@ pub enum Split<'a> {
 }
 
 /// An element type that [`for_rows_mut_reading`] hands out: a tensor of [`Elem::KIND`] holds
-/// values of this Rust type, laid out as Rust lays them out.
-pub trait Elem: Copy + Sync + 'static {
+/// values of this Rust type, laid out as Rust lays them out. Sealed: the slices made from a
+/// tensor's memory rely on that, so only the types below implement it.
+pub trait Elem: sealed::Sealed + Copy + Sync + 'static {
     const KIND: tch::Kind;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for half::f16 {}
 }
 
 impl Elem for f32 {
@@ -90,6 +97,8 @@ impl Elem for f32 {
 impl Elem for half::f16 {
     const KIND: tch::Kind = tch::Kind::Half;
 }
+
+const _: () = assert!(std::mem::size_of::<f32>() == 4 && std::mem::size_of::<half::f16>() == 2 && std::mem::align_of::<half::f16>() == 2);
 
 /// [`for_rows_mut`] with read-only access to `inputs` (contiguous CPU tensors of `I`, whole, in
 /// the order given) and the index of the first row of each run: `f(first_row, rows, inputs)`;
@@ -278,6 +287,9 @@ mod tests {
         assert!(back.equal(&x.to_kind(tch::Kind::Half).to_kind(tch::Kind::Float)));
         assert!(for_rows_mut_reading::<f16, f32>(&mut back, 1, Split::Grain(1), &[&x], &|_, _, _| ()).is_err(), "an fp32 output taken as half");
         assert!(for_rows_mut_reading::<f32, f16>(&mut back, 1, Split::Grain(1), &[&x], &|_, _, _| ()).is_err(), "an fp32 input taken as half");
+        // memory overlaps across element sizes: halves read from the fp32 output's own bytes
+        let inside = back.view_dtype(tch::Kind::Half).narrow(0, 6, 4);
+        assert!(for_rows_mut_reading::<f32, f16>(&mut back, 1, Split::Grain(1), &[&inside], &|_, _, _| ()).is_err(), "an input inside the output's bytes");
     }
 
     /// A panic in one range reaches the caller as a panic (C++ in between), after the other

@@ -24,13 +24,13 @@ pub struct SchedOptions {
     pub max_batch: usize,
     /// Requests that may wait for a row.
     pub max_queue: usize,
-    /// What the KV cache stores keys and values in.
-    pub kv_cache_dtype: KvCacheDtype,
+    /// What the KV cache stores keys and values in; `None`, [`KvCacheDtype::serving_default`].
+    pub kv_cache_dtype: Option<KvCacheDtype>,
 }
 
 impl Default for SchedOptions {
     fn default() -> Self {
-        Self { max_batch: 16, max_queue: 64, kv_cache_dtype: KvCacheDtype::Auto }
+        Self { max_batch: 16, max_queue: 64, kv_cache_dtype: None }
     }
 }
 
@@ -154,7 +154,8 @@ fn to_vec(t: &Tensor) -> Vec<f32> {
 
 fn run(model: &Gpt, tok: &Tokenizer, o: SchedOptions, rx: Receiver<Request>) {
     let ctx = model.cfg.n_positions;
-    let mut cache = SlotCache::with_dtype(model, o.max_batch.max(1), ctx, o.kv_cache_dtype);
+    let kv = o.kv_cache_dtype.unwrap_or_else(|| KvCacheDtype::serving_default(model));
+    let mut cache = SlotCache::with_dtype(model, o.max_batch.max(1), ctx, kv);
     let specials: Vec<u32> = [Some(tok.bos), Some(tok.end), tok.user, tok.assistant].into_iter().flatten().collect();
     let mut seqs: Vec<Seq> = vec![];
     loop {

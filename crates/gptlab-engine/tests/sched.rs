@@ -64,7 +64,7 @@ fn collect(mut rx: UnboundedReceiver<Event>) -> (Vec<u32>, String, Finish) {
 #[test]
 fn same_request_same_text_alone_or_in_a_changing_batch() {
     for kv_cache_dtype in [KvCacheDtype::Auto, KvCacheDtype::F16] {
-        same_text_alone_or_in_a_batch(SchedOptions { max_batch: 4, max_queue: 16, kv_cache_dtype });
+        same_text_alone_or_in_a_batch(SchedOptions { max_batch: 4, max_queue: 16, kv_cache_dtype: Some(kv_cache_dtype) });
     }
 }
 

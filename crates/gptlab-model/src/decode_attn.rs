@@ -209,7 +209,7 @@ fn pairs<T: CacheElem>(first: usize, out: &mut [f32], k: &[T], v: &[T], lens: &[
 fn check(qkv: &Tensor, k: &Tensor, lens: &[i64]) -> crate::Result<Shape> {
     let ks = k.size();
     let sh = Shape { heads: ks[1] as usize, head_dim: ks[3] as usize, capacity: ks[2] as usize };
-    if qkv.numel() != lens.len() * 3 * sh.heads * sh.head_dim || ks[0] < lens.len() as i64 || lens.iter().any(|&l| l < 0 || l as usize >= sh.capacity) {
+    if qkv.size() != [lens.len() as i64, 1, (3 * sh.heads * sh.head_dim) as i64] || ks[0] < lens.len() as i64 || lens.iter().any(|&l| l < 0 || l as usize >= sh.capacity) {
         return Err(crate::Error::Config(format!("decode attention: qkv {:?}, caches {ks:?}, lengths {lens:?}", qkv.size())));
     }
     Ok(sh)
@@ -223,8 +223,9 @@ fn check(qkv: &Tensor, k: &Tensor, lens: &[i64]) -> crate::Result<Shape> {
 pub(crate) fn attend(qkv: &Tensor, k: &Tensor, v: &Tensor, lens: &[i64]) -> crate::Result<Tensor> {
     let sh = check(qkv, k, lens)?;
     let width = (sh.heads * sh.head_dim) as i64;
-    // each pair's output starts as its query, which the pair reads before writing
-    let mut out = qkv.narrow(2, 0, width).contiguous();
+    // each pair's output starts as its query, which the pair reads before writing (a copy:
+    // with one row the narrowed view is contiguous, and `contiguous` would return qkv's memory)
+    let mut out = qkv.narrow(2, 0, width).copy();
     let bounds = balanced(lens, sh.heads, tch::get_num_threads().max(1) as usize);
     let split = gptlab_dist::Split::Bounds(&bounds);
     match k.kind() {
@@ -333,7 +334,7 @@ pub(crate) mod tests {
     fn attend_equals_libtorch_row_by_row() {
         tch::manual_seed(5);
         // the last case has enough keys to be split among the threads
-        for (heads, hd, cap, lens) in [(4, 64, 40, vec![0i64, 39, 17, 5, 22]), (2, 128, 70, vec![69, 3]), (3, 10, 9, vec![8, 0]), (2, 16, 300, vec![299; 3]), (4, 64, 400, vec![399, 0, 250, 30])] {
+        for (heads, hd, cap, lens) in [(4, 64, 40, vec![0i64, 39, 17, 5, 22]), (2, 128, 70, vec![69, 3]), (3, 10, 9, vec![8, 0]), (2, 16, 300, vec![299; 3]), (4, 64, 400, vec![399, 0, 250, 30]), (4, 64, 40, vec![17])] {
             for kind in [Kind::Float, Kind::Half] {
                 let slots = lens.len() as i64 + 1;
                 let opts = (Kind::Float, Device::Cpu);
@@ -342,6 +343,7 @@ pub(crate) mod tests {
                 let v = Tensor::randn([slots, heads, cap, hd], opts).to_kind(kind);
                 assert!(applies(&qkv, &k, &v));
                 let want = reference(&qkv, &k.to_kind(Kind::Float), &v.to_kind(Kind::Float), &lens, heads);
+                let before = qkv.copy();
                 for threads in [1, 2] {
                     tch::set_num_threads(threads);
                     let got = attend(&qkv, &k, &v, &lens).expect("valid shapes");
@@ -349,6 +351,7 @@ pub(crate) mod tests {
                     let err = f64::try_from((&got - &want).abs().max()).expect("a scalar");
                     assert!(err < 2e-5, "{kind:?} caches, heads {heads}, head_dim {hd}, lengths {lens:?}, {threads} threads: {err:e}");
                 }
+                assert!(qkv.equal(&before), "attend wrote into its input");
             }
         }
     }
@@ -451,6 +454,7 @@ pub(crate) mod tests {
         assert!(attend(&qkv, &k, &k, &[1, 5]).is_err(), "position 5 of a 5-position cache");
         assert!(attend(&qkv, &k, &k, &[1]).is_err(), "one length for two rows");
         assert!(attend(&qkv, &k, &k, &[1, -1]).is_err());
+        assert!(attend(&qkv.view([1, 2, 24]), &k, &k, &[1, 2]).is_err(), "two tokens in one row");
         assert!(!applies(&qkv, &k.narrow(2, 0, 3), &k.narrow(2, 0, 3)), "a strided cache");
         assert!(!applies(&qkv.set_requires_grad(true), &k, &k));
     }

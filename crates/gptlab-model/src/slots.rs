@@ -35,6 +35,18 @@ pub enum KvCacheDtype {
 impl KvCacheDtype {
     pub const NAMES: [&'static str; 2] = ["auto", "f16"];
 
+    /// What a server stores keys and values in unless told: half precision where the per-row
+    /// CPU attention reads it (a model on the CPU computing in fp32), which makes a batch's
+    /// decode step faster; the model's precision elsewhere, where a half cache would be widened
+    /// again at every step.
+    pub fn serving_default(model: &Gpt) -> Self {
+        if model.device() == tch::Device::Cpu && model.compute == Kind::Float {
+            Self::F16
+        } else {
+            Self::Auto
+        }
+    }
+
     fn kind(self, compute: Kind) -> Kind {
         match self {
             Self::Auto => compute,
@@ -470,6 +482,10 @@ mod tests {
         let got = Vec::<f32>::try_from(to_cache(&x, Kind::Half).to_kind(Kind::Float)).expect("floats");
         assert_eq!(got, [F16_MAX, -F16_MAX, half::f16::from_f32(1.0 / 3.0).to_f32(), F16_MAX]);
         assert!(to_cache(&x, Kind::Float).equal(&x));
+        assert_eq!(KvCacheDtype::serving_default(&m), KvCacheDtype::F16, "a CPU model in fp32");
+        let (_vs2, mut bf) = tiny();
+        bf.set_precision(crate::Dtype::Bf16);
+        assert_eq!(KvCacheDtype::serving_default(&bf), KvCacheDtype::Auto, "a CPU model in bf16");
         assert_eq!("f16".parse::<KvCacheDtype>().expect("a dtype"), KvCacheDtype::F16);
         assert_eq!(KvCacheDtype::F16.to_string(), "f16");
         let e = "fp8".parse::<KvCacheDtype>().expect_err("not a dtype").to_string();

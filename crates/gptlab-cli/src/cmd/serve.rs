@@ -29,9 +29,10 @@ pub struct Args {
     #[arg(long, default_value_t = 64)]
     pub max_queue: usize,
     /// What the KV cache stores keys and values in: auto (the model's precision) or f16 (half
-    /// the memory, and faster decode steps at a batch on the CPU; see BENCHMARKS.md).
-    #[arg(long, default_value = "auto")]
-    pub kv_cache_dtype: KvCacheDtype,
+    /// the memory, and faster decode steps at a batch on the CPU). Default: f16 for a model on
+    /// the CPU in fp32, auto elsewhere.
+    #[arg(long)]
+    pub kv_cache_dtype: Option<KvCacheDtype>,
     /// Requests per minute per API key (0: no limit).
     #[arg(long, default_value_t = 600.0)]
     pub rate_limit: f64,
