@@ -12,10 +12,11 @@
 //! the head at every step.
 //!
 //! Keys and values are stored in the model's compute precision, or in half precision
-//! ([`KvCacheDtype`]): half the memory, and at a batch of rows on the CPU a decode step reads
-//! them about twice as fast, which is most of such a step's attention. Computation stays in the
-//! compute precision; only what is stored is rounded, as llama.cpp's f16 cache and vLLM's
-//! `kv_cache_dtype` do.
+//! ([`KvCacheDtype`]): half the memory, and half the bytes a decode step reads, which at a
+//! batch of rows on the CPU is most of its attention's time. Computation stays in the compute
+//! precision; only what is stored is rounded, as llama.cpp's f16 cache does (vLLM's
+//! `kv_cache_dtype` stores fp8 the same way). A prefill's own logits come from its unrounded
+//! keys and values; the decode steps after it read the rounded ones.
 
 use crate::decode_attn::F16_MAX;
 use crate::gpt::KvAt;
