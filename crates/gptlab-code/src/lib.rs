@@ -24,6 +24,7 @@ pub mod reward;
 pub mod rust;
 pub mod sandbox;
 pub mod seccomp;
+mod uids;
 mod verdict;
 
 use problems::{Language, Problem, Sample};

@@ -119,15 +119,6 @@ pub const UID_BASE: u32 = 1_990_000_000;
 /// Most workers one pool may have (each pool owns a block of this many uids).
 pub const MAX_WORKERS: usize = 256;
 
-/// A block of uids no other pool uses at the same time: one block per (process, pool), so
-/// concurrent evaluations never sweep each other's processes with the kill-by-uid.
-fn uid_block() -> u32 {
-    static POOLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let pool = POOLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 8;
-    let slot = (std::process::id() % 50_000) * 8 + pool;
-    UID_BASE + slot * MAX_WORKERS as u32
-}
-
 /// Resource limits for one sample.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Limits {
@@ -408,6 +399,8 @@ pub struct Pool {
     base: PathBuf,
     workers: Vec<Worker>,
     iso: Isolation,
+    /// The workers' uids (`crate::uids`), given back once the zygotes are gone (`Drop`).
+    _uids: crate::uids::UidBlock,
 }
 
 impl Pool {
@@ -439,8 +432,9 @@ impl Pool {
         // absolute and free of links: the zygotes mount on it and name it in Landlock rules
         let base = std::fs::canonicalize(&base).map_err(|e| Error::Input(format!("{}: {e}", base.display())))?;
         set_mode(&base, 0o711);
-        let first_uid = uid_block();
-        let mut pool = Pool { base, workers: Vec::new(), iso: Isolation::default() };
+        let uids = crate::uids::UidBlock::claim();
+        let first_uid = uids.first_uid();
+        let mut pool = Pool { base, workers: Vec::new(), iso: Isolation::default(), _uids: uids };
         // a failure below drops `pool`, which stops what started and removes `base`
         for i in 0..workers.clamp(1, MAX_WORKERS) {
             pool.workers.push(Worker::spawn(python, i, first_uid + i as u32, &pool.base, &limits, &without, &seccomp)?);
