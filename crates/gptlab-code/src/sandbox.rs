@@ -38,8 +38,9 @@
 //!   is killed by a `kill(-1)` issued as that uid; the zygote is a child subreaper, so orphans
 //!   are reaped.
 //! - **Unprivileged uid per worker** (when gptlab runs as root): samples run as uid/gid
-//!   `UID_BASE + worker`, so RLIMIT_NPROC binds, root-owned files are read-only to them, and
-//!   they cannot signal gptlab or the zygote.
+//!   `UID_BASE` plus their pool's block (`uids.rs`: no two live pools hold the same one) plus
+//!   the worker's index, so RLIMIT_NPROC binds, root-owned files are read-only to them, and
+//!   they cannot signal gptlab, the zygote or another evaluation's samples.
 //! - **rlimits**: address space, CPU seconds, processes, file size (caps captured output),
 //!   open files, no core dumps.
 //! - **Filesystem**: the worker's scratch directory is the working directory, HOME and TMPDIR,
