@@ -43,9 +43,17 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(f64::total_cmp);
-    v
+/// The fastest, median (the upper one of an even count) and slowest of timings (non-empty).
+struct Spread {
+    min: f64,
+    median: f64,
+    max: f64,
+}
+
+fn spread(times: &[f64]) -> Spread {
+    let mut t = times.to_vec();
+    t.sort_by(f64::total_cmp);
+    Spread { min: t[0], median: t[t.len() / 2], max: t[t.len() - 1] }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,15 +118,14 @@ pub fn train_step(shape: &Shape, batch: i64, steps: usize, warmup: usize, zero1:
             times.push(t0.elapsed().as_secs_f64());
         }
     }
-    let t = sorted(times);
-    let median = t[t.len() / 2];
+    let t = spread(&times);
     Ok(TrainBench {
         bench: "train",
-        tokens_per_s: (batch * shape.block * world as i64) as f64 / median,
-        step_ms_median: median * 1e3,
-        step_ms_min: t[0] * 1e3,
-        step_ms_max: t[t.len() - 1] * 1e3,
-        steps: t.len(),
+        tokens_per_s: (batch * shape.block * world as i64) as f64 / t.median,
+        step_ms_median: t.median * 1e3,
+        step_ms_min: t.min * 1e3,
+        step_ms_max: t.max * 1e3,
+        steps: times.len(),
         peak_rss_mib: peak_rss_mib(),
         params: cfg.num_params(),
         batch,
@@ -167,18 +174,17 @@ pub fn all_reduce(sizes: &[usize], rounds: usize, threads: usize) -> Result<Vec<
                 times.push(t0.elapsed().as_secs_f64());
             }
         }
-        let s = sorted(times);
-        let median = s[s.len() / 2];
+        let s = spread(&times);
         out.push(AllReduceBench {
             bench: "allreduce",
             bytes,
             world_size: d.world_size(),
             backend: d.backend(),
-            ms_median: median * 1e3,
-            ms_min: s[0] * 1e3,
-            ms_max: s[s.len() - 1] * 1e3,
-            algbw_gbs: bytes as f64 / median / 1e9,
-            rounds: s.len(),
+            ms_median: s.median * 1e3,
+            ms_min: s.min * 1e3,
+            ms_max: s.max * 1e3,
+            algbw_gbs: bytes as f64 / s.median / 1e9,
+            rounds: times.len(),
         });
     }
     Ok(out)
@@ -226,14 +232,13 @@ pub fn generation(shape: &Shape, model: Option<&PathBuf>, batch: usize, prompt_l
         times.push(t0.elapsed().as_secs_f64());
         produced = g.iter().map(|g| g.tokens.len()).sum::<usize>();
     }
-    let t = sorted(times[1..].to_vec());
-    let median = t[t.len() / 2];
+    let t = spread(&times[1..]);
     Ok(GenerateBench {
         bench: "generate",
-        tokens_per_s: produced as f64 / median,
-        seconds_median: median,
-        seconds_min: t[0],
-        seconds_max: t[t.len() - 1],
+        tokens_per_s: produced as f64 / t.median,
+        seconds_median: t.median,
+        seconds_min: t.min,
+        seconds_max: t.max,
         new_tokens: produced,
         batch,
         prompt_len,
@@ -294,15 +299,14 @@ pub fn decode(shape: &Shape, rows: usize, prompt_len: usize, steps: usize, repea
         }
         Ok(())
     })?;
-    let t = sorted(times[1..].to_vec());
-    let median = t[t.len() / 2];
+    let t = spread(&times[1..]);
     Ok(DecodeBench {
         bench: "decode",
         rows,
-        tokens_per_s: rows as f64 / median,
-        ms_per_step_median: median * 1e3,
-        ms_per_step_min: t[0] * 1e3,
-        ms_per_step_max: t[t.len() - 1] * 1e3,
+        tokens_per_s: rows as f64 / t.median,
+        ms_per_step_median: t.median * 1e3,
+        ms_per_step_min: t.min * 1e3,
+        ms_per_step_max: t.max * 1e3,
         prompt_len,
         steps,
         kv_cache_dtype: kv.to_string(),
